@@ -1,0 +1,41 @@
+/**
+ * Domain errors. Where this stands: core, shared by every use case.
+ *
+ * Two families matter to the handlers:
+ * - {@link RejectionError}: the input itself is wrong (bad model name, bad config, a dataset without
+ *   its label column). Retrying cannot help, so it is recorded against the model and the event is
+ *   acknowledged.
+ * - everything else (a throttled AWS call, a network fault) is transient: the handler lets it throw,
+ *   the event source retries, and after the last retry the event lands in the dead-letter queue.
+ */
+
+/** The reason codes a person sees in the registry when something is rejected. */
+export type RejectionCode =
+  | 'INVALID_MODEL_NAME'
+  | 'INVALID_KEY'
+  | 'INVALID_CONFIG'
+  | 'EMPTY_DATASET'
+  | 'MISSING_LABEL_COLUMN'
+  | 'INVALID_DATASET'
+  | 'UNSUPPORTED_FORMAT'
+  | 'INVALID_EVENT';
+
+/** Input that can never succeed, however often it is retried. */
+export class RejectionError extends Error {
+  override readonly name = 'RejectionError';
+  constructor(
+    readonly code: RejectionCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A conditional registry write found the item in another state than the one expected. */
+export class StaleTransitionError extends Error {
+  override readonly name = 'StaleTransitionError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

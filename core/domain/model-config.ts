@@ -1,0 +1,218 @@
+/**
+ * The model config (`models/<model>/config.json`), validated with a schema. Where this stands: core
+ * domain; ingest loads it, training and deployment read it. Every field has a default, so a model
+ * with no config at all trains a built-in XGBoost binary classifier on a `label` column.
+ */
+import { z } from 'zod';
+
+const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Problem types and the defaults each implies for built-in XGBoost. */
+export const PROBLEM_DEFAULTS = {
+  binary_classification: { objective: 'binary:logistic', metric: 'validation:auc', direction: 'maximize' },
+  regression: { objective: 'reg:squarederror', metric: 'validation:rmse', direction: 'minimize' },
+  multiclass_classification: { objective: 'multi:softprob', metric: 'validation:mlogloss', direction: 'minimize' },
+} as const;
+export type ProblemType = keyof typeof PROBLEM_DEFAULTS;
+
+const algorithmSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('xgboost'),
+    /** Built-in XGBoost framework version. */
+    version: z.enum(['1.7-1', '1.5-1', '1.3-1']).default('1.7-1'),
+  }),
+  z
+    .object({
+      type: z.literal('image'),
+      /** An ECR image implementing SageMaker's training contract. */
+      imageUri: z.string().regex(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[\w./-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/, 'must be an ECR image URI'),
+      /** Regexes SageMaker uses to read metrics from the container's logs. */
+      metricDefinitions: z.array(z.object({ name: z.string().min(1).max(255), regex: z.string().min(1).max(500) })).max(40).default([]),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('script'),
+      /** A framework image (e.g. the SageMaker scikit-learn image) that runs the user's script. */
+      imageUri: z.string().regex(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[\w./-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/, 'must be an ECR image URI'),
+      /** The script to run, e.g. `train.py`. */
+      entryPoint: z.string().min(1),
+      /** `s3://` URI of a `sourcedir.tar.gz` holding the script (under the data bucket). */
+      sourceUri: z.string().regex(/^s3:\/\/[^/]+\/.+/, 'must be an s3:// URI'),
+      metricDefinitions: z.array(z.object({ name: z.string().min(1).max(255), regex: z.string().min(1).max(500) })).max(40).default([]),
+    })
+    .strict(),
+]);
+
+const instanceType = z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must look like ml.m5.large');
+
+/** The schema of `models/<model>/config.json`. Unknown keys are refused so that typos surface. */
+export const modelConfigSchema = z
+  .object({
+    /** Name of the label column in the CSV header. */
+    labelColumn: z.string().min(1).default('label'),
+    problemType: z.enum(['binary_classification', 'regression', 'multiclass_classification']).default('binary_classification'),
+    algorithm: algorithmSchema.default({ type: 'xgboost', version: '1.7-1' }),
+    /** Hyperparameters passed to the algorithm (values become strings, as SageMaker requires). */
+    hyperparameters: z.record(z.string(), hyperparameterValue).default({}),
+    training: z
+      .object({
+        instanceType: instanceType.default('ml.m5.large'),
+        instanceCount: z.number().int().min(1).max(20).default(1),
+        volumeSizeGb: z.number().int().min(1).max(512).default(10),
+        maxRuntimeSeconds: z.number().int().min(60).max(432000).default(3600),
+        /** Managed spot training; `maxWaitSeconds` must then be >= `maxRuntimeSeconds`. */
+        spot: z.boolean().default(false),
+        maxWaitSeconds: z.number().int().min(60).max(432000).optional(),
+      })
+      .strict()
+      .default({ instanceType: 'ml.m5.large', instanceCount: 1, volumeSizeGb: 10, maxRuntimeSeconds: 3600, spot: false }),
+    split: z
+      .object({
+        /** Share of rows held out for the validation channel. */
+        validationFraction: z.number().gt(0).lt(1).default(0.2),
+        /** Seed of the deterministic split: the same dataset always splits the same way. */
+        seed: z.string().default('serverless-mlops'),
+      })
+      .strict()
+      .default({ validationFraction: 0.2, seed: 'serverless-mlops' }),
+    gate: z
+      .object({
+        /** Metric that decides; defaults by problem type (validation:auc, validation:rmse, validation:mlogloss). */
+        metric: z.string().min(1).optional(),
+        /** Whether larger is better; defaults by metric. */
+        direction: z.enum(['maximize', 'minimize']).optional(),
+        /** The candidate must reach this value (>= when maximizing, <= when minimizing). */
+        threshold: z.number().optional(),
+        /** How much worse than the champion a candidate may be (absolute, in metric units). */
+        regressionTolerance: z.number().min(0).default(0),
+        /** `auto` promotes a passing candidate; `manual` waits in PENDING_APPROVAL. */
+        approval: z.enum(['auto', 'manual']).default('auto'),
+      })
+      .strict()
+      .default({ regressionTolerance: 0, approval: 'auto' }),
+    deployment: z
+      .object({
+        type: z.enum(['instance', 'serverless']).default('instance'),
+        instanceType: instanceType.default('ml.m5.large'),
+        initialInstanceCount: z.number().int().min(1).max(100).default(1),
+        serverless: z
+          .object({
+            memorySizeMb: z.union([z.literal(1024), z.literal(2048), z.literal(3072), z.literal(4096), z.literal(5120), z.literal(6144)]).default(2048),
+            maxConcurrency: z.number().int().min(1).max(200).default(5),
+          })
+          .strict()
+          .default({ memorySizeMb: 2048, maxConcurrency: 5 }),
+        /**
+         * Blue/green traffic shifting for updates. Defaults to `canary` for instance endpoints and
+         * `all_at_once` for serverless ones (the only mode SageMaker supports there).
+         */
+        strategy: z.enum(['canary', 'linear', 'all_at_once']).optional(),
+        /** Canary size or linear step, as a percentage of the fleet's capacity. */
+        stepPercent: z.number().int().min(1).max(100).default(10),
+        /** Bake time between traffic shifts, in seconds. */
+        bakeSeconds: z.number().int().min(0).max(3600).default(300),
+        /** How long the old fleet is kept after the shift, in seconds. */
+        terminationWaitSeconds: z.number().int().min(0).max(3600).default(120),
+        /** Percentage of requests captured to `capture/<model>/`. */
+        dataCapturePercent: z.number().int().min(0).max(100).default(100),
+      })
+      .strict()
+      .default({
+        type: 'instance',
+        instanceType: 'ml.m5.large',
+        initialInstanceCount: 1,
+        serverless: { memorySizeMb: 2048, maxConcurrency: 5 },
+        stepPercent: 10,
+        bakeSeconds: 300,
+        terminationWaitSeconds: 120,
+        dataCapturePercent: 100,
+      }),
+    monitoring: z
+      .object({
+        /** Width of the anomaly-detection band, in standard deviations. */
+        anomalyBandWidth: z.number().gt(0).max(10).default(3),
+        /** Error-rate alarm threshold, as a fraction of invocations (4XX + 5XX). */
+        errorRateThreshold: z.number().gt(0).max(1).default(0.05),
+        /** Number of one-minute periods an alarm looks at. */
+        evaluationPeriods: z.number().int().min(1).max(60).default(5),
+        datapointsToAlarm: z.number().int().min(1).max(60).default(3),
+      })
+      .strict()
+      .default({ anomalyBandWidth: 3, errorRateThreshold: 0.05, evaluationPeriods: 5, datapointsToAlarm: 3 }),
+    /** What an alarm does besides opening an incident: notify only, roll back, or retrain. */
+    alarmPolicy: z.enum(['notify', 'rollback', 'retrain']).default('notify'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.training.spot && config.training.maxWaitSeconds !== undefined && config.training.maxWaitSeconds < config.training.maxRuntimeSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['training', 'maxWaitSeconds'], message: 'must be >= training.maxRuntimeSeconds when spot is on' });
+    }
+    if (config.monitoring.datapointsToAlarm > config.monitoring.evaluationPeriods) {
+      ctx.addIssue({ code: 'custom', path: ['monitoring', 'datapointsToAlarm'], message: 'must be <= monitoring.evaluationPeriods' });
+    }
+    if (config.deployment.type === 'serverless' && config.deployment.strategy !== undefined && config.deployment.strategy !== 'all_at_once') {
+      // SageMaker serverless endpoints do not support canary or linear blue/green shifting.
+      ctx.addIssue({ code: 'custom', path: ['deployment', 'strategy'], message: "must be 'all_at_once' for serverless endpoints" });
+    }
+  });
+
+/** A fully defaulted, validated model config. */
+export type ModelConfig = z.output<typeof modelConfigSchema>;
+
+/** The config's gate with the metric and direction resolved from the problem type. */
+export interface ResolvedGate {
+  readonly metric: string;
+  readonly direction: 'maximize' | 'minimize';
+  readonly threshold?: number;
+  readonly regressionTolerance: number;
+  readonly approval: 'auto' | 'manual';
+}
+
+const MINIMIZED_METRIC = /(rmse|mse|mae|mape|logloss|error|merror|mlogloss|loss)$/;
+
+/** Resolves the gate's metric and direction from the problem type when the config leaves them out. */
+export function resolveGate(config: ModelConfig): ResolvedGate {
+  const defaults = PROBLEM_DEFAULTS[config.problemType];
+  const metric = config.gate.metric ?? defaults.metric;
+  const direction = config.gate.direction ?? (metric === defaults.metric ? defaults.direction : MINIMIZED_METRIC.test(metric) ? 'minimize' : 'maximize');
+  return {
+    metric,
+    direction,
+    ...(config.gate.threshold !== undefined ? { threshold: config.gate.threshold } : {}),
+    regressionTolerance: config.gate.regressionTolerance,
+    approval: config.gate.approval,
+  };
+}
+
+/** The config a model gets when `models/<model>/config.json` does not exist. */
+export function defaultModelConfig(): ModelConfig {
+  return modelConfigSchema.parse({});
+}
+
+/** Outcome of parsing a config file: a config, or issues naming each bad field. */
+export type ConfigParseResult = { ok: true; config: ModelConfig } | { ok: false; problems: string[] };
+
+/**
+ * Parses the text of a config file. Never throws: a bad config is a result the caller records
+ * against the model, with every problem named by its field path.
+ */
+export function parseModelConfig(text: string): ConfigParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+  }
+  const parsed = modelConfigSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
+  };
+}
+
+/** The rollout strategy in force: the configured one, or the default for the endpoint type. */
+export function resolveStrategy(config: ModelConfig): 'canary' | 'linear' | 'all_at_once' {
+  return config.deployment.strategy ?? (config.deployment.type === 'serverless' ? 'all_at_once' : 'canary');
+}

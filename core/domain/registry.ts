@@ -1,0 +1,165 @@
+/**
+ * The model registry's records and its status machine. Where this stands: core domain; the
+ * registry store port persists these records, the use cases move versions through the machine.
+ *
+ * Table layout (one table, see design.md): `PK = MODEL#<name>` with
+ * `SK = MODEL` (the model), `DATASET#<id>`, `VERSION#<000001>`, `EVENT#<iso time>#<id>`, `INCIDENT#<alarm>#<opened>`.
+ */
+import type { ModelConfig } from './model-config';
+
+/** Every status a model version can be in. */
+export const VERSION_STATUSES = [
+  'TRAINING',
+  'TRAINED',
+  'FAILED',
+  'REJECTED',
+  'PENDING_APPROVAL',
+  'APPROVED',
+  'DEPLOYING',
+  'PRODUCTION',
+  'DEPLOY_FAILED',
+  'ROLLED_BACK',
+  'ARCHIVED',
+] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+/**
+ * The allowed transitions: `from -> [to...]`. A transition not listed here is a bug; the registry
+ * store additionally makes every transition a conditional write on the `from` state, so a
+ * duplicated or late event cannot apply it twice.
+ */
+export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly VersionStatus[]>> = {
+  TRAINING: ['TRAINED', 'FAILED'],
+  TRAINED: ['REJECTED', 'PENDING_APPROVAL', 'APPROVED'],
+  FAILED: [],
+  REJECTED: [],
+  PENDING_APPROVAL: ['APPROVED', 'REJECTED'],
+  APPROVED: ['DEPLOYING', 'DEPLOY_FAILED'],
+  DEPLOYING: ['PRODUCTION', 'DEPLOY_FAILED', 'ROLLED_BACK'],
+  PRODUCTION: ['ARCHIVED'],
+  DEPLOY_FAILED: [],
+  ROLLED_BACK: [],
+  ARCHIVED: [],
+};
+
+/** True when the status machine allows `from -> to`. */
+export function canTransition(from: VersionStatus, to: VersionStatus): boolean {
+  return VERSION_TRANSITIONS[from].includes(to);
+}
+
+/** Status of a dataset: accepted (a version was created from it) or rejected with a reason. */
+export type DatasetStatus = 'ACCEPTED' | 'REJECTED';
+
+/** Summary of one column as seen by the ingest validation. */
+export interface ColumnSummary {
+  readonly name: string;
+  readonly type: 'numeric' | 'categorical' | 'empty';
+  readonly missing: number;
+  readonly distinct?: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly mean?: number;
+}
+
+/** What ingest learned about a dataset: shape, columns, split. */
+export interface DatasetProfile {
+  readonly rows: number;
+  readonly columns: readonly ColumnSummary[];
+  readonly trainRows: number;
+  readonly validationRows: number;
+}
+
+/** A dataset dropped under `datasets/<model>/`. */
+export interface DatasetRecord {
+  readonly model: string;
+  readonly datasetId: string;
+  /** `s3://bucket/key` of the raw object (or the folder for folder datasets). Raw data is never deleted. */
+  readonly sourceUri: string;
+  /** The object's version id and ETag when known: what exactly was read. */
+  readonly sourceVersionId?: string;
+  readonly sourceEtag?: string;
+  /** SHA-256 of the bytes read. */
+  readonly contentHash?: string;
+  readonly status: DatasetStatus;
+  readonly profile?: DatasetProfile;
+  /** `s3://` prefixes of the prepared channels. */
+  readonly preparedTrainUri?: string;
+  readonly preparedValidationUri?: string;
+  /** When rejected: a code and a sentence a person understands. */
+  readonly rejection?: { readonly code: string; readonly reason: string };
+  /** The version trained from this dataset, once created. */
+  readonly version?: number;
+  readonly createdAt: string;
+}
+
+/** Result of one gate check, kept on the version for the audit. */
+export interface GateCheck {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly detail: string;
+}
+
+/** A model version: one training run and everything that happened to it. */
+export interface VersionRecord {
+  readonly model: string;
+  readonly version: number;
+  readonly status: VersionStatus;
+  readonly datasetId: string;
+  readonly trainingJobName: string;
+  readonly image: string;
+  readonly hyperparameters: Readonly<Record<string, string>>;
+  readonly objectiveMetric: string;
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly artifactUri?: string;
+  readonly gate?: { readonly passed: boolean; readonly checks: readonly GateCheck[] };
+  readonly sageMakerModelName?: string;
+  readonly endpointConfigName?: string;
+  readonly endpointName?: string;
+  readonly failureReason?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** The model item: its config and pointers. */
+export interface ModelRecord {
+  readonly model: string;
+  readonly config?: ModelConfig;
+  /** The last version number handed out (atomic counter). */
+  readonly versionCounter: number;
+  /** The version serving production traffic, if any. */
+  readonly champion?: number;
+  /** The version currently being rolled out, if any. */
+  readonly challenger?: number;
+  /** Whether the model's alarms exist (created at first promotion). */
+  readonly alarmsCreated?: boolean;
+  /** The last rejection recorded against the model itself (bad name, bad config). */
+  readonly lastRejection?: { readonly code: string; readonly reason: string; readonly at: string; readonly source: string };
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** One line of the audit trail: who or what did what, and why. */
+export interface AuditEvent {
+  readonly model: string;
+  readonly at: string;
+  /** Stable id, so a duplicated event writes the same audit line once. */
+  readonly eventId: string;
+  readonly type: string;
+  readonly actor: string;
+  readonly version?: number;
+  readonly from?: string;
+  readonly to?: string;
+  readonly reason: string;
+}
+
+/** An incident: an alarm of a model that went into ALARM, until it is OK again. */
+export interface IncidentRecord {
+  readonly model: string;
+  readonly alarmName: string;
+  readonly incidentId: string;
+  readonly status: 'OPEN' | 'RESOLVED';
+  readonly openedAt: string;
+  readonly resolvedAt?: string;
+  readonly reason: string;
+  readonly version?: number;
+}

@@ -1,0 +1,57 @@
+/**
+ * Port: model hosting. Where this stands: core port; SageMaker endpoints in AWS, local HTTP
+ * inference servers in the local cloud. Every `ensure*` call is idempotent by name.
+ */
+
+/** A deployable model: the artifact and the image that serves it. */
+export interface ModelSpec {
+  readonly modelName: string;
+  readonly image: string;
+  readonly artifactUri: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** How an endpoint config hosts one model, with data capture on. */
+export interface EndpointConfigSpec {
+  readonly configName: string;
+  readonly modelName: string;
+  readonly variantName: string;
+  readonly hosting:
+    | { readonly type: 'instance'; readonly instanceType: string; readonly initialInstanceCount: number }
+    | { readonly type: 'serverless'; readonly memorySizeMb: number; readonly maxConcurrency: number };
+  /** `s3://` prefix captured requests and responses go to, and the share of requests captured. */
+  readonly captureUri: string;
+  readonly capturePercent: number;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Blue/green rollout for an endpoint update. */
+export interface RolloutPolicy {
+  readonly strategy: 'canary' | 'linear' | 'all_at_once';
+  /** Canary size or linear step, as a percentage of capacity. */
+  readonly stepPercent: number;
+  readonly bakeSeconds: number;
+  readonly terminationWaitSeconds: number;
+  /** Alarms that, in ALARM during the rollout, make the service roll back. */
+  readonly rollbackAlarms: readonly string[];
+}
+
+/** The endpoint as the service reports it now. */
+export interface EndpointDescription {
+  readonly endpointName: string;
+  readonly status: 'OutOfService' | 'Creating' | 'Updating' | 'SystemUpdating' | 'RollingBack' | 'InService' | 'Deleting' | 'Failed' | 'UpdateRollbackFailed';
+  /** The endpoint config currently serving. */
+  readonly configName: string;
+  readonly failureReason?: string;
+  readonly lastModifiedAt?: string;
+}
+
+export interface EndpointService {
+  ensureModel(spec: ModelSpec): Promise<void>;
+  ensureEndpointConfig(spec: EndpointConfigSpec): Promise<void>;
+  /** The endpoint, or undefined when it does not exist. */
+  describeEndpoint(endpointName: string): Promise<EndpointDescription | undefined>;
+  createEndpoint(endpointName: string, configName: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** Moves the endpoint to a new config with a blue/green rollout guarded by alarms. */
+  updateEndpoint(endpointName: string, configName: string, policy: RolloutPolicy): Promise<void>;
+}

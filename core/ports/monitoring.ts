@@ -1,0 +1,36 @@
+/**
+ * Ports: alarms and notifications. Where this stands: core ports; CloudWatch and SNS in AWS,
+ * local metric storage/alarm evaluation and a local outbox in the local cloud.
+ */
+
+/** The alarms to keep for one model's endpoint. */
+export interface ModelAlarmsSpec {
+  readonly model: string;
+  readonly endpointName: string;
+  readonly variantName: string;
+  readonly names: { readonly latency: string; readonly invocations: string; readonly errorRate: string };
+  readonly anomalyBandWidth: number;
+  readonly errorRateThreshold: number;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+  /** Where alarm actions notify (the stack's topic), if anywhere. */
+  readonly notificationTopicArn?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export interface AlarmService {
+  /** Creates or updates the model's alarms (PutMetricAlarm is an upsert). */
+  ensureModelAlarms(spec: ModelAlarmsSpec): Promise<void>;
+}
+
+/** A message for people (ops, the data scientist). */
+export interface Notification {
+  readonly subject: string;
+  readonly message: string;
+  readonly model: string;
+  readonly kind: 'incident-opened' | 'incident-resolved' | 'version-rejected' | 'version-promoted' | 'deployment-failed' | 'approval-needed' | 'dataset-rejected' | 'training-failed';
+}
+
+export interface Notifier {
+  notify(notification: Notification): Promise<void>;
+}

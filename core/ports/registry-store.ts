@@ -1,0 +1,117 @@
+/**
+ * Port: the model registry. Where this stands: core port; implemented by the DynamoDB adapter
+ * (against AWS or DynamoDB Local). Every state change is a conditional write: a method that
+ * moves a version returns `false` (and writes nothing) when the version is not in the expected
+ * state, which is how duplicated and late events become no-ops.
+ */
+import type { ModelConfig } from '../domain/model-config';
+import type {
+  AuditEvent,
+  DatasetRecord,
+  IncidentRecord,
+  ModelRecord,
+  VersionRecord,
+  VersionStatus,
+} from '../domain/registry';
+
+/** A new version to register together with the dataset it is trained from. */
+export interface NewVersion {
+  readonly dataset: DatasetRecord;
+  /** Builds the version record once the store has allocated its number. */
+  readonly buildVersion: (version: number) => VersionRecord;
+  readonly audit: Omit<AuditEvent, 'version'>;
+}
+
+/** Changes applied with a status transition. */
+export interface TransitionRequest {
+  readonly model: string;
+  readonly version: number;
+  readonly from: readonly VersionStatus[];
+  readonly to: VersionStatus;
+  /** Extra attributes to set on the version (metrics, artifact, reason...). */
+  readonly set?: Partial<Omit<VersionRecord, 'model' | 'version' | 'status' | 'createdAt'>>;
+  readonly audit: AuditEvent;
+}
+
+export interface RegistryStore {
+  /** The model item, or undefined when the model has never been seen. */
+  getModel(model: string): Promise<ModelRecord | undefined>;
+
+  /** Creates the model item if needed and stores its current (validated) config. */
+  saveModelConfig(model: string, config: ModelConfig, at: string): Promise<void>;
+
+  /** Records a rejection against the model itself (bad config); creates the model item if needed. */
+  recordModelRejection(model: string, rejection: { code: string; reason: string; source: string }, audit: AuditEvent): Promise<void>;
+
+  getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined>;
+
+  /**
+   * Records a rejected dataset. Idempotent: a second call for the same dataset changes nothing and
+   * returns false.
+   */
+  recordRejectedDataset(dataset: DatasetRecord, audit: AuditEvent): Promise<boolean>;
+
+  /**
+   * Atomically: creates the dataset (only if it does not exist), takes the next version number
+   * from the model's counter, creates the version and its audit line. When the dataset already
+   * exists, nothing is written and the existing version is returned with `created: false`.
+   */
+  registerDatasetAndVersion(request: NewVersion): Promise<{ created: boolean; version: VersionRecord | undefined }>;
+
+  getVersion(model: string, version: number): Promise<VersionRecord | undefined>;
+
+  /** All versions of a model, oldest first. */
+  listVersions(model: string): Promise<VersionRecord[]>;
+
+  /** Versions in a status across the fleet (GSI by status). */
+  listVersionsByStatus(status: VersionStatus): Promise<VersionRecord[]>;
+
+  /** Conditional transition; false when the version is not in one of `from`. */
+  transitionVersion(request: TransitionRequest): Promise<boolean>;
+
+  /**
+   * Starts a rollout: version `from -> DEPLOYING` and the model's challenger set to it, in one
+   * transaction. False when the version is not in `from`.
+   */
+  startDeployment(request: TransitionRequest): Promise<boolean>;
+
+  /**
+   * Promotes a version: `DEPLOYING -> PRODUCTION`, the model's champion moves to it and its
+   * challenger is cleared, the previous champion (if any) goes `PRODUCTION -> ARCHIVED`, all in one
+   * transaction with audit lines. False when the version is not DEPLOYING.
+   */
+  promote(request: {
+    model: string;
+    version: number;
+    previousChampion?: number;
+    at: string;
+    audit: AuditEvent;
+  }): Promise<boolean>;
+
+  /**
+   * Ends a rollout that did not make it: `DEPLOYING -> DEPLOY_FAILED | ROLLED_BACK`, challenger
+   * cleared, the champion untouched. False when the version is not DEPLOYING.
+   */
+  endFailedDeployment(request: TransitionRequest): Promise<boolean>;
+
+  /** Marks the model's alarms as created (idempotent). */
+  markAlarmsCreated(model: string, at: string): Promise<void>;
+
+  /** Appends an audit line; a line with the same `at` and `eventId` is written once. */
+  appendAudit(event: AuditEvent): Promise<void>;
+
+  /** The model's audit trail, oldest first. */
+  listAudit(model: string): Promise<AuditEvent[]>;
+
+  /** Opens an incident; false when an open one for this alarm already exists. */
+  openIncident(incident: IncidentRecord, audit: AuditEvent): Promise<boolean>;
+
+  /** Resolves the open incident of an alarm; false when none is open. */
+  resolveIncident(model: string, alarmName: string, at: string, audit: AuditEvent): Promise<boolean>;
+
+  /** Incidents of a model, newest first. */
+  listIncidents(model: string): Promise<IncidentRecord[]>;
+
+  /** All open incidents across the fleet. */
+  listOpenIncidents(): Promise<IncidentRecord[]>;
+}
