@@ -115,6 +115,11 @@ export interface VersionRecord {
   readonly sageMakerModelName?: string;
   readonly endpointConfigName?: string;
   readonly endpointName?: string;
+  /**
+   * When the endpoint create/update call for this version returned. Until then, what the endpoint
+   * shows says nothing about this rollout.
+   */
+  readonly rolloutRequestedAt?: string;
   readonly failureReason?: string;
   readonly createdAt: string;
   readonly updatedAt: string;

@@ -54,4 +54,6 @@ export interface EndpointService {
   createEndpoint(endpointName: string, configName: string, tags: Readonly<Record<string, string>>): Promise<void>;
   /** Moves the endpoint to a new config with a blue/green rollout guarded by alarms. */
   updateEndpoint(endpointName: string, configName: string, policy: RolloutPolicy): Promise<void>;
+  /** Deletes an endpoint (used only for one that failed before it ever served). No-op when missing. */
+  deleteEndpoint(endpointName: string): Promise<void>;
 }

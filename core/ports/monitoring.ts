@@ -21,6 +21,11 @@ export interface ModelAlarmsSpec {
 export interface AlarmService {
   /** Creates or updates the model's alarms (PutMetricAlarm is an upsert). */
   ensureModelAlarms(spec: ModelAlarmsSpec): Promise<void>;
+  /**
+   * The alarm's current state, or undefined when it does not exist. Alarm events can arrive late
+   * or out of order: the current state, not the event's, decides whether an incident is open.
+   */
+  describeAlarmState(alarmName: string): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined>;
 }
 
 /** A message for people (ops, the data scientist). */

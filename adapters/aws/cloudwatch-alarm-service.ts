@@ -1,0 +1,142 @@
+/**
+ * CloudWatch adapter of the {@link AlarmService} port. Where this stands: adapter; the
+ * endpoint-events use case ensures a model's alarms once its endpoint is in service. Alarm state
+ * changes reach the alarm-events handler through EventBridge, so alarm actions are optional.
+ *
+ * Three alarms per model, on the endpoint variant's AWS/SageMaker metrics (dimensions EndpointName
+ * and VariantName, one-minute periods):
+ * - latency: `ModelLatency` (Average) above its anomaly-detection band;
+ * - invocations: `Invocations` (Sum) outside its band, either way (a surge or a collapse);
+ * - error rate: (`Invocation4XXErrors` + `Invocation5XXErrors`) / `Invocations` above a threshold.
+ * PutMetricAlarm is an upsert, so ensuring the alarms twice changes nothing.
+ */
+import {
+  DescribeAlarmsCommand,
+  PutMetricAlarmCommand,
+  type CloudWatchClient,
+  type MetricDataQuery,
+  type PutMetricAlarmCommandInput,
+} from '@aws-sdk/client-cloudwatch';
+import type { AlarmService, ModelAlarmsSpec } from '../../core/ports/monitoring';
+import { toTags } from './tags';
+
+const NAMESPACE = 'AWS/SageMaker';
+const PERIOD_SECONDS = 60;
+
+export class CloudWatchAlarmService implements AlarmService {
+  constructor(private readonly client: CloudWatchClient) {}
+
+  async ensureModelAlarms(spec: ModelAlarmsSpec): Promise<void> {
+    for (const request of buildModelAlarmRequests(spec)) {
+      await this.client.send(new PutMetricAlarmCommand(request));
+    }
+  }
+
+  async describeAlarmState(
+    alarmName: string,
+  ): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined> {
+    // DescribeAlarms answers an unknown name with an empty list, not an error.
+    const response = await this.client.send(
+      new DescribeAlarmsCommand({ AlarmNames: [alarmName], AlarmTypes: ['MetricAlarm'] }),
+    );
+    const alarm = response.MetricAlarms?.find((candidate) => candidate.AlarmName === alarmName);
+    if (alarm === undefined) return undefined;
+    const state = alarm.StateValue;
+    if (state !== 'OK' && state !== 'ALARM' && state !== 'INSUFFICIENT_DATA') {
+      throw new Error(`alarm "${alarmName}" has an unknown state "${String(state)}"`);
+    }
+    // StateTransitionedTimestamp: when StateValue last changed (StateUpdatedTimestamp also moves
+    // when only the reason is updated).
+    const at = alarm.StateTransitionedTimestamp ?? alarm.StateUpdatedTimestamp;
+    return { state, reason: alarm.StateReason ?? '', updatedAt: at !== undefined ? at.toISOString() : '' };
+  }
+}
+
+/** The three PutMetricAlarm requests of a model: latency, invocations, error rate (in that order). */
+export function buildModelAlarmRequests(spec: ModelAlarmsSpec): PutMetricAlarmCommandInput[] {
+  const common = {
+    EvaluationPeriods: spec.evaluationPeriods,
+    DatapointsToAlarm: spec.datapointsToAlarm,
+    // No traffic is not an incident: SageMaker publishes no data points for an idle endpoint.
+    TreatMissingData: 'notBreaching',
+    ...(spec.notificationTopicArn !== undefined
+      ? { AlarmActions: [spec.notificationTopicArn], OKActions: [spec.notificationTopicArn] }
+      : {}),
+    // PutMetricAlarm applies Tags when it creates the alarm and ignores them on updates.
+    Tags: toTags(spec.tags),
+  } as const;
+  const variant = { endpointName: spec.endpointName, variantName: spec.variantName };
+  const band = `ANOMALY_DETECTION_BAND(m1, ${spec.anomalyBandWidth})`;
+
+  return [
+    {
+      AlarmName: spec.names.latency,
+      AlarmDescription: `Model ${spec.model}: latency of endpoint ${spec.endpointName} (${spec.variantName}) above its expected band.`,
+      // An anomaly-detection alarm: the metric and the band both return data, and the band is
+      // named by ThresholdMetricId (PutMetricAlarm API reference; CloudWatch anomaly detection alarms).
+      Metrics: [
+        metricQuery('m1', 'ModelLatency', 'Average', variant, true),
+        { Id: 'ad1', Expression: band, Label: 'ModelLatency (expected band)', ReturnData: true },
+      ],
+      ThresholdMetricId: 'ad1',
+      ComparisonOperator: 'GreaterThanUpperThreshold',
+      ...common,
+    },
+    {
+      AlarmName: spec.names.invocations,
+      AlarmDescription: `Model ${spec.model}: invocations of endpoint ${spec.endpointName} (${spec.variantName}) outside their expected band.`,
+      Metrics: [
+        metricQuery('m1', 'Invocations', 'Sum', variant, true),
+        { Id: 'ad1', Expression: band, Label: 'Invocations (expected band)', ReturnData: true },
+      ],
+      ThresholdMetricId: 'ad1',
+      ComparisonOperator: 'LessThanLowerOrGreaterThanUpperThreshold',
+      ...common,
+    },
+    {
+      AlarmName: spec.names.errorRate,
+      AlarmDescription: `Model ${spec.model}: share of 4XX + 5XX responses of endpoint ${spec.endpointName} (${spec.variantName}) above ${spec.errorRateThreshold}.`,
+      // Metric math: exactly one query returns data (the expression the alarm watches). FILL turns
+      // minutes without errors into 0 and IF avoids dividing by zero invocations
+      // (CloudWatch user guide, "Using metric math": FILL, "Using IF expressions").
+      Metrics: [
+        metricQuery('invocations', 'Invocations', 'Sum', variant, false),
+        metricQuery('errors4xx', 'Invocation4XXErrors', 'Sum', variant, false),
+        metricQuery('errors5xx', 'Invocation5XXErrors', 'Sum', variant, false),
+        { Id: 'errorRate', Expression: ERROR_RATE_EXPRESSION, Label: 'Error rate', ReturnData: true },
+      ],
+      Threshold: spec.errorRateThreshold,
+      ComparisonOperator: 'GreaterThanThreshold',
+      ...common,
+    },
+  ];
+}
+
+/** The error-rate expression over the queries `invocations`, `errors4xx` and `errors5xx`. */
+export const ERROR_RATE_EXPRESSION =
+  'IF(invocations > 0, (FILL(errors4xx, 0) + FILL(errors5xx, 0)) / invocations, 0)';
+
+function metricQuery(
+  id: string,
+  metricName: string,
+  stat: 'Average' | 'Sum',
+  variant: { endpointName: string; variantName: string },
+  returnData: boolean,
+): MetricDataQuery {
+  return {
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: NAMESPACE,
+        MetricName: metricName,
+        Dimensions: [
+          { Name: 'EndpointName', Value: variant.endpointName },
+          { Name: 'VariantName', Value: variant.variantName },
+        ],
+      },
+      Period: PERIOD_SECONDS,
+      Stat: stat,
+    },
+    ReturnData: returnData,
+  };
+}

@@ -1,0 +1,970 @@
+/**
+ * The model registry on DynamoDB. Where this stands: adapter; implements the core
+ * {@link RegistryStore} port with the SDK v3 document client, against AWS or DynamoDB Local.
+ *
+ * Items (one table, keys from {@link REGISTRY_TABLE_LAYOUT}), all under `PK = MODEL#<name>`:
+ *
+ * | SK                                | entity          | GSI `byStatus` (`GSI1PK` / `GSI1SK`)                                  |
+ * | --------------------------------- | --------------- | --------------------------------------------------------------------- |
+ * | `MODEL`                           | `MODEL`         | -                                                                     |
+ * | `DATASET#<id>`                    | `DATASET`       | -                                                                     |
+ * | `VERSION#<000001>`                | `VERSION`       | `VERSION_STATUS#<status>` / `<updatedAt>#<model>#<000001>`            |
+ * | `EVENT#<iso time>#<eventId>`      | `EVENT`         | -                                                                     |
+ * | `INCIDENT#<alarmName>#<openedAt>` | `INCIDENT`      | `INCIDENT_STATUS#OPEN` or `#RESOLVED` / `<openedAt or resolvedAt>#<model>#<alarmName>` |
+ * | `OPEN_INCIDENT#<alarmName>`       | `OPEN_INCIDENT` | - (guard: exists iff the alarm has an open incident)                  |
+ *
+ * Domain records are stored as plain attributes next to the keys and read back without them.
+ *
+ * Every state change is a conditional write or a `TransactWriteItems` whose conditions DynamoDB
+ * evaluates: nothing is checked in memory. A transition and its audit line are written in the same
+ * transaction, so an audit line exists iff the transition happened. A cancelled transaction whose
+ * cancellation reasons contain `ConditionalCheckFailed` on the guarded item is the `false` of the
+ * port; `TransactionConflict` (another transaction on the same items at that moment) is retried.
+ * Any other error propagates as a {@link RegistryStoreError} with the SDK error as `cause`, so the
+ * handler lets the event source retry.
+ *
+ * The fleet queries (`listVersionsByStatus`, `listOpenIncidents`) read the GSI, which on AWS is
+ * eventually consistent (DynamoDB Local is immediate); every other read is strongly consistent.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+  type TranslateConfig,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { ModelConfig } from '../../core/domain/model-config';
+import { padVersion } from '../../core/domain/naming';
+import type {
+  AuditEvent,
+  DatasetRecord,
+  IncidentRecord,
+  ModelRecord,
+  VersionRecord,
+  VersionStatus,
+} from '../../core/domain/registry';
+import type { NewVersion, RegistryStore, TransitionRequest } from '../../core/ports/registry-store';
+import { REGISTRY_TABLE_LAYOUT } from './table-layout';
+
+/**
+ * How the document client must be created for this store: `undefined` fields of the domain records
+ * are dropped (the store strips them itself too, so a client created otherwise still works).
+ */
+export const DOCUMENT_CLIENT_CONFIG: TranslateConfig = {
+  marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  unmarshallOptions: { wrapNumbers: false },
+};
+
+/** Builds the store on a low-level client, wrapping it in a correctly configured document client. */
+export function createRegistryStore(
+  client: DynamoDBClient,
+  tableName: string,
+  options?: DynamoDbRegistryStoreOptions,
+): DynamoDbRegistryStore {
+  return new DynamoDbRegistryStore(
+    DynamoDBDocumentClient.from(client, DOCUMENT_CLIENT_CONFIG),
+    tableName,
+    options,
+  );
+}
+
+export interface DynamoDbRegistryStoreOptions {
+  /**
+   * Attempts for operations that retry on a concurrent change (version counter taken by another
+   * registration, `TransactionConflict`, a guard item that moved).
+   * @default 10
+   */
+  readonly maxAttempts?: number;
+  /**
+   * `Limit` of each Query page. Leave unset in production (DynamoDB pages at 1 MB); tests set a
+   * small value to exercise pagination.
+   * @default undefined
+   */
+  readonly pageSize?: number;
+}
+
+/** What went wrong in a registry call that is not a condition failure. */
+export type RegistryStoreErrorCode =
+  /** The SDK call failed (throttling, network, validation...): transient from the handler's view. */
+  | 'DYNAMODB_ERROR'
+  /** Concurrent writers kept winning for {@link DynamoDbRegistryStoreOptions.maxAttempts} attempts. */
+  | 'CONFLICT'
+  /** The table holds a state the store never writes (e.g. a version item beyond the counter). */
+  | 'INCONSISTENT'
+  /** The caller asked for something the port does not allow (a bug in the caller). */
+  | 'INVALID_REQUEST';
+
+/** An error of the DynamoDB registry store, with the SDK error (if any) as `cause`. */
+export class RegistryStoreError extends Error {
+  override readonly name = 'RegistryStoreError';
+  constructor(
+    readonly code: RegistryStoreErrorCode,
+    readonly operation: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`registry ${operation}: ${message}`, options);
+  }
+}
+
+/** Sort keys and GSI keys of the registry's items. */
+export const registryKeys = {
+  pk: (model: string): string => `MODEL#${model}`,
+  modelSk: 'MODEL',
+  datasetSk: (datasetId: string): string => `DATASET#${datasetId}`,
+  versionSk: (version: number): string => `VERSION#${padVersion(version)}`,
+  eventSk: (at: string, eventId: string): string => `EVENT#${at}#${eventId}`,
+  incidentSk: (alarmName: string, openedAt: string): string => `INCIDENT#${alarmName}#${openedAt}`,
+  openIncidentSk: (alarmName: string): string => `OPEN_INCIDENT#${alarmName}`,
+  versionStatusPk: (status: VersionStatus): string => `VERSION_STATUS#${status}`,
+  versionStatusSk: (updatedAt: string, model: string, version: number): string =>
+    `${updatedAt}#${model}#${padVersion(version)}`,
+  incidentStatusPk: (status: IncidentRecord['status']): string => `INCIDENT_STATUS#${status}`,
+  incidentStatusSk: (at: string, model: string, alarmName: string): string => `${at}#${model}#${alarmName}`,
+} as const;
+
+const { partitionKey: PK, sortKey: SK, statusIndex } = REGISTRY_TABLE_LAYOUT;
+const GSI_PK = statusIndex.partitionKey;
+const GSI_SK = statusIndex.sortKey;
+const ENTITY = 'entity';
+/** Attributes that belong to the table layout, not to the domain records. */
+const LAYOUT_ATTRIBUTES = new Set<string>([PK, SK, GSI_PK, GSI_SK, ENTITY]);
+/** Guard-item attribute naming the open incident's sort key. */
+const INCIDENT_SK_ATTRIBUTE = 'incidentSk';
+
+type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Key = Record<string, string>;
+
+/** Builds expression attribute names and values with placeholders (no reserved-word surprises). */
+class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private nameCount = 0;
+  private valueCount = 0;
+  private readonly nameOf = new Map<string, string>();
+
+  name(attribute: string): string {
+    let placeholder = this.nameOf.get(attribute);
+    if (!placeholder) {
+      placeholder = `#n${this.nameCount++}`;
+      this.nameOf.set(attribute, placeholder);
+      this.names[placeholder] = attribute;
+    }
+    return placeholder;
+  }
+
+  value(value: unknown): string {
+    const placeholder = `:v${this.valueCount++}`;
+    this.values[placeholder] = stripUndefined(value);
+    return placeholder;
+  }
+
+  /** `#a = :v` for each entry whose value is defined. */
+  assignments(values: Record<string, unknown>): string[] {
+    return Object.entries(values)
+      .filter(([, value]) => value !== undefined)
+      .map(([attribute, value]) => `${this.name(attribute)} = ${this.value(value)}`);
+  }
+
+  attributes(): {
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, unknown>;
+  } {
+    return {
+      ...(Object.keys(this.names).length > 0 ? { ExpressionAttributeNames: this.names } : {}),
+      ...(Object.keys(this.values).length > 0 ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+interface UpdateSpec {
+  readonly Key: Key;
+  readonly UpdateExpression: string;
+  readonly ConditionExpression?: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Record<string, unknown>;
+}
+
+/** Outcome of a transaction: done, or cancelled by the conditions of the flagged items. */
+type TransactOutcome =
+  { readonly ok: true } | { readonly ok: false; readonly conditionFailed: readonly boolean[] };
+
+/** The RegistryStore port on one DynamoDB table. */
+export class DynamoDbRegistryStore implements RegistryStore {
+  private readonly maxAttempts: number;
+  private readonly pageSize: number | undefined;
+
+  /**
+   * @param client a document client; create it with {@link DOCUMENT_CLIENT_CONFIG} (or use
+   *   {@link createRegistryStore}). Injected so tests and the local cloud point it at DynamoDB Local.
+   * @param tableName the registry table (layout: {@link REGISTRY_TABLE_LAYOUT}).
+   */
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    options: DynamoDbRegistryStoreOptions = {},
+  ) {
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 10);
+    this.pageSize = options.pageSize;
+  }
+
+  // ---------------------------------------------------------------- models
+
+  async getModel(model: string): Promise<ModelRecord | undefined> {
+    return this.getRecord<ModelRecord>('getModel', this.modelKey(model));
+  }
+
+  async saveModelConfig(model: string, config: ModelConfig, at: string): Promise<void> {
+    const expression = new Expression();
+    const set = [
+      ...this.ensureModel(expression, model, at),
+      ...expression.assignments({ config, updatedAt: at }),
+    ];
+    await this.update('saveModelConfig', {
+      Key: this.modelKey(model),
+      UpdateExpression: `SET ${set.join(', ')}`,
+      ...expression.attributes(),
+    });
+  }
+
+  async recordModelRejection(
+    model: string,
+    rejection: { code: string; reason: string; source: string },
+    audit: AuditEvent,
+  ): Promise<void> {
+    const expression = new Expression();
+    const lastRejection = {
+      code: rejection.code,
+      reason: rejection.reason,
+      at: audit.at,
+      source: rejection.source,
+    };
+    const set = [
+      ...this.ensureModel(expression, model, audit.at),
+      ...expression.assignments({ lastRejection, updatedAt: audit.at }),
+    ];
+    const outcome = await this.transact('recordModelRejection', [
+      this.updateItem({
+        Key: this.modelKey(model),
+        UpdateExpression: `SET ${set.join(', ')}`,
+        ...expression.attributes(),
+      }),
+      this.auditPut(audit),
+    ]);
+    if (!outcome.ok)
+      throw new RegistryStoreError(
+        'INCONSISTENT',
+        'recordModelRejection',
+        `unexpected condition failure for model "${model}"`,
+      );
+  }
+
+  async markAlarmsCreated(model: string, at: string): Promise<void> {
+    const expression = new Expression();
+    const alarms = expression.name('alarmsCreated');
+    const yes = expression.value(true);
+    const set = [
+      ...this.ensureModel(expression, model, at),
+      `${alarms} = ${yes}`,
+      ...expression.assignments({ updatedAt: at }),
+    ];
+    // Idempotent: a second call is a condition failure and changes nothing (not even updatedAt).
+    await this.update(
+      'markAlarmsCreated',
+      {
+        Key: this.modelKey(model),
+        UpdateExpression: `SET ${set.join(', ')}`,
+        ConditionExpression: `attribute_not_exists(${alarms}) OR ${alarms} <> ${yes}`,
+        ...expression.attributes(),
+      },
+      { ignoreConditionFailure: true },
+    );
+  }
+
+  // ---------------------------------------------------------------- datasets and versions
+
+  async getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined> {
+    return this.getRecord<DatasetRecord>('getDataset', this.key(model, registryKeys.datasetSk(datasetId)));
+  }
+
+  async recordRejectedDataset(dataset: DatasetRecord, audit: AuditEvent): Promise<boolean> {
+    const outcome = await this.transact('recordRejectedDataset', [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: this.datasetItem(dataset),
+          ConditionExpression: `attribute_not_exists(${PK})`,
+        },
+      },
+      this.auditPut(audit),
+    ]);
+    return outcome.ok;
+  }
+
+  /**
+   * Reads the model's counter, then in one transaction: puts the dataset (if absent), moves the
+   * counter from the value read to the next one (creating the model item if needed), puts the
+   * version and its audit line. A cancelled transaction is decided by its cancellation reasons:
+   * the dataset exists → `created: false` with the version it produced (undefined for a rejected
+   * dataset); only the counter moved (a concurrent registration) → read again and retry, at most
+   * `maxAttempts` times with jittered backoff, then a `CONFLICT` error.
+   */
+  async registerDatasetAndVersion(
+    request: NewVersion,
+  ): Promise<{ created: boolean; version: VersionRecord | undefined }> {
+    const operation = 'registerDatasetAndVersion';
+    const { dataset } = request;
+    const model = dataset.model;
+    for (let attempt = 1; ; attempt++) {
+      const modelItem = await this.getItem(operation, this.modelKey(model));
+      const counter = modelItem?.versionCounter;
+      const current = typeof counter === 'number' ? counter : 0;
+      const next = current + 1;
+      const version = request.buildVersion(next);
+      if (version.version !== next || version.model !== model) {
+        throw new RegistryStoreError(
+          'INVALID_REQUEST',
+          operation,
+          `buildVersion(${next}) returned ${version.model} v${version.version}; expected ${model} v${next}`,
+        );
+      }
+
+      const expression = new Expression();
+      const counterName = expression.name('versionCounter');
+      const nextValue = expression.value(next);
+      const set = [
+        `${counterName} = ${nextValue}`,
+        ...this.ensureModel(expression, model, version.createdAt, { withCounter: false }),
+        ...expression.assignments({ updatedAt: version.createdAt }),
+      ];
+      const condition = `attribute_not_exists(${counterName}) OR ${counterName} = ${expression.value(current)}`;
+
+      const outcome = await this.transact(operation, [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: this.datasetItem({ ...dataset, version: next }),
+            ConditionExpression: `attribute_not_exists(${PK})`,
+          },
+        },
+        this.updateItem({
+          Key: this.modelKey(model),
+          UpdateExpression: `SET ${set.join(', ')}`,
+          ConditionExpression: condition,
+          ...expression.attributes(),
+        }),
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: this.versionItem(version),
+            ConditionExpression: `attribute_not_exists(${PK})`,
+          },
+        },
+        this.auditPut({ ...request.audit, version: next }),
+      ]);
+      if (outcome.ok) return { created: true, version };
+
+      const [datasetExists, counterMoved, versionExists] = outcome.conditionFailed;
+      if (datasetExists) {
+        const existing = await this.getDataset(model, dataset.datasetId);
+        if (existing) {
+          return {
+            created: false,
+            version:
+              existing.version === undefined ? undefined : await this.getVersion(model, existing.version),
+          };
+        }
+        // The dataset vanished between the cancellation and the read (never written by the store): retry.
+      } else if (!counterMoved && versionExists) {
+        throw new RegistryStoreError(
+          'INCONSISTENT',
+          operation,
+          `version ${next} of "${model}" exists but the model's counter is ${current}`,
+        );
+      }
+      if (attempt >= this.maxAttempts) {
+        throw new RegistryStoreError(
+          'CONFLICT',
+          operation,
+          `gave up on "${model}" after ${attempt} attempts: concurrent registrations kept taking the next version`,
+        );
+      }
+      await backoff(attempt);
+    }
+  }
+
+  async getVersion(model: string, version: number): Promise<VersionRecord | undefined> {
+    return this.getRecord<VersionRecord>('getVersion', this.key(model, registryKeys.versionSk(version)));
+  }
+
+  async listVersions(model: string): Promise<VersionRecord[]> {
+    return this.queryPrefix<VersionRecord>('listVersions', model, 'VERSION#');
+  }
+
+  async listVersionsByStatus(status: VersionStatus): Promise<VersionRecord[]> {
+    return this.queryIndex<VersionRecord>('listVersionsByStatus', registryKeys.versionStatusPk(status));
+  }
+
+  async transitionVersion(request: TransitionRequest): Promise<boolean> {
+    if (request.from.length === 0) return false;
+    const outcome = await this.transact('transitionVersion', [
+      this.updateItem(this.transitionSpec(request)),
+      this.auditPut(request.audit),
+    ]);
+    return outcome.ok;
+  }
+
+  async startDeployment(request: TransitionRequest): Promise<boolean> {
+    const operation = 'startDeployment';
+    if (request.to !== 'DEPLOYING')
+      throw new RegistryStoreError(
+        'INVALID_REQUEST',
+        operation,
+        `a rollout moves a version to DEPLOYING, not ${request.to}`,
+      );
+    if (request.from.length === 0) return false;
+    const expression = new Expression();
+    const set = expression.assignments({ challenger: request.version, updatedAt: this.updatedAt(request) });
+    const outcome = await this.transact(operation, [
+      this.updateItem(this.transitionSpec(request)),
+      this.updateItem({
+        Key: this.modelKey(request.model),
+        UpdateExpression: `SET ${set.join(', ')}`,
+        ConditionExpression: `attribute_exists(${PK})`,
+        ...expression.attributes(),
+      }),
+      this.auditPut(request.audit),
+    ]);
+    if (outcome.ok) return true;
+    if (outcome.conditionFailed[0]) return false;
+    throw new RegistryStoreError(
+      'INCONSISTENT',
+      operation,
+      `version ${request.version} of "${request.model}" exists but its model item does not`,
+    );
+  }
+
+  /**
+   * One transaction: the version `DEPLOYING -> PRODUCTION`; the model's champion moves to it (on
+   * condition that the champion is still `previousChampion`, or absent when none is given) and its
+   * challenger is cleared; the previous champion `PRODUCTION -> ARCHIVED` with its own audit line
+   * (`eventId` = `<audit.eventId>#archive`, type `VERSION_ARCHIVED`); the promotion's audit line.
+   *
+   * Returns false when the version is not DEPLOYING (a duplicated or late event), and also when the
+   * champion moved meanwhile or the previous champion is no longer PRODUCTION (a concurrent
+   * promotion won): nothing is written then; the caller can re-read the model and decide again.
+   */
+  async promote(request: {
+    model: string;
+    version: number;
+    previousChampion?: number;
+    at: string;
+    audit: AuditEvent;
+  }): Promise<boolean> {
+    const { model, version, previousChampion, at, audit } = request;
+    const items: TransactItem[] = [
+      this.updateItem(
+        this.transitionSpec({
+          model,
+          version,
+          from: ['DEPLOYING'],
+          to: 'PRODUCTION',
+          set: { updatedAt: at },
+          audit,
+        }),
+      ),
+    ];
+
+    const expression = new Expression();
+    const champion = expression.name('champion');
+    const set = [`${champion} = ${expression.value(version)}`, ...expression.assignments({ updatedAt: at })];
+    const championCondition =
+      previousChampion === undefined
+        ? `attribute_not_exists(${champion})`
+        : `(attribute_not_exists(${champion}) OR ${champion} = ${expression.value(previousChampion)})`;
+    items.push(
+      this.updateItem({
+        Key: this.modelKey(model),
+        UpdateExpression: `SET ${set.join(', ')} REMOVE ${expression.name('challenger')}`,
+        ConditionExpression: `attribute_exists(${PK}) AND ${championCondition}`,
+        ...expression.attributes(),
+      }),
+      this.auditPut(audit),
+    );
+
+    if (previousChampion !== undefined && previousChampion !== version) {
+      const archiveAudit: AuditEvent = {
+        model,
+        at,
+        eventId: `${audit.eventId}#archive`,
+        type: 'VERSION_ARCHIVED',
+        actor: audit.actor,
+        version: previousChampion,
+        from: 'PRODUCTION',
+        to: 'ARCHIVED',
+        reason: `superseded by version ${version}`,
+      };
+      items.push(
+        this.updateItem(
+          this.transitionSpec({
+            model,
+            version: previousChampion,
+            from: ['PRODUCTION'],
+            to: 'ARCHIVED',
+            set: { updatedAt: at },
+            audit: archiveAudit,
+          }),
+        ),
+        this.auditPut(archiveAudit),
+      );
+    }
+    const outcome = await this.transact('promote', items);
+    return outcome.ok;
+  }
+
+  /**
+   * One transaction: the version `from -> to` (to is DEPLOY_FAILED or ROLLED_BACK), the model's
+   * challenger cleared when it is this version (guarded by a condition; when another version is the
+   * challenger it is left alone, checked by a ConditionCheck), the audit line. The champion is
+   * never touched. False when the version is not in `from`.
+   */
+  async endFailedDeployment(request: TransitionRequest): Promise<boolean> {
+    const operation = 'endFailedDeployment';
+    if (request.to !== 'DEPLOY_FAILED' && request.to !== 'ROLLED_BACK') {
+      throw new RegistryStoreError(
+        'INVALID_REQUEST',
+        operation,
+        `a failed rollout ends in DEPLOY_FAILED or ROLLED_BACK, not ${request.to}`,
+      );
+    }
+    if (request.from.length === 0) return false;
+    const modelKey = this.modelKey(request.model);
+    for (let attempt = 1; ; attempt++) {
+      const modelItem = await this.getItem(operation, modelKey);
+      const expression = new Expression();
+      const challenger = expression.name('challenger');
+      const self = expression.value(request.version);
+      const modelOperation: TransactItem =
+        modelItem?.challenger === request.version
+          ? this.updateItem({
+              Key: modelKey,
+              UpdateExpression: `SET ${expression.assignments({ updatedAt: this.updatedAt(request) }).join(', ')} REMOVE ${challenger}`,
+              ConditionExpression: `${challenger} = ${self}`,
+              ...expression.attributes(),
+            })
+          : {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: modelKey,
+                ConditionExpression: `attribute_not_exists(${challenger}) OR ${challenger} <> ${self}`,
+                ...expression.attributes(),
+              },
+            };
+      const outcome = await this.transact(operation, [
+        this.updateItem(this.transitionSpec(request)),
+        modelOperation,
+        this.auditPut(request.audit),
+      ]);
+      if (outcome.ok) return true;
+      if (outcome.conditionFailed[0]) return false;
+      // Only the challenger changed between the read and the write: read again.
+      if (attempt >= this.maxAttempts) {
+        throw new RegistryStoreError(
+          'CONFLICT',
+          operation,
+          `gave up on "${request.model}" after ${attempt} attempts: its challenger kept changing`,
+        );
+      }
+      await backoff(attempt);
+    }
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    await this.put('appendAudit', this.auditItem(event), `attribute_not_exists(${PK})`, {
+      ignoreConditionFailure: true,
+    });
+  }
+
+  async listAudit(model: string): Promise<AuditEvent[]> {
+    return this.queryPrefix<AuditEvent>('listAudit', model, 'EVENT#');
+  }
+
+  // ---------------------------------------------------------------- incidents
+
+  /**
+   * One transaction: a guard item `OPEN_INCIDENT#<alarmName>` (absent), the incident (absent, so a
+   * late duplicate of an incident already resolved does not reopen it) and the audit line. False
+   * when either exists.
+   */
+  async openIncident(incident: IncidentRecord, audit: AuditEvent): Promise<boolean> {
+    const { model, alarmName, openedAt } = incident;
+    const incidentSk = registryKeys.incidentSk(alarmName, openedAt);
+    const guard: Item = {
+      ...this.key(model, registryKeys.openIncidentSk(alarmName)),
+      [ENTITY]: 'OPEN_INCIDENT',
+      model,
+      alarmName,
+      incidentId: incident.incidentId,
+      openedAt,
+      [INCIDENT_SK_ATTRIBUTE]: incidentSk,
+    };
+    const item: Item = {
+      ...stripUndefined({ ...incident, status: 'OPEN', resolvedAt: undefined }),
+      ...this.key(model, incidentSk),
+      [ENTITY]: 'INCIDENT',
+      [GSI_PK]: registryKeys.incidentStatusPk('OPEN'),
+      [GSI_SK]: registryKeys.incidentStatusSk(openedAt, model, alarmName),
+    };
+    const notExists = `attribute_not_exists(${PK})`;
+    const outcome = await this.transact('openIncident', [
+      { Put: { TableName: this.tableName, Item: guard, ConditionExpression: notExists } },
+      { Put: { TableName: this.tableName, Item: item, ConditionExpression: notExists } },
+      this.auditPut(audit),
+    ]);
+    return outcome.ok;
+  }
+
+  /**
+   * Reads the guard to find the open incident, then one transaction: deletes the guard (on
+   * condition it still names that incident), sets the incident RESOLVED with `resolvedAt` (moving
+   * it to `INCIDENT_STATUS#RESOLVED` on the GSI), writes the audit line. False when no incident of
+   * the alarm is open.
+   */
+  async resolveIncident(model: string, alarmName: string, at: string, audit: AuditEvent): Promise<boolean> {
+    const operation = 'resolveIncident';
+    const guardKey = this.key(model, registryKeys.openIncidentSk(alarmName));
+    for (let attempt = 1; ; attempt++) {
+      const guard = await this.getItem(operation, guardKey);
+      const incidentSk = guard?.[INCIDENT_SK_ATTRIBUTE];
+      if (typeof incidentSk !== 'string') return false;
+
+      const guardExpression = new Expression();
+      const incidentExpression = new Expression();
+      const status = incidentExpression.name('status');
+      const set = incidentExpression.assignments({
+        status: 'RESOLVED',
+        resolvedAt: at,
+        [GSI_PK]: registryKeys.incidentStatusPk('RESOLVED'),
+        [GSI_SK]: registryKeys.incidentStatusSk(at, model, alarmName),
+      });
+      const outcome = await this.transact(operation, [
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: guardKey,
+            ConditionExpression: `${guardExpression.name(INCIDENT_SK_ATTRIBUTE)} = ${guardExpression.value(incidentSk)}`,
+            ...guardExpression.attributes(),
+          },
+        },
+        this.updateItem({
+          Key: this.key(model, incidentSk),
+          UpdateExpression: `SET ${set.join(', ')}`,
+          ConditionExpression: `${status} = ${incidentExpression.value('OPEN')}`,
+          ...incidentExpression.attributes(),
+        }),
+        this.auditPut(audit),
+      ]);
+      if (outcome.ok) return true;
+      if (!outcome.conditionFailed[0]) {
+        throw new RegistryStoreError(
+          'INCONSISTENT',
+          operation,
+          `the guard of "${alarmName}" (${model}) names ${incidentSk}, which is not OPEN`,
+        );
+      }
+      // The guard went away (resolved concurrently) or names a newer incident: read again.
+      if (attempt >= this.maxAttempts) {
+        throw new RegistryStoreError(
+          'CONFLICT',
+          operation,
+          `gave up on "${alarmName}" (${model}) after ${attempt} attempts`,
+        );
+      }
+      await backoff(attempt);
+    }
+  }
+
+  /** Incidents of a model, newest first (by `openedAt`). */
+  async listIncidents(model: string): Promise<IncidentRecord[]> {
+    const incidents = await this.queryPrefix<IncidentRecord>('listIncidents', model, 'INCIDENT#');
+    return incidents.sort((a, b) => compare(b.openedAt, a.openedAt) || compare(a.alarmName, b.alarmName));
+  }
+
+  /** Open incidents across the fleet, oldest first. */
+  async listOpenIncidents(): Promise<IncidentRecord[]> {
+    return this.queryIndex<IncidentRecord>('listOpenIncidents', registryKeys.incidentStatusPk('OPEN'));
+  }
+
+  // ---------------------------------------------------------------- items
+
+  private key(model: string, sk: string): Key {
+    return { [PK]: registryKeys.pk(model), [SK]: sk };
+  }
+
+  private modelKey(model: string): Key {
+    return this.key(model, registryKeys.modelSk);
+  }
+
+  /** SET clauses creating the model item's invariant attributes when absent. */
+  private ensureModel(
+    expression: Expression,
+    model: string,
+    at: string,
+    options: { withCounter?: boolean } = {},
+  ): string[] {
+    const ifAbsent = (attribute: string, value: unknown): string =>
+      `${expression.name(attribute)} = if_not_exists(${expression.name(attribute)}, ${expression.value(value)})`;
+    return [
+      ifAbsent(ENTITY, 'MODEL'),
+      ifAbsent('model', model),
+      ifAbsent('createdAt', at),
+      ...(options.withCounter === false ? [] : [ifAbsent('versionCounter', 0)]),
+    ];
+  }
+
+  private datasetItem(dataset: DatasetRecord): Item {
+    return {
+      ...stripUndefined(dataset),
+      ...this.key(dataset.model, registryKeys.datasetSk(dataset.datasetId)),
+      [ENTITY]: 'DATASET',
+    };
+  }
+
+  private versionItem(version: VersionRecord): Item {
+    return {
+      ...stripUndefined(version),
+      ...this.key(version.model, registryKeys.versionSk(version.version)),
+      [ENTITY]: 'VERSION',
+      [GSI_PK]: registryKeys.versionStatusPk(version.status),
+      [GSI_SK]: registryKeys.versionStatusSk(version.updatedAt, version.model, version.version),
+    };
+  }
+
+  private auditItem(event: AuditEvent): Item {
+    return {
+      ...stripUndefined(event),
+      ...this.key(event.model, registryKeys.eventSk(event.at, event.eventId)),
+      [ENTITY]: 'EVENT',
+    };
+  }
+
+  /** An audit line inside a transaction: unconditional, so a replay of the same line is harmless. */
+  private auditPut(event: AuditEvent): TransactItem {
+    return { Put: { TableName: this.tableName, Item: this.auditItem(event) } };
+  }
+
+  private updatedAt(request: TransitionRequest): string {
+    return request.set?.updatedAt ?? request.audit.at;
+  }
+
+  /** The conditional update of a version: status in `from` -> `to`, the GSI keys, `set`. */
+  private transitionSpec(request: TransitionRequest): UpdateSpec {
+    const expression = new Expression();
+    const updatedAt = this.updatedAt(request);
+    const extra: Record<string, unknown> = { ...request.set };
+    for (const attribute of ['model', 'version', 'status', 'createdAt', 'updatedAt', ...LAYOUT_ATTRIBUTES])
+      delete extra[attribute];
+    const set = expression.assignments({
+      ...extra,
+      status: request.to,
+      updatedAt,
+      [GSI_PK]: registryKeys.versionStatusPk(request.to),
+      [GSI_SK]: registryKeys.versionStatusSk(updatedAt, request.model, request.version),
+    });
+    const status = expression.name('status');
+    const from = request.from.map((state) => expression.value(state));
+    return {
+      Key: this.key(request.model, registryKeys.versionSk(request.version)),
+      UpdateExpression: `SET ${set.join(', ')}`,
+      ConditionExpression: `attribute_exists(${PK}) AND ${status} IN (${from.join(', ')})`,
+      ...expression.attributes(),
+    };
+  }
+
+  private updateItem(spec: UpdateSpec): TransactItem {
+    return { Update: { TableName: this.tableName, ...spec } };
+  }
+
+  // ---------------------------------------------------------------- SDK calls
+
+  private async getItem(operation: string, key: Key): Promise<Item | undefined> {
+    try {
+      const result = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      return result.Item;
+    } catch (error) {
+      throw sdkError(operation, error);
+    }
+  }
+
+  private async getRecord<T>(operation: string, key: Key): Promise<T | undefined> {
+    const item = await this.getItem(operation, key);
+    return item ? toRecord<T>(item) : undefined;
+  }
+
+  private async put(
+    operation: string,
+    item: Item,
+    condition: string,
+    options: { ignoreConditionFailure: boolean },
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: condition }),
+      );
+      return true;
+    } catch (error) {
+      if (options.ignoreConditionFailure && errorName(error) === 'ConditionalCheckFailedException')
+        return false;
+      throw sdkError(operation, error);
+    }
+  }
+
+  private async update(
+    operation: string,
+    spec: UpdateSpec,
+    options: { ignoreConditionFailure?: boolean } = {},
+  ): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...spec }));
+      return true;
+    } catch (error) {
+      if (options.ignoreConditionFailure && errorName(error) === 'ConditionalCheckFailedException')
+        return false;
+      throw sdkError(operation, error);
+    }
+  }
+
+  /**
+   * Runs a transaction. Cancelled by conditions → which items failed. Cancelled only by
+   * `TransactionConflict` → retried (bounded). Anything else → {@link RegistryStoreError}.
+   */
+  private async transact(operation: string, items: TransactItem[]): Promise<TransactOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        return { ok: true };
+      } catch (error) {
+        if (errorName(error) !== 'TransactionCanceledException') throw sdkError(operation, error);
+        const codes = cancellationCodes(error);
+        const conditionFailed = items.map((_, index) => codes[index] === 'ConditionalCheckFailed');
+        if (conditionFailed.some(Boolean)) return { ok: false, conditionFailed };
+        const onlyConflicts =
+          codes.length > 0 &&
+          codes.every((code) => code === 'None' || code === 'TransactionConflict' || code === undefined);
+        if (!onlyConflicts) throw sdkError(operation, error);
+        if (attempt >= this.maxAttempts) {
+          throw new RegistryStoreError(
+            'CONFLICT',
+            operation,
+            `transaction kept conflicting after ${attempt} attempts`,
+            { cause: error },
+          );
+        }
+        await backoff(attempt);
+      }
+    }
+  }
+
+  private async queryPrefix<T>(operation: string, model: string, prefix: string): Promise<T[]> {
+    return this.queryAll<T>(operation, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: { ':pk': registryKeys.pk(model), ':prefix': prefix },
+      ConsistentRead: true,
+    });
+  }
+
+  private async queryIndex<T>(operation: string, gsiPk: string): Promise<T[]> {
+    return this.queryAll<T>(operation, {
+      TableName: this.tableName,
+      IndexName: statusIndex.name,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': GSI_PK },
+      ExpressionAttributeValues: { ':pk': gsiPk },
+    });
+  }
+
+  /** Follows `LastEvaluatedKey` until the last page. */
+  private async queryAll<T>(operation: string, input: QueryCommandInput): Promise<T[]> {
+    const records: T[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new QueryCommand({
+            ...input,
+            ...(this.pageSize ? { Limit: this.pageSize } : {}),
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+      } catch (error) {
+        throw sdkError(operation, error);
+      }
+      for (const item of page.Items ?? []) records.push(toRecord<T>(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return records;
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** The domain record of an item: every attribute but the keys and the entity marker. */
+function toRecord<T>(item: Item): T {
+  const record: Item = {};
+  for (const [attribute, value] of Object.entries(item)) {
+    if (!LAYOUT_ATTRIBUTES.has(attribute)) record[attribute] = value;
+  }
+  return record as T;
+}
+
+/** A copy without `undefined` values (DynamoDB has no such thing), recursively through plain objects and arrays. */
+function stripUndefined<T>(value: T): T {
+  if (Array.isArray(value))
+    return value.filter((entry) => entry !== undefined).map((entry: unknown) => stripUndefined(entry)) as T;
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const copy: Item = {};
+    for (const [key, entry] of Object.entries(value)) {
+      if (entry !== undefined) copy[key] = stripUndefined(entry);
+    }
+    return copy as T;
+  }
+  return value;
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+function cancellationCodes(error: unknown): (string | undefined)[] {
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.map((reason) => reason.Code);
+}
+
+function sdkError(operation: string, error: unknown): RegistryStoreError {
+  if (error instanceof RegistryStoreError) return error;
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new RegistryStoreError('DYNAMODB_ERROR', operation, detail, { cause: error });
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Full-jitter exponential backoff: up to 20, 40, 80 ... 640 ms. */
+async function backoff(attempt: number): Promise<void> {
+  const cap = 10 * 2 ** Math.min(attempt, 6);
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
+}

@@ -1,0 +1,261 @@
+/**
+ * Dataset validation and preparation: the schema check, the deterministic train/validation split
+ * and the built-in XGBoost CSV format (label first, no header). Where this stands: core domain;
+ * the ingest use case feeds it the records of one streaming pass and writes the lines it returns.
+ *
+ * Every rejection names the file, the line and the column, so that a data scientist can fix the
+ * file without guessing.
+ */
+import { formatCsvField } from './csv';
+import { RejectionError } from './errors';
+import type { ModelConfig } from './model-config';
+import type { ColumnSummary, DatasetProfile } from './registry';
+
+/** Stop counting distinct values past this many (the count is then a lower bound). */
+const DISTINCT_CAP = 1000;
+
+interface ColumnStats {
+  name: string;
+  present: number;
+  missing: number;
+  numeric: number;
+  sum: number;
+  min: number;
+  max: number;
+  distinct: Set<string> | undefined;
+  distinctCount: number;
+}
+
+/** One prepared row, routed to its channel. */
+export interface PreparedLine {
+  readonly channel: 'train' | 'validation';
+  readonly text: string;
+}
+
+/** Validates rows against the model's config and turns them into training lines. */
+export class DatasetPreparer {
+  private readonly labelIndex: number;
+  private readonly featureIndexes: number[];
+  private readonly columns: ColumnStats[];
+  private readonly numericFeatures: boolean;
+  private readonly seedHash: number;
+  private readonly validationThreshold: number;
+  private readonly labelValues = new Set<string>();
+  private rowIndex = 0;
+  private trainRows = 0;
+  private validationRows = 0;
+
+  /**
+   * @param header the header row of the first file
+   * @param config the model's validated config
+   * @param source how the file is named in messages (e.g. `datasets/churn/customers.csv`)
+   */
+  constructor(
+    readonly header: readonly string[],
+    private readonly config: ModelConfig,
+    private source: string,
+  ) {
+    const names = header.map((name) => name.trim());
+    names.forEach((name, index) => {
+      if (name === '') throw this.reject('INVALID_DATASET', `line 1: column ${index + 1} of the header has no name`);
+    });
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (seen.has(name)) throw this.reject('INVALID_DATASET', `line 1: the header names the column "${name}" twice`);
+      seen.add(name);
+    }
+    this.labelIndex = names.indexOf(config.labelColumn);
+    if (this.labelIndex < 0) {
+      throw this.reject(
+        'MISSING_LABEL_COLUMN',
+        `the header has no label column "${config.labelColumn}" (set labelColumn in models/<model>/config.json); columns found: ${names.join(', ')}`,
+      );
+    }
+    this.featureIndexes = names.map((_, i) => i).filter((i) => i !== this.labelIndex);
+    if (this.featureIndexes.length === 0) {
+      throw this.reject('INVALID_DATASET', `the header has only the label column "${config.labelColumn}"; at least one feature column is needed`);
+    }
+    this.columns = names.map((name) => ({
+      name,
+      present: 0,
+      missing: 0,
+      numeric: 0,
+      sum: 0,
+      min: Number.POSITIVE_INFINITY,
+      max: Number.NEGATIVE_INFINITY,
+      distinct: new Set<string>(),
+      distinctCount: 0,
+    }));
+    // Built-in XGBoost reads numbers only; custom images and scripts get the text as it is.
+    this.numericFeatures = config.algorithm.type === 'xgboost';
+    this.seedHash = fnv1a(config.split.seed);
+    this.validationThreshold = Math.floor(config.split.validationFraction * 0x100000000);
+  }
+
+  /** Names a later file of a folder dataset, for messages; its header must match the first one. */
+  startFile(source: string, header: readonly string[]): void {
+    this.source = source;
+    const expected = this.header.map((h) => h.trim()).join(',');
+    const actual = header.map((h) => h.trim()).join(',');
+    if (expected !== actual) {
+      throw this.reject('INVALID_DATASET', `line 1: the header (${actual}) differs from the first file's header (${expected})`);
+    }
+  }
+
+  /** Validates one data row and returns its prepared line. */
+  prepare(fields: readonly string[], line: number): PreparedLine {
+    if (fields.length !== this.header.length) {
+      throw this.reject('INVALID_DATASET', `line ${line} has ${fields.length} fields; the header has ${this.header.length}`);
+    }
+    const label = this.prepareLabel((fields[this.labelIndex] ?? '').trim(), line);
+    const out: string[] = [label];
+    for (const index of this.featureIndexes) {
+      out.push(this.prepareFeature(index, fields[index] ?? '', line));
+    }
+    const channel = this.channelOf(this.rowIndex++);
+    if (channel === 'train') this.trainRows++;
+    else this.validationRows++;
+    return { channel, text: out.join(',') };
+  }
+
+  /** Checks what can only be checked at the end and returns the dataset's profile. */
+  finish(): DatasetProfile {
+    const rows = this.trainRows + this.validationRows;
+    if (rows === 0) throw this.reject('EMPTY_DATASET', 'the file has a header but no data rows');
+    if (this.trainRows === 0 || this.validationRows === 0) {
+      throw this.reject(
+        'INVALID_DATASET',
+        `${rows} data rows are too few to hold out a validation share of ${this.config.split.validationFraction} (train ${this.trainRows}, validation ${this.validationRows}); add rows`,
+      );
+    }
+    if (this.config.problemType !== 'regression' && this.labelValues.size < 2) {
+      throw this.reject(
+        'INVALID_DATASET',
+        `the label column "${this.config.labelColumn}" has only the value ${[...this.labelValues].join('')}; a classifier needs at least two classes`,
+      );
+    }
+    return { rows, trainRows: this.trainRows, validationRows: this.validationRows, columns: this.columns.map(summarize) };
+  }
+
+  private prepareLabel(raw: string, line: number): string {
+    const column = this.columns[this.labelIndex]!;
+    const name = this.config.labelColumn;
+    if (raw === '') throw this.reject('INVALID_DATASET', `line ${line}: the label column "${name}" is empty`);
+    let value: number;
+    if (this.config.problemType === 'binary_classification' && /^(true|false)$/i.test(raw)) {
+      value = raw.toLowerCase() === 'true' ? 1 : 0;
+    } else {
+      value = Number(raw);
+      if (!Number.isFinite(value)) {
+        throw this.reject('INVALID_DATASET', `line ${line}: the label "${truncate(raw)}" in column "${name}" is not a number`);
+      }
+    }
+    if (this.config.problemType === 'binary_classification' && value !== 0 && value !== 1) {
+      throw this.reject('INVALID_DATASET', `line ${line}: the label "${truncate(raw)}" in column "${name}" must be 0 or 1 (or true/false) for binary classification`);
+    }
+    if (this.config.problemType === 'multiclass_classification') {
+      const classes = Number(this.config.hyperparameters['num_class']);
+      if (!Number.isInteger(value) || value < 0 || (Number.isFinite(classes) && value >= classes)) {
+        throw this.reject(
+          'INVALID_DATASET',
+          `line ${line}: the label "${truncate(raw)}" in column "${name}" must be a class index 0..${Number.isFinite(classes) ? classes - 1 : 'num_class-1'}`,
+        );
+      }
+    }
+    this.observe(column, raw, value);
+    if (this.labelValues.size <= 2) this.labelValues.add(String(value));
+    return String(value);
+  }
+
+  private prepareFeature(index: number, rawField: string, line: number): string {
+    const column = this.columns[index]!;
+    const raw = rawField.trim();
+    if (raw === '') {
+      column.missing++;
+      return '';
+    }
+    if (!this.numericFeatures) {
+      this.observe(column, raw, Number(raw));
+      return formatCsvField(rawField);
+    }
+    const value = Number(raw);
+    if (!Number.isFinite(value)) {
+      if (/^[+-]?(nan|inf(inity)?)$/i.test(raw)) {
+        throw this.reject('INVALID_DATASET', `line ${line}: column "${column.name}" holds "${raw}"; use a finite number, or leave the field empty for a missing value`);
+      }
+      throw this.reject(
+        'INVALID_DATASET',
+        `line ${line}: column "${column.name}" holds text ("${truncate(raw)}"); built-in XGBoost needs numeric features: encode the column as numbers or drop it`,
+      );
+    }
+    this.observe(column, raw, value);
+    return raw;
+  }
+
+  private observe(column: ColumnStats, raw: string, value: number): void {
+    column.present++;
+    if (Number.isFinite(value)) {
+      column.numeric++;
+      column.sum += value;
+      if (value < column.min) column.min = value;
+      if (value > column.max) column.max = value;
+    }
+    if (column.distinct) {
+      column.distinct.add(raw);
+      if (column.distinct.size >= DISTINCT_CAP) {
+        column.distinctCount = column.distinct.size;
+        column.distinct = undefined;
+      }
+    }
+  }
+
+  /** Deterministic split: the same seed and row order always give the same channels. */
+  private channelOf(rowIndex: number): 'train' | 'validation' {
+    return mix32(this.seedHash ^ rowIndex) < this.validationThreshold ? 'validation' : 'train';
+  }
+
+  private reject(code: 'INVALID_DATASET' | 'MISSING_LABEL_COLUMN' | 'EMPTY_DATASET', message: string): RejectionError {
+    return new RejectionError(code, `${this.source}: ${message}`);
+  }
+}
+
+function summarize(column: ColumnStats): ColumnSummary {
+  const distinct = column.distinct ? column.distinct.size : column.distinctCount;
+  if (column.present === 0) return { name: column.name, type: 'empty', missing: column.missing, distinct: 0 };
+  if (column.numeric === column.present) {
+    return {
+      name: column.name,
+      type: 'numeric',
+      missing: column.missing,
+      distinct,
+      min: column.min,
+      max: column.max,
+      mean: column.sum / column.numeric,
+    };
+  }
+  return { name: column.name, type: 'categorical', missing: column.missing, distinct };
+}
+
+function truncate(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** A 32-bit finalizer (from MurmurHash3) turning consecutive integers into well-spread ones. */
+function mix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

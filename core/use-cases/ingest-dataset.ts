@@ -1,0 +1,447 @@
+/**
+ * Use case: a dataset landed under `datasets/`. Where this stands: core use case, called by the
+ * ingest handler (SQS batch of EventBridge "Object Created" events) and by the local cloud.
+ *
+ * Flow: classify the key -> (duplicate? resume) -> load the model's config -> one streaming pass
+ * that validates, profiles and splits the CSV into the prepared channels -> register dataset and
+ * version atomically -> start the training job under a deterministic name.
+ *
+ * Idempotent: the dataset id is derived from the object's key and version, so a redelivered event
+ * finds its dataset registered and only makes sure its training job exists (CreateTrainingJob is
+ * idempotent by name). Bad input is recorded as a rejected dataset with a reason and never thrown,
+ * so it is not retried; transient faults are thrown, so they are.
+ */
+import { createHash } from 'node:crypto';
+import { builtInXgboostHyperparameters, xgboostImageUri } from '../domain/algorithm-images';
+import { readCsvRecords, CsvSyntaxError } from '../domain/csv';
+import { DatasetPreparer } from '../domain/dataset-preparation';
+import { RejectionError } from '../domain/errors';
+import { parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
+import {
+  artifactPrefix,
+  modelConfigKey,
+  parseDatasetKey,
+  preparedKeys,
+  shortHash,
+  SUCCESS_MARKER,
+  type DatasetKey,
+} from '../domain/naming';
+import type { DatasetProfile, DatasetRecord, VersionRecord } from '../domain/registry';
+import { AsyncChannel } from '../support/async-channel';
+import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
+import { auditId, type MlopsContext } from './context';
+
+/** The object that was created, as the event describes it. */
+export interface ObjectCreated {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size?: number;
+  readonly etag?: string;
+  readonly versionId?: string;
+  readonly sequencer?: string;
+}
+
+/** What ingest did with an object. */
+export type IngestOutcome =
+  | { readonly kind: 'ignored'; readonly why: string }
+  | { readonly kind: 'rejected'; readonly model: string; readonly datasetId: string; readonly code: string; readonly reason: string }
+  | { readonly kind: 'duplicate'; readonly model: string; readonly datasetId: string; readonly version?: number }
+  | { readonly kind: 'training'; readonly model: string; readonly datasetId: string; readonly version: number; readonly jobName: string }
+  | { readonly kind: 'training-failed'; readonly model: string; readonly datasetId: string; readonly version: number; readonly reason: string };
+
+const ACTOR = 'ingest';
+/** Lines are grouped into chunks of about this many characters before they go to the writer. */
+const CHUNK_CHARS = 256 * 1024;
+
+/** Validates, prepares and registers a dataset, then starts its training job. */
+export class IngestDataset {
+  constructor(private readonly ctx: MlopsContext) {}
+
+  async execute(object: ObjectCreated): Promise<IngestOutcome> {
+    const { ctx } = this;
+    let key: DatasetKey;
+    try {
+      key = parseDatasetKey(object.key);
+    } catch (error) {
+      if (error instanceof RejectionError) return this.rejectKey(object, error);
+      throw error;
+    }
+    if (key.kind === 'ignored') {
+      ctx.log.debug('object ignored', { key: object.key, why: key.why });
+      return { kind: 'ignored', why: key.why };
+    }
+    const model = key.model;
+    const datasetId = datasetIdOf(key, object);
+    const sourceUri = `s3://${object.bucket}/${key.kind === 'file' ? key.key : key.folder}`;
+
+    const existing = await ctx.registry.getDataset(model, datasetId);
+    if (existing) return this.resume(existing);
+
+    const base = {
+      model,
+      datasetId,
+      sourceUri,
+      ...(object.versionId ? { sourceVersionId: object.versionId } : {}),
+      ...(object.etag ? { sourceEtag: object.etag } : {}),
+      createdAt: ctx.clock.now().toISOString(),
+    };
+
+    const config = await this.loadConfig(model);
+    if (!config.ok) {
+      const reason = `models/${model}/config.json is invalid: ${config.problems.join('; ')}`;
+      await ctx.registry.recordModelRejection(
+        model,
+        { code: 'INVALID_CONFIG', reason, source: modelConfigKey(model) },
+        this.audit(model, datasetId, 'CONFIG_REJECTED', reason),
+      );
+      return this.reject(base, new RejectionError('INVALID_CONFIG', reason));
+    }
+
+    let prepared: { profile: DatasetProfile; contentHash: string; train: string; validation: string };
+    try {
+      prepared = await this.prepare(key, object, datasetId, config.config);
+    } catch (error) {
+      if (error instanceof RejectionError) return this.reject(base, error);
+      throw error;
+    }
+    await ctx.registry.saveModelConfig(model, config.config, base.createdAt);
+
+    const gate = resolveGate(config.config);
+    const plan = trainingPlan(config.config, ctx.region);
+    const dataset: DatasetRecord = {
+      ...base,
+      status: 'ACCEPTED',
+      contentHash: prepared.contentHash,
+      profile: prepared.profile,
+      preparedTrainUri: prepared.train,
+      preparedValidationUri: prepared.validation,
+    };
+    const registered = await ctx.registry.registerDatasetAndVersion({
+      dataset,
+      buildVersion: (version): VersionRecord => ({
+        model,
+        version,
+        status: 'TRAINING',
+        datasetId,
+        trainingJobName: ctx.names.trainingJob(model, version, datasetId),
+        image: plan.image,
+        hyperparameters: plan.hyperparameters,
+        objectiveMetric: gate.metric,
+        createdAt: base.createdAt,
+        updatedAt: base.createdAt,
+      }),
+      audit: this.audit(model, datasetId, 'VERSION_CREATED', `dataset ${datasetId} accepted (${prepared.profile.rows} rows); training starts`, undefined, 'TRAINING'),
+    });
+    if (!registered.version) throw new Error(`registry returned no version for dataset ${model}/${datasetId}`);
+    if (!registered.created) ctx.log.info('dataset registered concurrently by another delivery', { model, datasetId });
+    return this.startTraining(registered.version, dataset, config.config);
+  }
+
+  /** A redelivered event: make sure the work it started is there, and do nothing twice. */
+  private async resume(dataset: DatasetRecord): Promise<IngestOutcome> {
+    const { model, datasetId } = dataset;
+    this.ctx.log.info('dataset already registered: duplicate delivery', { model, datasetId, status: dataset.status });
+    if (dataset.status !== 'ACCEPTED' || dataset.version === undefined) return { kind: 'duplicate', model, datasetId };
+    const version = await this.ctx.registry.getVersion(model, dataset.version);
+    if (version?.status === 'TRAINING') {
+      const model_ = await this.ctx.registry.getModel(model);
+      if (model_?.config) await this.startTraining(version, dataset, model_.config);
+    }
+    return { kind: 'duplicate', model, datasetId, version: dataset.version };
+  }
+
+  private async startTraining(version: VersionRecord, dataset: DatasetRecord, config: ModelConfig): Promise<IngestOutcome> {
+    const { ctx } = this;
+    const { model, datasetId } = dataset;
+    const plan = trainingPlan(config, ctx.region);
+    const spec: TrainingJobSpec = {
+      jobName: version.trainingJobName,
+      model,
+      version: version.version,
+      image: version.image,
+      metricDefinitions: plan.metricDefinitions,
+      hyperparameters: version.hyperparameters,
+      trainUri: dataset.preparedTrainUri!.replace(/[^/]+$/, ''),
+      validationUri: dataset.preparedValidationUri!.replace(/[^/]+$/, ''),
+      outputUri: `s3://${ctx.bucket}/${artifactPrefix(model)}`,
+      instanceType: config.training.instanceType,
+      instanceCount: config.training.instanceCount,
+      volumeSizeGb: config.training.volumeSizeGb,
+      maxRuntimeSeconds: config.training.maxRuntimeSeconds,
+      spot: config.training.spot,
+      ...(config.training.spot ? { maxWaitSeconds: config.training.maxWaitSeconds ?? config.training.maxRuntimeSeconds } : {}),
+      tags: { 'mlops:model': model, 'mlops:version': String(version.version), 'mlops:dataset': datasetId },
+    };
+    try {
+      const started = await ctx.training.startTrainingJob(spec);
+      ctx.log.info('training job requested', { model, version: version.version, jobName: spec.jobName, result: started });
+      return { kind: 'training', model, datasetId, version: version.version, jobName: spec.jobName };
+    } catch (error) {
+      if (!(error instanceof TrainingRequestRejected)) throw error;
+      const reason = `SageMaker refused the training job ${spec.jobName}: ${error.message}`;
+      const at = ctx.clock.now().toISOString();
+      await ctx.registry.transitionVersion({
+        model,
+        version: version.version,
+        from: ['TRAINING'],
+        to: 'FAILED',
+        set: { failureReason: reason, updatedAt: at },
+        audit: { ...this.audit(model, datasetId, 'TRAINING_FAILED', reason, version.version, 'FAILED'), from: 'TRAINING' },
+      });
+      await ctx.notifier.notify({ kind: 'training-failed', model, subject: `${model} v${version.version}: training could not start`, message: reason });
+      return { kind: 'training-failed', model, datasetId, version: version.version, reason };
+    }
+  }
+
+  /** The model's config merged over the stack's defaults; the defaults alone when there is no file. */
+  private async loadConfig(model: string): Promise<{ ok: true; config: ModelConfig } | { ok: false; problems: string[] }> {
+    const text = await this.ctx.objects.readText(this.ctx.bucket, modelConfigKey(model));
+    const defaults = this.ctx.defaultModelConfig ?? {};
+    if (text === undefined) {
+      const parsed = parseModelConfig(JSON.stringify(defaults));
+      return parsed.ok ? parsed : { ok: false, problems: parsed.problems.map((p) => `stack default ${p}`) };
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, problems: ['(root): must be a JSON object'] };
+    return parseModelConfig(JSON.stringify(deepMerge(defaults, raw as Record<string, unknown>)));
+  }
+
+  /** One streaming pass: validate and profile every row, write the two prepared channels. */
+  private async prepare(
+    key: Exclude<DatasetKey, { kind: 'ignored' }>,
+    object: ObjectCreated,
+    datasetId: string,
+    config: ModelConfig,
+  ): Promise<{ profile: DatasetProfile; contentHash: string; train: string; validation: string }> {
+    const { ctx } = this;
+    const files = await this.datasetFiles(key, object);
+    const keys = preparedKeys(key.model, datasetId);
+    const trainChannel = new AsyncChannel<string>();
+    const validationChannel = new AsyncChannel<string>();
+    const writes = [
+      ctx.objects.writeStream(ctx.bucket, keys.train, trainChannel, 'text/csv'),
+      ctx.objects.writeStream(ctx.bucket, keys.validation, validationChannel, 'text/csv'),
+    ];
+    // A failed upload must stop the reader, or it would wait on a full channel forever.
+    writes.forEach((write) =>
+      write.catch((error: unknown) => {
+        trainChannel.fail(error);
+        validationChannel.fail(error);
+      }),
+    );
+    const hash = createHash('sha256');
+    let profile: DatasetProfile;
+    try {
+      let preparer: DatasetPreparer | undefined;
+      for (const file of files) {
+        // S3 URL-encodes keys in event notifications ("a b.csv" arrives as "a+b.csv"): try the key
+        // as given, then decoded.
+        const opened = (await ctx.objects.read(ctx.bucket, file.key, file.versionId)) ?? (await this.readDecoded(file.key, file.versionId));
+        if (!opened) throw new RejectionError('INVALID_DATASET', `${file.key}: the object no longer exists`);
+        if (opened.info.size === 0) throw new RejectionError('EMPTY_DATASET', `${file.key}: the file is empty`);
+        const pending = { train: [] as string[], validation: [] as string[], trainChars: 0, validationChars: 0 };
+        let headerSeen = false;
+        try {
+          for await (const records of readCsvRecords(hashing(opened.body, hash))) {
+            for (const record of records) {
+              if (!headerSeen) {
+                headerSeen = true;
+                if (preparer) preparer.startFile(file.key, record.fields);
+                else preparer = new DatasetPreparer(record.fields, config, file.key);
+                continue;
+              }
+              const line = preparer!.prepare(record.fields, record.line);
+              pending[line.channel].push(line.text);
+              const size = line.channel === 'train' ? (pending.trainChars += line.text.length + 1) : (pending.validationChars += line.text.length + 1);
+              if (size >= CHUNK_CHARS) {
+                await (line.channel === 'train' ? trainChannel : validationChannel).push(pending[line.channel].join('\n') + '\n');
+                pending[line.channel] = [];
+                if (line.channel === 'train') pending.trainChars = 0;
+                else pending.validationChars = 0;
+              }
+            }
+          }
+        } catch (error) {
+          if (error instanceof CsvSyntaxError) throw new RejectionError('INVALID_DATASET', `${file.key}: ${error.message}`, { cause: error });
+          throw error;
+        }
+        if (!headerSeen) throw new RejectionError('EMPTY_DATASET', `${file.key}: the file has no header row and no data`);
+        if (pending.train.length) await trainChannel.push(pending.train.join('\n') + '\n');
+        if (pending.validation.length) await validationChannel.push(pending.validation.join('\n') + '\n');
+      }
+      profile = preparer!.finish();
+      trainChannel.close();
+      validationChannel.close();
+    } catch (error) {
+      trainChannel.fail(error);
+      validationChannel.fail(error);
+      await Promise.allSettled(writes);
+      throw error;
+    }
+    await Promise.all(writes);
+    await ctx.objects.write(
+      ctx.bucket,
+      `${keys.train.replace(/train\/train\.csv$/, '')}schema.json`,
+      JSON.stringify({ label: config.labelColumn, features: profile.columns.map((c) => c.name).filter((n) => n !== config.labelColumn) }, null, 2),
+      'application/json',
+    );
+    return {
+      profile,
+      contentHash: hash.digest('hex'),
+      train: `s3://${ctx.bucket}/${keys.train}`,
+      validation: `s3://${ctx.bucket}/${keys.validation}`,
+    };
+  }
+
+  private async readDecoded(key: string, versionId?: string) {
+    const decoded = decodeEventKey(key);
+    return decoded === key ? undefined : this.ctx.objects.read(this.ctx.bucket, decoded, versionId);
+  }
+
+  /** The objects that make up the dataset: one file, or the parts of a folder in key order. */
+  private async datasetFiles(key: Exclude<DatasetKey, { kind: 'ignored' }>, object: ObjectCreated): Promise<{ key: string; versionId?: string }[]> {
+    if (key.kind === 'file') {
+      assertCsv(key.key);
+      return [{ key: key.key, ...(object.versionId ? { versionId: object.versionId } : {}) }];
+    }
+    const listed = await this.ctx.objects.list(this.ctx.bucket, key.folder);
+    const parts = listed.filter((o) => {
+      const name = o.key.slice(key.folder.length);
+      // Spark and Hadoop write _SUCCESS, _committed_*, .crc side files: not data.
+      return name !== SUCCESS_MARKER && !name.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.')) && !name.endsWith('/');
+    });
+    if (parts.length === 0) throw new RejectionError('EMPTY_DATASET', `${key.folder}: the folder has a ${SUCCESS_MARKER} marker but no data files`);
+    for (const part of parts) {
+      if (/\.[a-z0-9]+$/i.test(part.key)) assertCsv(part.key); // extension-less part files (part-00000) are read as CSV
+    }
+    return parts.map((p) => ({ key: p.key, ...(p.versionId ? { versionId: p.versionId } : {}) }));
+  }
+
+  private async reject(base: Omit<DatasetRecord, 'status'>, error: RejectionError): Promise<IngestOutcome> {
+    const { ctx } = this;
+    ctx.log.warn('dataset rejected', { model: base.model, datasetId: base.datasetId, code: error.code, reason: error.message });
+    const recorded = await ctx.registry.recordRejectedDataset(
+      { ...base, status: 'REJECTED', rejection: { code: error.code, reason: error.message } },
+      this.audit(base.model, base.datasetId, 'DATASET_REJECTED', error.message),
+    );
+    if (recorded) {
+      await ctx.notifier.notify({
+        kind: 'dataset-rejected',
+        model: base.model,
+        subject: `${base.model}: dataset ${base.datasetId} rejected`,
+        message: `${error.message}\n\nThe raw data is kept at ${base.sourceUri}. Fix the file and upload it again.`,
+      });
+    }
+    return { kind: 'rejected', model: base.model, datasetId: base.datasetId, code: error.code, reason: error.message };
+  }
+
+  /** A key that names no valid model: recorded under the name as written, so the uploader finds it. */
+  private async rejectKey(object: ObjectCreated, error: RejectionError): Promise<IngestOutcome> {
+    const folder = object.key.split('/')[1] ?? '';
+    const model = folder.slice(0, 200) || '(none)';
+    const datasetId = `key-${shortHash(`${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`)}`;
+    return this.reject(
+      { model, datasetId, sourceUri: `s3://${object.bucket}/${object.key}`, createdAt: this.ctx.clock.now().toISOString() },
+      new RejectionError(error.code, `${object.key}: ${error.message}`),
+    );
+  }
+
+  private audit(model: string, datasetId: string, type: string, reason: string, version?: number, to?: string) {
+    return {
+      model,
+      at: this.ctx.clock.now().toISOString(),
+      eventId: auditId(type, datasetId, version),
+      type,
+      actor: ACTOR,
+      ...(version !== undefined ? { version } : {}),
+      ...(to ? { to } : {}),
+      reason,
+    };
+  }
+}
+
+/** The training image, hyperparameters and metric regexes the config asks for. */
+export function trainingPlan(
+  config: ModelConfig,
+  region: string,
+): { image: string; hyperparameters: Record<string, string>; metricDefinitions: { name: string; regex: string }[] } {
+  const algorithm = config.algorithm;
+  switch (algorithm.type) {
+    case 'xgboost':
+      return { image: xgboostImageUri(region, algorithm.version), hyperparameters: builtInXgboostHyperparameters(config), metricDefinitions: [] };
+    case 'image':
+      return { image: algorithm.imageUri, hyperparameters: stringify(config.hyperparameters, false), metricDefinitions: algorithm.metricDefinitions };
+    case 'script':
+      // SageMaker's framework containers JSON-decode every hyperparameter (as the SageMaker Python
+      // SDK encodes them), and find the script through sagemaker_program / sagemaker_submit_directory.
+      return {
+        image: algorithm.imageUri,
+        hyperparameters: {
+          ...stringify(config.hyperparameters, true),
+          sagemaker_program: JSON.stringify(algorithm.entryPoint),
+          sagemaker_submit_directory: JSON.stringify(algorithm.sourceUri),
+        },
+        metricDefinitions: algorithm.metricDefinitions,
+      };
+  }
+}
+
+function stringify(values: Readonly<Record<string, string | number | boolean>>, json: boolean): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, json ? JSON.stringify(v) : String(v)]));
+}
+
+/**
+ * The dataset id: readable (file or folder name) and unique per uploaded object version, so that
+ * redeliveries of one upload share it and a new upload of the same name gets a new one.
+ */
+export function datasetIdOf(key: Exclude<DatasetKey, { kind: 'ignored' }>, object: ObjectCreated): string {
+  const name = key.kind === 'file' ? key.fileName.replace(/\.[^.]*$/, '') : key.folderName;
+  const readable = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'dataset';
+  const identity = `${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`;
+  return `${readable}-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}`;
+}
+
+/** Decodes a key the way S3 encodes it in event notifications (`+` for space, `%XX` escapes). */
+export function decodeEventKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return key;
+  }
+}
+
+function assertCsv(key: string): void {
+  if (/\.csv$/i.test(key)) return;
+  const extension = /\.([^./]+)$/.exec(key)?.[1];
+  throw new RejectionError(
+    'UNSUPPORTED_FORMAT',
+    `${key}: ${extension ? `".${extension}" files are` : 'a file without an extension is'} not supported; upload CSV with a header row (.csv)`,
+  );
+}
+
+async function* hashing(body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+/** Merges `over` into `under`: objects recursively (the algorithm block is replaced whole), everything else replaced. */
+export function deepMerge(under: Readonly<Record<string, unknown>>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...under };
+  for (const [k, v] of Object.entries(over)) {
+    const base = out[k];
+    out[k] =
+      isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? deepMerge(base, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

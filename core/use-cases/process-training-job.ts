@@ -1,0 +1,138 @@
+/**
+ * Use case: a training job changed state. Where this stands: core use case, called by the
+ * training-events handler ("SageMaker Training Job State Change") and by the local cloud.
+ *
+ * The event only says "look at this job": the job's current state is read from the training
+ * service (DescribeTrainingJob), and the version is driven forward from whatever state the
+ * registry holds. A duplicated event finds the work done; a late one (InProgress after Completed)
+ * finds the version past TRAINING and changes nothing. Steps: TRAINING -> TRAINED (metrics,
+ * artifact) | FAILED (reason); TRAINED -> gate -> REJECTED | PENDING_APPROVAL | APPROVED;
+ * APPROVED -> deploy.
+ */
+import { evaluateGate } from '../domain/gate';
+import { resolveGate } from '../domain/model-config';
+import type { VersionRecord } from '../domain/registry';
+import { auditId, type MlopsContext } from './context';
+import { DeployVersion, type DeployOutcome } from './deploy-version';
+
+export type TrainingOutcome =
+  | { readonly kind: 'ignored'; readonly why: string }
+  | { readonly kind: 'in-progress' }
+  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'rejected'; readonly version: number; readonly reason: string }
+  | { readonly kind: 'pending-approval'; readonly version: number }
+  | { readonly kind: 'deploying'; readonly version: number; readonly deploy: DeployOutcome }
+  | { readonly kind: 'already-processed'; readonly version: number; readonly status: string };
+
+const ACTOR = 'training-events';
+
+export class ProcessTrainingJob {
+  private readonly deployer: DeployVersion;
+
+  constructor(private readonly ctx: MlopsContext) {
+    this.deployer = new DeployVersion(ctx);
+  }
+
+  async execute(jobName: string): Promise<TrainingOutcome> {
+    const { ctx } = this;
+    const parsed = ctx.names.parseTrainingJob(jobName);
+    if (!parsed) return { kind: 'ignored', why: `${jobName} is not a job of this stack` };
+    const { model, version: n } = parsed;
+    let version = await ctx.registry.getVersion(model, n);
+    if (!version || version.trainingJobName !== jobName) {
+      return { kind: 'ignored', why: `no registry version for ${jobName}` };
+    }
+
+    if (version.status === 'TRAINING') {
+      const job = await ctx.training.describeTrainingJob(jobName);
+      if (!job) return { kind: 'ignored', why: `${jobName} does not exist in the training service` };
+      if (job.status === 'InProgress' || job.status === 'Stopping') return { kind: 'in-progress' };
+      const at = ctx.clock.now().toISOString();
+      if (job.status === 'Failed' || job.status === 'Stopped') {
+        const reason = job.status === 'Stopped' ? `training job ${jobName} was stopped${job.failureReason ? `: ${job.failureReason}` : ''}` : `training job ${jobName} failed: ${job.failureReason ?? 'no reason given'}`;
+        const moved = await ctx.registry.transitionVersion({
+          model,
+          version: n,
+          from: ['TRAINING'],
+          to: 'FAILED',
+          set: { failureReason: reason, metrics: job.metrics, updatedAt: at },
+          audit: this.audit(model, n, 'TRAINING_FAILED', reason, 'TRAINING', 'FAILED', at),
+        });
+        if (moved) await ctx.notifier.notify({ kind: 'training-failed', model, subject: `${model} v${n}: training failed`, message: reason });
+        return { kind: 'failed', reason };
+      }
+      // Completed.
+      await ctx.registry.transitionVersion({
+        model,
+        version: n,
+        from: ['TRAINING'],
+        to: 'TRAINED',
+        set: { metrics: job.metrics, ...(job.artifactUri ? { artifactUri: job.artifactUri } : {}), updatedAt: at },
+        audit: this.audit(model, n, 'TRAINED', `training job ${jobName} completed: ${formatMetrics(job.metrics)}`, 'TRAINING', 'TRAINED', at),
+      });
+      version = await ctx.registry.getVersion(model, n);
+    }
+
+    if (version?.status === 'TRAINED') {
+      const gated = await this.gate(version);
+      if (gated) return gated;
+      version = await ctx.registry.getVersion(model, n);
+    }
+
+    if (version?.status === 'APPROVED') {
+      return { kind: 'deploying', version: n, deploy: await this.deployer.execute(model, n) };
+    }
+    return { kind: 'already-processed', version: n, status: version?.status ?? 'unknown' };
+  }
+
+  /** Runs gate 2 on a TRAINED version; returns an outcome unless the version was approved. */
+  private async gate(version: VersionRecord): Promise<TrainingOutcome | undefined> {
+    const { ctx } = this;
+    const { model, version: n } = version;
+    const modelRecord = await ctx.registry.getModel(model);
+    if (!modelRecord?.config) throw new Error(`model ${model} has no stored config; cannot gate v${n}`);
+    const gate = resolveGate(modelRecord.config);
+    const championVersion = modelRecord.champion !== undefined ? await ctx.registry.getVersion(model, modelRecord.champion) : undefined;
+    const result = evaluateGate(
+      gate,
+      version.metrics ?? {},
+      championVersion?.metrics ? { version: championVersion.version, metrics: championVersion.metrics } : undefined,
+    );
+    const at = ctx.clock.now().toISOString();
+    const failed = result.checks.filter((c) => !c.passed).map((c) => c.detail);
+    const reason = result.decision === 'REJECTED' ? `gate rejected the candidate: ${failed.join('; ')}` : result.checks.map((c) => c.detail).join('; ');
+    const moved = await ctx.registry.transitionVersion({
+      model,
+      version: n,
+      from: ['TRAINED'],
+      to: result.decision,
+      set: { gate: { passed: result.passed, checks: result.checks }, updatedAt: at, ...(result.decision === 'REJECTED' ? { failureReason: reason } : {}) },
+      audit: this.audit(model, n, `GATE_${result.decision}`, reason, 'TRAINED', result.decision, at),
+    });
+    if (result.decision === 'REJECTED') {
+      if (moved) await ctx.notifier.notify({ kind: 'version-rejected', model, subject: `${model} v${n}: candidate rejected`, message: reason });
+      return { kind: 'rejected', version: n, reason };
+    }
+    if (result.decision === 'PENDING_APPROVAL') {
+      if (moved) {
+        await ctx.notifier.notify({
+          kind: 'approval-needed',
+          model,
+          subject: `${model} v${n}: waiting for approval`,
+          message: `${reason}\nApprove it to roll it out.`,
+        });
+      }
+      return { kind: 'pending-approval', version: n };
+    }
+    return undefined;
+  }
+
+  private audit(model: string, version: number, type: string, reason: string, from: string, to: string, at: string) {
+    return { model, at, eventId: auditId(type, version), type, actor: ACTOR, version, from, to, reason };
+  }
+}
+
+function formatMetrics(metrics: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(metrics);
+  return entries.length ? entries.map(([k, v]) => `${k}=${Math.round(v * 1e6) / 1e6}`).join(', ') : 'no metrics reported';
+}

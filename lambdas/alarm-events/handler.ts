@@ -1,0 +1,20 @@
+/**
+ * Alarm-events handler: "CloudWatch Alarm State Change" from EventBridge. Thin: take the alarm
+ * name, run ProcessAlarmChange (which reads the alarm's current state itself).
+ */
+import type { MlopsContext } from '../../core/use-cases/context';
+import { ProcessAlarmChange } from '../../core/use-cases/process-alarm-change';
+import { createAwsContext } from '../shared/aws-context';
+import { eventHandler } from '../shared/event-handler';
+import { alarmStateChangeEvent, parseEvent } from '../shared/events';
+import { lazy } from '../shared/lazy';
+import { logger } from '../shared/observability';
+
+export function createAlarmEventsHandler(getContext: () => MlopsContext) {
+  return eventHandler('AlarmEvent', (event) => {
+    const parsed = parseEvent(alarmStateChangeEvent, event, 'CloudWatch Alarm State Change');
+    return new ProcessAlarmChange(getContext()).execute(parsed.detail.alarmName, parsed.detail.state.reason);
+  });
+}
+
+export const handler = createAlarmEventsHandler(lazy(() => createAwsContext(logger)));

@@ -1,0 +1,20 @@
+/**
+ * Endpoint-events handler: "SageMaker Endpoint State Change" from EventBridge. Thin: take the
+ * endpoint name, run ProcessEndpointChange (which reads the endpoint's current state itself).
+ */
+import type { MlopsContext } from '../../core/use-cases/context';
+import { ProcessEndpointChange } from '../../core/use-cases/process-endpoint-change';
+import { createAwsContext } from '../shared/aws-context';
+import { eventHandler } from '../shared/event-handler';
+import { endpointStateChangeEvent, parseEvent } from '../shared/events';
+import { lazy } from '../shared/lazy';
+import { logger } from '../shared/observability';
+
+export function createEndpointEventsHandler(getContext: () => MlopsContext) {
+  return eventHandler('EndpointEvent', (event) => {
+    const parsed = parseEvent(endpointStateChangeEvent, event, 'SageMaker Endpoint State Change');
+    return new ProcessEndpointChange(getContext()).execute(parsed.detail.EndpointName);
+  });
+}
+
+export const handler = createEndpointEventsHandler(lazy(() => createAwsContext(logger)));

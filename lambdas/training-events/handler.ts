@@ -1,0 +1,20 @@
+/**
+ * Training-events handler: "SageMaker Training Job State Change" from EventBridge. Thin: take the
+ * job name, run ProcessTrainingJob (which reads the job's current state itself).
+ */
+import type { MlopsContext } from '../../core/use-cases/context';
+import { ProcessTrainingJob } from '../../core/use-cases/process-training-job';
+import { createAwsContext } from '../shared/aws-context';
+import { eventHandler } from '../shared/event-handler';
+import { parseEvent, trainingJobStateChangeEvent } from '../shared/events';
+import { lazy } from '../shared/lazy';
+import { logger } from '../shared/observability';
+
+export function createTrainingEventsHandler(getContext: () => MlopsContext) {
+  return eventHandler('TrainingEvent', (event) => {
+    const parsed = parseEvent(trainingJobStateChangeEvent, event, 'SageMaker Training Job State Change');
+    return new ProcessTrainingJob(getContext()).execute(parsed.detail.TrainingJobName);
+  });
+}
+
+export const handler = createTrainingEventsHandler(lazy(() => createAwsContext(logger)));

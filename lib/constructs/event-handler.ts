@@ -1,0 +1,114 @@
+/**
+ * EventHandler: one EventBridge rule on the default bus -> one handler function, with retries and
+ * a dead-letter queue at both hops. Where this stands: infrastructure (lib/constructs); the
+ * training-events, endpoint-events and alarm-events handlers are built from it
+ * (lifecycle-handlers.ts).
+ *
+ * Two hops can fail:
+ * 1. EventBridge -> Lambda (throttling, a deleted function): the target retries `retryAttempts`
+ *    times for up to `maxEventAge`, then sends the event to the DLQ;
+ * 2. the function itself (an exception): Lambda retries the asynchronous invocation twice, then
+ *    sends an on-failure record (event, error, context) to the same DLQ.
+ * One queue per handler holds everything that handler could not process.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge } from '../private/nag';
+import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
+
+/** Lambda's asynchronous retries after a function error (0 to 2). */
+export const FUNCTION_ASYNC_RETRY_ATTEMPTS = 2;
+
+export interface EventHandlerProps {
+  /** Absolute path of the handler entry. */
+  readonly entry: string;
+  /** Powertools service name, e.g. `training-events`. */
+  readonly serviceName: string;
+  /** What the rule and the function are for. */
+  readonly description: string;
+  /** The rule's event pattern. */
+  readonly eventPattern: events.EventPattern;
+  /** Handler environment. */
+  readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Memory in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Function timeout.
+   * @default Duration.minutes(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Times EventBridge retries delivering an event to the function (0 to 185).
+   * @default 8
+   */
+  readonly retryAttempts?: number;
+  /**
+   * How long EventBridge keeps trying to deliver an event (1 minute to 24 hours).
+   * @default Duration.hours(6)
+   */
+  readonly maxEventAge?: Duration;
+  /**
+   * Retention of the log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Powertools log level.
+   * @default 'INFO'
+   */
+  readonly logLevel?: PowertoolsLogLevel;
+}
+
+/** A rule, its handler and the handler's dead-letter queue. */
+export class EventHandler extends Construct {
+  readonly rule: events.Rule;
+  readonly handler: MlopsFunction;
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: EventHandlerProps) {
+    super(scope, id);
+    const retryAttempts = props.retryAttempts ?? 8;
+    const maxEventAge = props.maxEventAge ?? Duration.hours(6);
+    if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185) {
+      throw new Error(`retryAttempts must be an integer between 0 and 185, got ${retryAttempts}`);
+    }
+    const ageSeconds = maxEventAge.toSeconds();
+    if (ageSeconds < 60 || ageSeconds > 86_400) {
+      throw new Error(`maxEventAge must be between 1 minute and 24 hours, got ${ageSeconds} seconds`);
+    }
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue of the handler: the EventBridge target DLQ and the Lambda on-failure destination. cdk-nag only recognises redrive policies and Lambda DeadLetterConfig as DLQ use.',
+    );
+
+    this.handler = new MlopsFunction(this, 'Handler', {
+      entry: props.entry,
+      serviceName: props.serviceName,
+      description: props.description,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.minutes(1),
+      environment: props.environment,
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      asyncInvoke: { retryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS, onFailure: new destinations.SqsDestination(this.deadLetterQueue) },
+    });
+
+    this.rule = new events.Rule(this, 'Rule', { description: props.description, eventPattern: props.eventPattern });
+    this.rule.addTarget(new targets.LambdaFunction(this.handler.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts, maxEventAge }));
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * ServerlessMlopsStack: the whole control plane in one stack. Where this stands: infrastructure
+ * (lib/); bin/app.ts instantiates it. It composes one construct per concern and wires them with
+ * the handler environment of lambdas/shared/environment.ts.
+ *
+ *   DataBucket --(EventBridge, SQS)--> IngestPipeline --> SageMaker training
+ *   SageMaker / CloudWatch --(EventBridge)--> training-, endpoint-, alarm-events handlers
+ *   RegistryTable, Notifications and SageMakerExecutionRole are shared by the handlers.
+ *
+ * Nothing runs while idle: on-demand DynamoDB, Lambda, SQS, EventBridge and S3 only.
+ */
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/environment';
+import { DataBucket } from './constructs/data-bucket';
+import { IngestPipeline, MAX_CONCURRENCY_RANGE } from './constructs/ingest-pipeline';
+import { AlarmEventsHandler, EndpointEventsHandler, TrainingEventsHandler } from './constructs/lifecycle-handlers';
+import type { PowertoolsLogLevel } from './constructs/mlops-function';
+import { Notifications } from './constructs/notifications';
+import { RegistryTable } from './constructs/registry-table';
+import { SageMakerExecutionRole } from './constructs/sagemaker-execution-role';
+import { validateDefaultModelConfig, validateInteger, validateResourcePrefix } from './private/validation';
+
+/** The prefix used when none is given. */
+export const DEFAULT_RESOURCE_PREFIX = 'mlops';
+/** Ingest concurrency used when none is given. */
+export const DEFAULT_INGEST_MAX_CONCURRENCY = 5;
+
+export interface ServerlessMlopsStackProps extends StackProps {
+  /**
+   * Prefix of every AWS name the control plane derives (training jobs, models, endpoints,
+   * alarms): 1-8 lowercase letters, digits or single hyphens, starting with a letter
+   * (RESOURCE_PREFIX_PATTERN in core/domain/naming.ts). Event rules and IAM are scoped to it.
+   * @default 'mlops'
+   */
+  readonly resourcePrefix?: string;
+  /**
+   * Defaults merged under every model's `models/<model>/config.json`, as JSON text or an object.
+   * Validated against the model config schema at synth time.
+   * @default - none: the schema's own defaults apply
+   */
+  readonly defaultModelConfig?: string | Readonly<Record<string, unknown>>;
+  /**
+   * Most ingest invocations at once (SQS event source maximum concurrency, 2 to 1000). Bounds how
+   * many training jobs a burst of uploads can start in parallel.
+   * @default 5
+   */
+  readonly ingestMaxConcurrency?: number;
+  /**
+   * Datasets per ingest invocation (1 to 10).
+   * @default 1
+   */
+  readonly ingestBatchSize?: number;
+  /**
+   * Retention of the handlers' log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Powertools log level of the handlers.
+   * @default 'INFO'
+   */
+  readonly logLevel?: PowertoolsLogLevel;
+  /**
+   * Removal policy of the stateful resources: data and access-log buckets, registry table
+   * (RETAIN also turns on its deletion protection).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly dataRemovalPolicy?: RemovalPolicy;
+  /**
+   * How long overwritten or deleted object versions are kept in the data bucket.
+   * @default Duration.days(90)
+   */
+  readonly noncurrentVersionRetention?: Duration;
+  /**
+   * ECR repositories of custom training/serving images the SageMaker role may pull from.
+   * @default - only the built-in XGBoost repositories
+   */
+  readonly extraImageRepositoryArns?: readonly string[];
+}
+
+/** The serverless MLOps control plane. */
+export class ServerlessMlopsStack extends Stack {
+  readonly resourcePrefix: string;
+  readonly data: DataBucket;
+  readonly registry: RegistryTable;
+  readonly notifications: Notifications;
+  readonly sageMakerRole: SageMakerExecutionRole;
+  readonly ingest: IngestPipeline;
+  readonly trainingEvents: TrainingEventsHandler;
+  readonly endpointEvents: EndpointEventsHandler;
+  readonly alarmEvents: AlarmEventsHandler;
+
+  constructor(scope: Construct, id: string, props: ServerlessMlopsStackProps = {}) {
+    super(scope, id, { description: 'Serverless MLOps control plane: datasets in S3 -> SageMaker training -> guarded deployment -> alarms', ...props });
+    const prefix = validateResourcePrefix(props.resourcePrefix ?? DEFAULT_RESOURCE_PREFIX);
+    const maxConcurrency = validateInteger('ingestMaxConcurrency', props.ingestMaxConcurrency ?? DEFAULT_INGEST_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE.min, MAX_CONCURRENCY_RANGE.max);
+    const batchSize = validateInteger('ingestBatchSize', props.ingestBatchSize ?? 1, 1, 10);
+    const defaultModelConfig = props.defaultModelConfig === undefined ? undefined : validateDefaultModelConfig(props.defaultModelConfig);
+    this.resourcePrefix = prefix;
+    const logOptions = {
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+    };
+
+    this.data = new DataBucket(this, 'Data', {
+      removalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN,
+      ...(props.noncurrentVersionRetention ? { noncurrentVersionRetention: props.noncurrentVersionRetention } : {}),
+    });
+    this.registry = new RegistryTable(this, 'Registry', { removalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN });
+    this.notifications = new Notifications(this, 'Notifications', { resourcePrefix: prefix });
+    this.sageMakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
+      data: this.data,
+      resourcePrefix: prefix,
+      ...(props.extraImageRepositoryArns ? { extraImageRepositoryArns: props.extraImageRepositoryArns } : {}),
+    });
+
+    // Exactly the variables lambdas/shared/environment.ts reads.
+    const environment: Record<string, string> = {
+      [ENV.dataBucket]: this.data.bucket.bucketName,
+      [ENV.registryTable]: this.registry.table.tableName,
+      [ENV.resourcePrefix]: prefix,
+      [ENV.sageMakerRoleArn]: this.sageMakerRole.role.roleArn,
+      [ENV.notificationTopicArn]: this.notifications.topic.topicArn,
+      ...(defaultModelConfig !== undefined ? { [ENV.defaultModelConfig]: defaultModelConfig } : {}),
+    };
+    const shared = { table: this.registry.table, topic: this.notifications.topic, resourcePrefix: prefix, environment, ...logOptions };
+
+    this.ingest = new IngestPipeline(this, 'Ingest', {
+      ...shared,
+      data: this.data,
+      sageMakerRole: this.sageMakerRole.role,
+      maxConcurrency,
+      batchSize,
+    });
+    this.trainingEvents = new TrainingEventsHandler(this, 'TrainingEvents', { ...shared, sageMakerRole: this.sageMakerRole.role });
+    this.endpointEvents = new EndpointEventsHandler(this, 'EndpointEvents', { ...shared, sageMakerRole: this.sageMakerRole.role });
+    this.alarmEvents = new AlarmEventsHandler(this, 'AlarmEvents', shared);
+
+    new CfnOutput(this, 'DataBucketName', { value: this.data.bucket.bucketName, description: 'Drop datasets under datasets/<model>/ here' });
+    new CfnOutput(this, 'RegistryTableName', { value: this.registry.table.tableName, description: 'Model registry table' });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn, description: 'Subscribe to incidents, rejections and approvals' });
+    new CfnOutput(this, 'SageMakerRoleArn', { value: this.sageMakerRole.role.roleArn, description: 'Execution role of training jobs and models' });
+    new CfnOutput(this, 'IngestDeadLetterQueueUrl', { value: this.ingest.deadLetterQueue.queueUrl, description: 'Dataset events ingest could not process' });
+    new CfnOutput(this, 'TrainingEventsDeadLetterQueueUrl', { value: this.trainingEvents.deadLetterQueue.queueUrl, description: 'Training job events that failed' });
+    new CfnOutput(this, 'EndpointEventsDeadLetterQueueUrl', { value: this.endpointEvents.deadLetterQueue.queueUrl, description: 'Endpoint events that failed' });
+    new CfnOutput(this, 'AlarmEventsDeadLetterQueueUrl', { value: this.alarmEvents.deadLetterQueue.queueUrl, description: 'Alarm events that failed' });
+  }
+}
