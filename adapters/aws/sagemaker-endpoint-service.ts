@@ -112,10 +112,16 @@ export class SageMakerEndpointService implements EndpointService {
     }
     if (endpoint.EndpointStatus === undefined)
       throw new Error(`endpoint "${endpointName}" was described without a status`);
+    // During an update EndpointConfigName is still the serving (blue) config and the target is in
+    // PendingDeploymentSummary; a create in progress may have no summary and names its own config.
+    const pending =
+      endpoint.PendingDeploymentSummary?.EndpointConfigName ??
+      (endpoint.EndpointStatus === 'Creating' ? endpoint.EndpointConfigName : undefined);
     return {
       endpointName: endpoint.EndpointName ?? endpointName,
       status: endpoint.EndpointStatus,
       configName: endpoint.EndpointConfigName ?? '',
+      ...(pending !== undefined ? { pendingConfigName: pending } : {}),
       ...(endpoint.FailureReason !== undefined ? { failureReason: endpoint.FailureReason } : {}),
       ...(endpoint.LastModifiedTime !== undefined
         ? { lastModifiedAt: endpoint.LastModifiedTime.toISOString() }
@@ -176,25 +182,14 @@ export class SageMakerEndpointService implements EndpointService {
     }
   }
 
-  /** Whether the endpoint is mid-deployment towards `configName` (DescribeEndpoint's PendingDeploymentSummary). */
+  /** Whether the endpoint is mid-deployment towards `configName`. */
   private async isUpdatingTo(endpointName: string, configName: string): Promise<boolean> {
-    let endpoint;
-    try {
-      endpoint = await this.client.send(new DescribeEndpointCommand({ EndpointName: endpointName }));
-    } catch (error) {
-      throw new Error(
-        `endpoint "${endpointName}" is being updated and could not be described: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
-    if (endpoint.EndpointStatus === undefined || !IN_PROGRESS_STATUSES.has(endpoint.EndpointStatus))
-      return false;
-    // During an update EndpointConfigName is still the serving (blue) config; the target is in
-    // PendingDeploymentSummary. A create in progress has no summary and names its own config.
-    const target =
-      endpoint.PendingDeploymentSummary?.EndpointConfigName ??
-      (endpoint.EndpointStatus === 'Creating' ? endpoint.EndpointConfigName : undefined);
-    return target === configName;
+    const endpoint = await this.describeEndpoint(endpointName);
+    return (
+      endpoint !== undefined &&
+      IN_PROGRESS_STATUSES.has(endpoint.status) &&
+      endpoint.pendingConfigName === configName
+    );
   }
 }
 

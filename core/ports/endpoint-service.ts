@@ -40,8 +40,10 @@ export interface RolloutPolicy {
 export interface EndpointDescription {
   readonly endpointName: string;
   readonly status: 'OutOfService' | 'Creating' | 'Updating' | 'SystemUpdating' | 'RollingBack' | 'InService' | 'Deleting' | 'Failed' | 'UpdateRollbackFailed';
-  /** The endpoint config currently serving. */
+  /** The endpoint config currently serving (during an update: still the old, blue one). */
   readonly configName: string;
+  /** During a create or update: the config being rolled out (DescribeEndpoint's PendingDeploymentSummary). */
+  readonly pendingConfigName?: string;
   readonly failureReason?: string;
   readonly lastModifiedAt?: string;
 }

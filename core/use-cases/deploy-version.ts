@@ -104,13 +104,14 @@ export class DeployVersion {
       await this.markRequested(version, `creating ${endpointName} with ${configName}`);
       return { kind: 'creating', endpointName, configName };
     }
-    if (endpoint.configName === configName || endpoint.status === 'Creating' || endpoint.status === 'Updating' || endpoint.status === 'SystemUpdating') {
-      // Already requested (a retry), or SageMaker is busy: the endpoint's state-change event comes next.
-      if (endpoint.configName !== configName) {
-        throw new Error(`endpoint ${endpointName} is ${endpoint.status} with ${endpoint.configName}; retrying the rollout of ${configName} later`);
-      }
+    if (endpoint.configName === configName || endpoint.pendingConfigName === configName) {
+      // Already requested by an earlier delivery: the endpoint's state-change event comes next.
       await this.markRequested(version, `${endpointName} moving to ${configName}`);
       return { kind: 'in-flight', endpointName, configName };
+    }
+    if (endpoint.status === 'Creating' || endpoint.status === 'Updating' || endpoint.status === 'SystemUpdating' || endpoint.status === 'RollingBack') {
+      // SageMaker is busy with another change: a transient condition, so the event is retried.
+      throw new Error(`endpoint ${endpointName} is ${endpoint.status}; retrying the rollout of ${configName} later`);
     }
     if (endpoint.status === 'Failed') {
       if (modelRecord?.champion === undefined) {

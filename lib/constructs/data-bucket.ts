@@ -46,8 +46,8 @@ export class DataBucket extends Construct {
   constructor(scope: Construct, id: string, props: DataBucketProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const noncurrentDays = (props.noncurrentVersionRetention ?? Duration.days(90)).toDays();
-    const logDays = (props.accessLogRetention ?? Duration.days(365)).toDays();
+    const noncurrentDays = (props.noncurrentVersionRetention ?? Duration.days(90)).toDays({ integral: false });
+    const logDays = (props.accessLogRetention ?? Duration.days(365)).toDays({ integral: false });
     if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) {
       throw new Error(`noncurrentVersionRetention must be a whole number of days >= 1, got ${noncurrentDays}`);
     }

@@ -159,16 +159,14 @@ describe('CloudWatchAlarmService.ensureModelAlarms', () => {
   });
 
   it('rethrows errors', async () => {
-    cloudwatch
-      .on(PutMetricAlarmCommand)
-      .rejects(
-        new CloudWatchServiceException({
-          name: 'LimitExceeded',
-          $fault: 'client',
-          message: 'The maximum number of alarms has been reached',
-          $metadata: {},
-        }),
-      );
+    cloudwatch.on(PutMetricAlarmCommand).rejects(
+      new CloudWatchServiceException({
+        name: 'LimitExceeded',
+        $fault: 'client',
+        message: 'The maximum number of alarms has been reached',
+        $metadata: {},
+      }),
+    );
     await expect(service.ensureModelAlarms(spec)).rejects.toMatchObject({ name: 'LimitExceeded' });
   });
 });

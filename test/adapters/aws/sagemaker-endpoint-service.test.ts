@@ -180,16 +180,14 @@ describe('ensureEndpointConfig', () => {
   });
 
   it('rethrows throttling', async () => {
-    sagemaker
-      .on(CreateEndpointConfigCommand)
-      .rejects(
-        new SageMakerServiceException({
-          name: 'ThrottlingException',
-          $fault: 'client',
-          message: 'Rate exceeded',
-          $metadata: {},
-        }),
-      );
+    sagemaker.on(CreateEndpointConfigCommand).rejects(
+      new SageMakerServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: {},
+      }),
+    );
     await expect(service.ensureEndpointConfig(configSpec())).rejects.toMatchObject({
       name: 'ThrottlingException',
     });
@@ -198,21 +196,46 @@ describe('ensureEndpointConfig', () => {
 
 describe('describeEndpoint', () => {
   it('maps the endpoint', async () => {
-    sagemaker
-      .on(DescribeEndpointCommand, { EndpointName: 'mlops-churn' })
-      .resolves(
-        describeResponse({
-          EndpointStatus: 'Failed',
-          EndpointConfigName: 'mlops-churn-v3-cfg',
-          FailureReason: 'The primary container did not pass the ping health check.',
-        }),
-      );
+    sagemaker.on(DescribeEndpointCommand, { EndpointName: 'mlops-churn' }).resolves(
+      describeResponse({
+        EndpointStatus: 'Failed',
+        EndpointConfigName: 'mlops-churn-v3-cfg',
+        FailureReason: 'The primary container did not pass the ping health check.',
+      }),
+    );
     await expect(service.describeEndpoint('mlops-churn')).resolves.toEqual({
       endpointName: 'mlops-churn',
       status: 'Failed',
       configName: 'mlops-churn-v3-cfg',
       failureReason: 'The primary container did not pass the ping health check.',
       lastModifiedAt: '2025-01-02T00:00:00.000Z',
+    });
+  });
+
+  it('reports the config an update in progress rolls out', async () => {
+    sagemaker.on(DescribeEndpointCommand).resolves(
+      describeResponse({
+        EndpointStatus: 'Updating',
+        EndpointConfigName: 'mlops-churn-v3-cfg',
+        PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v4-cfg' },
+      }),
+    );
+    await expect(service.describeEndpoint('mlops-churn')).resolves.toEqual({
+      endpointName: 'mlops-churn',
+      status: 'Updating',
+      configName: 'mlops-churn-v3-cfg',
+      pendingConfigName: 'mlops-churn-v4-cfg',
+      lastModifiedAt: '2025-01-02T00:00:00.000Z',
+    });
+  });
+
+  it('reports the config of an endpoint being created as pending', async () => {
+    sagemaker
+      .on(DescribeEndpointCommand)
+      .resolves(describeResponse({ EndpointStatus: 'Creating', EndpointConfigName: 'mlops-churn-v1-cfg' }));
+    await expect(service.describeEndpoint('mlops-churn')).resolves.toMatchObject({
+      configName: 'mlops-churn-v1-cfg',
+      pendingConfigName: 'mlops-churn-v1-cfg',
     });
   });
 
@@ -228,16 +251,14 @@ describe('describeEndpoint', () => {
   });
 
   it('rethrows other errors', async () => {
-    sagemaker
-      .on(DescribeEndpointCommand)
-      .rejects(
-        new SageMakerServiceException({
-          name: 'ThrottlingException',
-          $fault: 'client',
-          message: 'Rate exceeded',
-          $metadata: {},
-        }),
-      );
+    sagemaker.on(DescribeEndpointCommand).rejects(
+      new SageMakerServiceException({
+        name: 'ThrottlingException',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: {},
+      }),
+    );
     await expect(service.describeEndpoint('mlops-churn')).rejects.toMatchObject({
       name: 'ThrottlingException',
     });
@@ -330,15 +351,13 @@ describe('updateEndpoint', () => {
           'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-churn".',
         ),
       );
-    sagemaker
-      .on(DescribeEndpointCommand)
-      .resolves(
-        describeResponse({
-          EndpointStatus: 'Updating',
-          EndpointConfigName: 'mlops-churn-v3-cfg',
-          PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v4-cfg' },
-        }),
-      );
+    sagemaker.on(DescribeEndpointCommand).resolves(
+      describeResponse({
+        EndpointStatus: 'Updating',
+        EndpointConfigName: 'mlops-churn-v3-cfg',
+        PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v4-cfg' },
+      }),
+    );
     await expect(
       service.updateEndpoint('mlops-churn', 'mlops-churn-v4-cfg', policy()),
     ).resolves.toBeUndefined();
@@ -353,15 +372,13 @@ describe('updateEndpoint', () => {
           'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-churn".',
         ),
       );
-    sagemaker
-      .on(DescribeEndpointCommand)
-      .resolves(
-        describeResponse({
-          EndpointStatus: 'Updating',
-          EndpointConfigName: 'mlops-churn-v2-cfg',
-          PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v3-cfg' },
-        }),
-      );
+    sagemaker.on(DescribeEndpointCommand).resolves(
+      describeResponse({
+        EndpointStatus: 'Updating',
+        EndpointConfigName: 'mlops-churn-v2-cfg',
+        PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v3-cfg' },
+      }),
+    );
     await expect(service.updateEndpoint('mlops-churn', 'mlops-churn-v4-cfg', policy())).rejects.toThrow(
       'Cannot update in-progress endpoint',
     );

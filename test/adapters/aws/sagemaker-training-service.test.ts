@@ -63,11 +63,9 @@ beforeEach(() => {
 
 describe('SageMakerTrainingService.startTrainingJob', () => {
   it('sends exactly the CreateTrainingJob request of an on-demand built-in job', async () => {
-    sagemaker
-      .on(CreateTrainingJobCommand)
-      .resolves({
-        TrainingJobArn: 'arn:aws:sagemaker:us-east-1:123456789012:training-job/mlops-churn-v3-1a2b',
-      });
+    sagemaker.on(CreateTrainingJobCommand).resolves({
+      TrainingJobArn: 'arn:aws:sagemaker:us-east-1:123456789012:training-job/mlops-churn-v3-1a2b',
+    });
 
     await expect(service.startTrainingJob(spec())).resolves.toBe('started');
 
@@ -140,14 +138,12 @@ describe('SageMakerTrainingService.startTrainingJob', () => {
   });
 
   it('reports an existing job (ResourceInUse) as already-exists', async () => {
-    sagemaker
-      .on(CreateTrainingJobCommand)
-      .rejects(
-        new ResourceInUse({
-          message: 'Training job names must be unique within an AWS account and region',
-          $metadata: {},
-        }),
-      );
+    sagemaker.on(CreateTrainingJobCommand).rejects(
+      new ResourceInUse({
+        message: 'Training job names must be unique within an AWS account and region',
+        $metadata: {},
+      }),
+    );
     await expect(service.startTrainingJob(spec())).resolves.toBe('already-exists');
   });
 

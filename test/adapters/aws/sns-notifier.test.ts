@@ -42,16 +42,14 @@ describe('SnsNotifier', () => {
   });
 
   it('rethrows errors', async () => {
-    sns
-      .on(PublishCommand)
-      .rejects(
-        new SNSServiceException({
-          name: 'Throttling',
-          $fault: 'client',
-          message: 'Rate exceeded',
-          $metadata: {},
-        }),
-      );
+    sns.on(PublishCommand).rejects(
+      new SNSServiceException({
+        name: 'Throttling',
+        $fault: 'client',
+        message: 'Rate exceeded',
+        $metadata: {},
+      }),
+    );
     await expect(new SnsNotifier(client, TOPIC).notify(notification)).rejects.toMatchObject({
       name: 'Throttling',
     });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CsvSyntaxError, formatCsvField, readCsvRecords, type CsvReadOptions, type CsvRecord } from '../../../core/domain/csv';
+import {
+  CsvSyntaxError,
+  formatCsvField,
+  readCsvRecords,
+  type CsvReadOptions,
+  type CsvRecord,
+} from '../../../core/domain/csv';
 
 const encoder = new TextEncoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);
@@ -15,7 +21,10 @@ function chunksOf(data: Uint8Array, size: number): Uint8Array[] {
   return out;
 }
 
-async function readAll(source: AsyncIterable<Uint8Array | string>, options?: CsvReadOptions): Promise<CsvRecord[]> {
+async function readAll(
+  source: AsyncIterable<Uint8Array | string>,
+  options?: CsvReadOptions,
+): Promise<CsvRecord[]> {
   const records: CsvRecord[] = [];
   for await (const batch of readCsvRecords(source, options)) records.push(...batch);
   return records;
@@ -25,7 +34,10 @@ async function readAll(source: AsyncIterable<Uint8Array | string>, options?: Csv
 const parse = (text: string, options?: CsvReadOptions) => readAll(fromChunks([bytes(text)]), options);
 const fields = async (text: string) => (await parse(text)).map((record) => record.fields);
 
-async function readError(source: AsyncIterable<Uint8Array | string>, options?: CsvReadOptions): Promise<CsvSyntaxError> {
+async function readError(
+  source: AsyncIterable<Uint8Array | string>,
+  options?: CsvReadOptions,
+): Promise<CsvSyntaxError> {
   try {
     await readAll(source, options);
   } catch (error) {
@@ -84,7 +96,9 @@ describe('readCsvRecords: records and fields', () => {
   });
 
   it('reads quoted fields with commas, doubled quotes and line breaks', async () => {
-    const records = await parse('id,text,n\n1,"a, b",2\n2,"say ""hi""",3\n3,"two\nlines",4\n4,"crlf\r\ninside",5\n5,"",6\n6,"""",7\n');
+    const records = await parse(
+      'id,text,n\n1,"a, b",2\n2,"say ""hi""",3\n3,"two\nlines",4\n4,"crlf\r\ninside",5\n5,"",6\n6,"""",7\n',
+    );
     expect(records.map((r) => r.fields)).toEqual([
       ['id', 'text', 'n'],
       ['1', 'a, b', '2'],
@@ -199,7 +213,9 @@ describe('readCsvRecords: chunk boundaries', () => {
     const end = Math.min(data.length, start + 40);
     for (let a = start; a <= end; a++) {
       for (let b = a; b <= end; b++) {
-        const records = await readAll(fromChunks([data.subarray(0, a), data.subarray(a, b), data.subarray(b)]));
+        const records = await readAll(
+          fromChunks([data.subarray(0, a), data.subarray(a, b), data.subarray(b)]),
+        );
         expect(records, `split at ${a} and ${b}`).toEqual(expected);
       }
     }
@@ -216,7 +232,11 @@ describe('readCsvRecords: chunk boundaries', () => {
 
   it('handles specific splits: inside a multi-byte character, between CR and LF, between two quotes', async () => {
     const euro = bytes('a,€\n'); // € is e2 82 ac
-    expect((await readAll(fromChunks([euro.subarray(0, 3), euro.subarray(3, 4), euro.subarray(4)]))).map((r) => r.fields)).toEqual([['a', '€']]);
+    expect(
+      (await readAll(fromChunks([euro.subarray(0, 3), euro.subarray(3, 4), euro.subarray(4)]))).map(
+        (r) => r.fields,
+      ),
+    ).toEqual([['a', '€']]);
 
     const crlf = bytes('a,b\r\nc,d\r\n');
     const records = await readAll(fromChunks([crlf.subarray(0, 4), crlf.subarray(4)]));
@@ -226,7 +246,9 @@ describe('readCsvRecords: chunk boundaries', () => {
     ]);
 
     const quotes = bytes('"x""y"\n');
-    expect((await readAll(fromChunks([quotes.subarray(0, 3), quotes.subarray(3)]))).map((r) => r.fields)).toEqual([['x"y']]);
+    expect(
+      (await readAll(fromChunks([quotes.subarray(0, 3), quotes.subarray(3)]))).map((r) => r.fields),
+    ).toEqual([['x"y']]);
 
     const quotedCrlf = bytes('"p\r\nq",r\ns,t\n');
     const split = await readAll(fromChunks([quotedCrlf.subarray(0, 3), quotedCrlf.subarray(3)]));
@@ -238,12 +260,16 @@ describe('readCsvRecords: chunk boundaries', () => {
 
   it('handles a BOM split across chunks', async () => {
     const data = new Uint8Array([0xef, 0xbb, 0xbf, ...bytes('a,b\n')]);
-    const records = await readAll(fromChunks([data.subarray(0, 1), data.subarray(1, 2), data.subarray(2, 4), data.subarray(4)]));
+    const records = await readAll(
+      fromChunks([data.subarray(0, 1), data.subarray(1, 2), data.subarray(2, 4), data.subarray(4)]),
+    );
     expect(records).toEqual([{ line: 1, fields: ['a', 'b'] }]);
   });
 
   it('ignores empty chunks', async () => {
-    const records = await readAll(fromChunks([new Uint8Array(0), bytes('a,'), '', new Uint8Array(0), bytes('b\n')]));
+    const records = await readAll(
+      fromChunks([new Uint8Array(0), bytes('a,'), '', new Uint8Array(0), bytes('b\n')]),
+    );
     expect(records).toEqual([{ line: 1, fields: ['a', 'b'] }]);
   });
 });
@@ -305,7 +331,9 @@ describe('readCsvRecords: malformed input', () => {
   });
 
   it('checks the limit on a field built across many chunks', async () => {
-    const error = await readError(fromChunks(chunksOf(bytes('a,' + 'x'.repeat(100) + '\n'), 7)), { maxFieldLength: 50 });
+    const error = await readError(fromChunks(chunksOf(bytes('a,' + 'x'.repeat(100) + '\n'), 7)), {
+      maxFieldLength: 50,
+    });
     expect(error.line).toBe(1);
   });
 
@@ -339,7 +367,9 @@ describe('readCsvRecords: malformed input', () => {
   it('reads a 10 MB field when the limit is raised', async () => {
     const big = 'z'.repeat(10 * 1024 * 1024);
     const data = bytes(`h1,h2,h3\n1,${big},2\n3,"${big}",4\n`);
-    const records = await readAll(fromChunks(chunksOf(data, 64 * 1024)), { maxFieldLength: 16 * 1024 * 1024 });
+    const records = await readAll(fromChunks(chunksOf(data, 64 * 1024)), {
+      maxFieldLength: 16 * 1024 * 1024,
+    });
     expect(records).toHaveLength(3);
     expect(records[1]!.fields[1]!.length).toBe(big.length);
     expect(records[1]!.fields[2]).toBe('2');
@@ -373,7 +403,10 @@ describe('readCsvRecords: large input', () => {
     }
     expect(count).toBe(rows + 1);
     expect(batches).toBeGreaterThan(1);
-    expect(last).toEqual({ line: rows + 1, fields: [String((rows - 1) % 2), String(rows - 1), `v ${rows - 1}`] });
+    expect(last).toEqual({
+      line: rows + 1,
+      fields: [String((rows - 1) % 2), String(rows - 1), `v ${rows - 1}`],
+    });
   });
 });
 

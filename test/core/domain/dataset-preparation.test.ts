@@ -19,7 +19,11 @@ function rejection(fn: () => unknown): RejectionError {
   throw new Error('expected a RejectionError, but nothing was thrown');
 }
 
-function expectRejection(fn: () => unknown, code: RejectionCode, ...parts: (string | RegExp)[]): RejectionError {
+function expectRejection(
+  fn: () => unknown,
+  code: RejectionCode,
+  ...parts: (string | RegExp)[]
+): RejectionError {
   const error = rejection(fn);
   expect(error.code).toBe(code);
   expect(error.message.startsWith(`${SOURCE}: `)).toBe(true);
@@ -42,12 +46,23 @@ function binaryRows(n: number): string[][] {
 
 describe('DatasetPreparer: header', () => {
   it('rejects a header without the label column, naming the column, the columns found and the file', () => {
-    const error = expectRejection(() => new DatasetPreparer(['age', 'income', 'churned'], config({ labelColumn: 'target' }), SOURCE), 'MISSING_LABEL_COLUMN', '"target"', 'age, income, churned', 'labelColumn');
+    const error = expectRejection(
+      () => new DatasetPreparer(['age', 'income', 'churned'], config({ labelColumn: 'target' }), SOURCE),
+      'MISSING_LABEL_COLUMN',
+      '"target"',
+      'age, income, churned',
+      'labelColumn',
+    );
     expect(error.name).toBe('RejectionError');
   });
 
   it('uses "label" as the default label column', () => {
-    expectRejection(() => new DatasetPreparer(['a', 'b'], config(), SOURCE), 'MISSING_LABEL_COLUMN', '"label"', 'a, b');
+    expectRejection(
+      () => new DatasetPreparer(['a', 'b'], config(), SOURCE),
+      'MISSING_LABEL_COLUMN',
+      '"label"',
+      'a, b',
+    );
     expect(() => new DatasetPreparer(['a', 'label'], config(), SOURCE)).not.toThrow();
   });
 
@@ -57,17 +72,40 @@ describe('DatasetPreparer: header', () => {
   });
 
   it('rejects a header naming a column twice', () => {
-    expectRejection(() => new DatasetPreparer(['label', 'a', 'b', 'a'], config(), SOURCE), 'INVALID_DATASET', 'line 1', '"a" twice');
-    expectRejection(() => new DatasetPreparer(['label', 'a', ' a '], config(), SOURCE), 'INVALID_DATASET', '"a" twice');
+    expectRejection(
+      () => new DatasetPreparer(['label', 'a', 'b', 'a'], config(), SOURCE),
+      'INVALID_DATASET',
+      'line 1',
+      '"a" twice',
+    );
+    expectRejection(
+      () => new DatasetPreparer(['label', 'a', ' a '], config(), SOURCE),
+      'INVALID_DATASET',
+      '"a" twice',
+    );
   });
 
   it('rejects a header with an empty name, naming its position', () => {
-    expectRejection(() => new DatasetPreparer(['label', 'a', '', 'c'], config(), SOURCE), 'INVALID_DATASET', 'line 1', 'column 3');
-    expectRejection(() => new DatasetPreparer(['label', '  '], config(), SOURCE), 'INVALID_DATASET', 'column 2');
+    expectRejection(
+      () => new DatasetPreparer(['label', 'a', '', 'c'], config(), SOURCE),
+      'INVALID_DATASET',
+      'line 1',
+      'column 3',
+    );
+    expectRejection(
+      () => new DatasetPreparer(['label', '  '], config(), SOURCE),
+      'INVALID_DATASET',
+      'column 2',
+    );
   });
 
   it('rejects a header with only the label column', () => {
-    expectRejection(() => new DatasetPreparer(['label'], config(), SOURCE), 'INVALID_DATASET', '"label"', 'feature');
+    expectRejection(
+      () => new DatasetPreparer(['label'], config(), SOURCE),
+      'INVALID_DATASET',
+      '"label"',
+      'feature',
+    );
   });
 });
 
@@ -76,7 +114,10 @@ describe('DatasetPreparer: rows', () => {
     const preparer = new DatasetPreparer(['f1', 'f2', 'label', 'f3'], config(), SOURCE);
     expect(preparer.prepare(['1.5', '2', '1', '-3'], 2).text).toBe('1,1.5,2,-3');
     expect(preparer.prepare(['10', '20', '0', '30'], 3).text).toBe('0,10,20,30');
-    const texts = prepareAll(new DatasetPreparer(['label', 'a'], config(), SOURCE), binaryRows(4).map(([a, l]) => [l!, a!])).map((p) => p.text);
+    const texts = prepareAll(
+      new DatasetPreparer(['label', 'a'], config(), SOURCE),
+      binaryRows(4).map(([a, l]) => [l!, a!]),
+    ).map((p) => p.text);
     expect(texts).toEqual(['0,0', '1,1', '0,2', '1,3']);
     expect(texts.some((t) => t.includes('label'))).toBe(false);
   });
@@ -88,8 +129,20 @@ describe('DatasetPreparer: rows', () => {
 
   it('rejects a ragged row, naming the line and both counts', () => {
     const preparer = new DatasetPreparer(['a', 'b', 'label'], config(), SOURCE);
-    expectRejection(() => preparer.prepare(['1', '2'], 7), 'INVALID_DATASET', 'line 7', '2 fields', 'header has 3');
-    expectRejection(() => preparer.prepare(['1', '2', '0', '4'], 8), 'INVALID_DATASET', 'line 8', '4 fields', 'header has 3');
+    expectRejection(
+      () => preparer.prepare(['1', '2'], 7),
+      'INVALID_DATASET',
+      'line 7',
+      '2 fields',
+      'header has 3',
+    );
+    expectRejection(
+      () => preparer.prepare(['1', '2', '0', '4'], 8),
+      'INVALID_DATASET',
+      'line 8',
+      '4 fields',
+      'header has 3',
+    );
   });
 
   it('rejects an empty label, naming the line and the column', () => {
@@ -100,20 +153,41 @@ describe('DatasetPreparer: rows', () => {
 
   it('rejects a text feature for built-in XGBoost, naming the line, the column and the value', () => {
     const preparer = new DatasetPreparer(['label', 'age', 'city'], config(), SOURCE);
-    expectRejection(() => preparer.prepare(['1', '42', 'Paris'], 5), 'INVALID_DATASET', 'line 5', '"city"', 'Paris', 'XGBoost');
+    expectRejection(
+      () => preparer.prepare(['1', '42', 'Paris'], 5),
+      'INVALID_DATASET',
+      'line 5',
+      '"city"',
+      'Paris',
+      'XGBoost',
+    );
   });
 
   it('truncates a long offending value in the message', () => {
     const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
-    const error = expectRejection(() => preparer.prepare(['1', 'q'.repeat(500)], 2), 'INVALID_DATASET', 'line 2');
+    const error = expectRejection(
+      () => preparer.prepare(['1', 'q'.repeat(500)], 2),
+      'INVALID_DATASET',
+      'line 2',
+    );
     expect(error.message).toContain('q'.repeat(40));
     expect(error.message).not.toContain('q'.repeat(41));
   });
 
-  it.each(['NaN', 'nan', 'Infinity', '-Infinity', '+inf', 'INF'])('rejects the non-finite feature %s', (value) => {
-    const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
-    expectRejection(() => preparer.prepare(['0', value], 9), 'INVALID_DATASET', 'line 9', '"x"', value, 'finite');
-  });
+  it.each(['NaN', 'nan', 'Infinity', '-Infinity', '+inf', 'INF'])(
+    'rejects the non-finite feature %s',
+    (value) => {
+      const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
+      expectRejection(
+        () => preparer.prepare(['0', value], 9),
+        'INVALID_DATASET',
+        'line 9',
+        '"x"',
+        value,
+        'finite',
+      );
+    },
+  );
 
   it('rejects a numeric overflow as not a finite number', () => {
     const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
@@ -122,17 +196,20 @@ describe('DatasetPreparer: rows', () => {
 
   // Number() reads JavaScript literals that XGBoost's CSV reader does not (it would read "0x1A" as 0):
   // such a value must be rejected or written as the number the profile recorded, never passed as is.
-  it.each(['0x1A', '0b101', '0o17'])('does not pass the JavaScript-only number literal %s to XGBoost as is', (raw) => {
-    const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
-    let text: string;
-    try {
-      text = preparer.prepare(['1', raw], 2).text;
-    } catch (error) {
-      expect(error).toBeInstanceOf(RejectionError);
-      return;
-    }
-    expect(text).toBe(`1,${Number(raw)}`);
-  });
+  it.each(['0x1A', '0b101', '0o17'])(
+    'does not pass the JavaScript-only number literal %s to XGBoost as is',
+    (raw) => {
+      const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
+      let text: string;
+      try {
+        text = preparer.prepare(['1', raw], 2).text;
+      } catch (error) {
+        expect(error).toBeInstanceOf(RejectionError);
+        return;
+      }
+      expect(text).toBe(`1,${Number(raw)}`);
+    },
+  );
 
   it('treats an empty feature as missing: an empty field, counted in the profile', () => {
     const preparer = new DatasetPreparer(['label', 'a', 'b'], config(), SOURCE);
@@ -167,21 +244,46 @@ describe('DatasetPreparer: rows', () => {
 
   it.each(['2', '-1', '0.5', 'yes', 'abc'])('rejects the binary label %j, naming the line', (raw) => {
     const preparer = new DatasetPreparer(['label', 'x'], config(), SOURCE);
-    expectRejection(() => preparer.prepare([raw, '1'], 4), 'INVALID_DATASET', 'line 4', `"${raw}"`, '"label"');
+    expectRejection(
+      () => preparer.prepare([raw, '1'], 4),
+      'INVALID_DATASET',
+      'line 4',
+      `"${raw}"`,
+      '"label"',
+    );
   });
 
   it('accepts any finite regression label and rejects a non-number', () => {
-    const preparer = new DatasetPreparer(['y', 'x'], config({ labelColumn: 'y', problemType: 'regression' }), SOURCE);
+    const preparer = new DatasetPreparer(
+      ['y', 'x'],
+      config({ labelColumn: 'y', problemType: 'regression' }),
+      SOURCE,
+    );
     expect(preparer.prepare(['-12.75', '1'], 2).text).toBe('-12.75,1');
     expect(preparer.prepare(['1e6', '1'], 3).text).toBe('1000000,1');
     expect(preparer.prepare(['0', '1'], 4).text).toBe('0,1');
-    expectRejection(() => preparer.prepare(['abc', '1'], 5), 'INVALID_DATASET', 'line 5', '"abc"', 'not a number');
-    expectRejection(() => preparer.prepare(['Infinity', '1'], 6), 'INVALID_DATASET', 'line 6', 'not a number');
+    expectRejection(
+      () => preparer.prepare(['abc', '1'], 5),
+      'INVALID_DATASET',
+      'line 5',
+      '"abc"',
+      'not a number',
+    );
+    expectRejection(
+      () => preparer.prepare(['Infinity', '1'], 6),
+      'INVALID_DATASET',
+      'line 6',
+      'not a number',
+    );
     expectRejection(() => preparer.prepare(['true', '1'], 7), 'INVALID_DATASET', 'line 7');
   });
 
   it('checks multiclass labels against num_class', () => {
-    const preparer = new DatasetPreparer(['label', 'x'], config({ problemType: 'multiclass_classification', hyperparameters: { num_class: 3 } }), SOURCE);
+    const preparer = new DatasetPreparer(
+      ['label', 'x'],
+      config({ problemType: 'multiclass_classification', hyperparameters: { num_class: 3 } }),
+      SOURCE,
+    );
     expect(preparer.prepare(['0', '1'], 2).text).toBe('0,1');
     expect(preparer.prepare(['2', '1'], 3).text).toBe('2,1');
     expectRejection(() => preparer.prepare(['3', '1'], 4), 'INVALID_DATASET', 'line 4', '0..2');
@@ -190,21 +292,37 @@ describe('DatasetPreparer: rows', () => {
   });
 
   it('reads num_class given as a string, and accepts any class index without it', () => {
-    const stringClasses = new DatasetPreparer(['label', 'x'], config({ problemType: 'multiclass_classification', hyperparameters: { num_class: '2' } }), SOURCE);
+    const stringClasses = new DatasetPreparer(
+      ['label', 'x'],
+      config({ problemType: 'multiclass_classification', hyperparameters: { num_class: '2' } }),
+      SOURCE,
+    );
     expectRejection(() => stringClasses.prepare(['2', '1'], 2), 'INVALID_DATASET', '0..1');
-    const open = new DatasetPreparer(['label', 'x'], config({ problemType: 'multiclass_classification' }), SOURCE);
+    const open = new DatasetPreparer(
+      ['label', 'x'],
+      config({ problemType: 'multiclass_classification' }),
+      SOURCE,
+    );
     expect(open.prepare(['17', '1'], 2).text).toBe('17,1');
     expectRejection(() => open.prepare(['1.5', '1'], 3), 'INVALID_DATASET', 'num_class-1');
   });
 
   it('passes text features through for a custom image, quoting when needed', () => {
-    const preparer = new DatasetPreparer(['label', 'city', 'note', 'n'], config({ algorithm: { type: 'image', imageUri: IMAGE } }), SOURCE);
+    const preparer = new DatasetPreparer(
+      ['label', 'city', 'note', 'n'],
+      config({ algorithm: { type: 'image', imageUri: IMAGE } }),
+      SOURCE,
+    );
     expect(preparer.prepare(['1', 'Paris', 'a, "b"', '3'], 2).text).toBe('1,Paris,"a, ""b""",3');
     expect(preparer.prepare(['0', 'NaN', 'two\nlines', ''], 3).text).toBe('0,NaN,"two\nlines",');
   });
 
   it('still validates the label for a custom image', () => {
-    const preparer = new DatasetPreparer(['label', 'city'], config({ algorithm: { type: 'image', imageUri: IMAGE } }), SOURCE);
+    const preparer = new DatasetPreparer(
+      ['label', 'city'],
+      config({ algorithm: { type: 'image', imageUri: IMAGE } }),
+      SOURCE,
+    );
     expectRejection(() => preparer.prepare(['maybe', 'Paris'], 2), 'INVALID_DATASET', 'line 2');
   });
 });
@@ -212,12 +330,17 @@ describe('DatasetPreparer: rows', () => {
 describe('DatasetPreparer: split', () => {
   const channels = (cfg: ModelConfig, rows: number) => {
     const preparer = new DatasetPreparer(['x', 'label'], cfg, SOURCE);
-    return Array.from({ length: rows }, (_, i) => preparer.prepare([String(i), String(i % 2)], i + 2).channel);
+    return Array.from(
+      { length: rows },
+      (_, i) => preparer.prepare([String(i), String(i % 2)], i + 2).channel,
+    );
   };
 
   it('is deterministic: the same input and seed give the same channels', () => {
     expect(channels(config(), 2000)).toEqual(channels(config(), 2000));
-    expect(channels(config({ split: { seed: 'abc' } }), 2000)).toEqual(channels(config({ split: { seed: 'abc' } }), 2000));
+    expect(channels(config({ split: { seed: 'abc' } }), 2000)).toEqual(
+      channels(config({ split: { seed: 'abc' } }), 2000),
+    );
   });
 
   it('depends on the seed', () => {
@@ -230,7 +353,10 @@ describe('DatasetPreparer: split', () => {
 
   it('does not depend on the row contents, only on their order', () => {
     const preparer = new DatasetPreparer(['x', 'label'], config(), SOURCE);
-    const other = Array.from({ length: 500 }, (_, i) => preparer.prepare([String(i * 7), String((i + 1) % 2)], i + 2).channel);
+    const other = Array.from(
+      { length: 500 },
+      (_, i) => preparer.prepare([String(i * 7), String((i + 1) % 2)], i + 2).channel,
+    );
     expect(other).toEqual(channels(config(), 500));
   });
 
@@ -287,7 +413,11 @@ describe('DatasetPreparer: finish', () => {
   });
 
   it('rejects a single class for multiclass but not a constant regression target', () => {
-    const multi = new DatasetPreparer(['x', 'label'], config({ problemType: 'multiclass_classification' }), SOURCE);
+    const multi = new DatasetPreparer(
+      ['x', 'label'],
+      config({ problemType: 'multiclass_classification' }),
+      SOURCE,
+    );
     prepareAll(
       multi,
       Array.from({ length: 200 }, (_, i) => [String(i), '2']),
@@ -333,7 +463,11 @@ describe('DatasetPreparer: finish', () => {
   });
 
   it('profiles text columns of a custom image as categorical', () => {
-    const preparer = new DatasetPreparer(['label', 'city', 'n'], config({ algorithm: { type: 'image', imageUri: IMAGE } }), SOURCE);
+    const preparer = new DatasetPreparer(
+      ['label', 'city', 'n'],
+      config({ algorithm: { type: 'image', imageUri: IMAGE } }),
+      SOURCE,
+    );
     const cities = ['Paris', 'Lyon', 'Paris', '', 'Nice'];
     prepareAll(
       preparer,
@@ -341,7 +475,15 @@ describe('DatasetPreparer: finish', () => {
     );
     const profile = preparer.finish();
     expect(profile.columns[1]).toEqual({ name: 'city', type: 'categorical', missing: 10, distinct: 3 });
-    expect(profile.columns[2]).toEqual({ name: 'n', type: 'numeric', missing: 0, distinct: 3, min: 0, max: 2, mean: expect.closeTo(49 / 50, 10) });
+    expect(profile.columns[2]).toEqual({
+      name: 'n',
+      type: 'numeric',
+      missing: 0,
+      distinct: 3,
+      min: 0,
+      max: 2,
+      mean: expect.closeTo(49 / 50, 10),
+    });
   });
 
   it('caps the distinct count at a lower bound on high-cardinality columns', () => {

@@ -2,10 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { evaluateGate } from '../../../core/domain/gate';
 import type { ResolvedGate } from '../../../core/domain/model-config';
 
-const auc: ResolvedGate = { metric: 'validation:auc', direction: 'maximize', regressionTolerance: 0, approval: 'auto' };
-const rmse: ResolvedGate = { metric: 'validation:rmse', direction: 'minimize', regressionTolerance: 0, approval: 'auto' };
+const auc: ResolvedGate = {
+  metric: 'validation:auc',
+  direction: 'maximize',
+  regressionTolerance: 0,
+  approval: 'auto',
+};
+const rmse: ResolvedGate = {
+  metric: 'validation:rmse',
+  direction: 'minimize',
+  regressionTolerance: 0,
+  approval: 'auto',
+};
 
-const check = (result: ReturnType<typeof evaluateGate>, name: string) => result.checks.find((c) => c.name === name);
+const check = (result: ReturnType<typeof evaluateGate>, name: string) =>
+  result.checks.find((c) => c.name === name);
 
 describe('evaluateGate: the metric', () => {
   it('rejects a candidate that did not report the metric, naming the metrics it reported', () => {
@@ -25,15 +36,22 @@ describe('evaluateGate: the metric', () => {
     expect(result.checks[0]!.detail).toContain('no metrics');
   });
 
-  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])('treats a non-finite value (%s) as not reported', (value) => {
-    const result = evaluateGate(auc, { 'validation:auc': value });
-    expect(result.decision).toBe('REJECTED');
-    expect(result.checks[0]).toMatchObject({ name: 'metric-reported', passed: false });
-  });
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])(
+    'treats a non-finite value (%s) as not reported',
+    (value) => {
+      const result = evaluateGate(auc, { 'validation:auc': value });
+      expect(result.decision).toBe('REJECTED');
+      expect(result.checks[0]).toMatchObject({ name: 'metric-reported', passed: false });
+    },
+  );
 
   it('records the reported value', () => {
     const result = evaluateGate(auc, { 'validation:auc': 0.912345678 });
-    expect(check(result, 'metric-reported')).toEqual({ name: 'metric-reported', passed: true, detail: 'validation:auc = 0.912346' });
+    expect(check(result, 'metric-reported')).toEqual({
+      name: 'metric-reported',
+      passed: true,
+      detail: 'validation:auc = 0.912346',
+    });
   });
 });
 
@@ -65,8 +83,12 @@ describe('evaluateGate: threshold', () => {
   });
 
   it('explains the threshold check', () => {
-    expect(check(evaluateGate(maxGate, { 'validation:auc': 0.7 }), 'threshold')!.detail).toBe('validation:auc 0.7 misses the threshold (>= 0.8)');
-    expect(check(evaluateGate(minGate, { 'validation:rmse': 1 }), 'threshold')!.detail).toBe('validation:rmse 1 meets the threshold (<= 2)');
+    expect(check(evaluateGate(maxGate, { 'validation:auc': 0.7 }), 'threshold')!.detail).toBe(
+      'validation:auc 0.7 misses the threshold (>= 0.8)',
+    );
+    expect(check(evaluateGate(minGate, { 'validation:rmse': 1 }), 'threshold')!.detail).toBe(
+      'validation:rmse 1 meets the threshold (<= 2)',
+    );
   });
 
   it('has no threshold check without a threshold', () => {
@@ -77,16 +99,26 @@ describe('evaluateGate: threshold', () => {
 });
 
 describe('evaluateGate: no regression against the champion', () => {
-  const champion = (value: number, metric = 'validation:auc') => ({ version: 7, metrics: { [metric]: value } });
+  const champion = (value: number, metric = 'validation:auc') => ({
+    version: 7,
+    metrics: { [metric]: value },
+  });
 
   it('passes the first candidate when there is no champion', () => {
     const result = evaluateGate(auc, { 'validation:auc': 0.6 });
-    expect(check(result, 'no-regression')).toMatchObject({ passed: true, detail: expect.stringContaining('no champion') });
+    expect(check(result, 'no-regression')).toMatchObject({
+      passed: true,
+      detail: expect.stringContaining('no champion'),
+    });
     expect(result.decision).toBe('APPROVED');
   });
 
   it('passes when the champion did not report the metric', () => {
-    const result = evaluateGate(auc, { 'validation:auc': 0.6 }, { version: 3, metrics: { 'validation:logloss': 0.2 } });
+    const result = evaluateGate(
+      auc,
+      { 'validation:auc': 0.6 },
+      { version: 3, metrics: { 'validation:logloss': 0.2 } },
+    );
     expect(check(result, 'no-regression')!.passed).toBe(true);
     expect(result.decision).toBe('APPROVED');
   });
@@ -96,14 +128,23 @@ describe('evaluateGate: no regression against the champion', () => {
     expect(evaluateGate(auc, { 'validation:auc': 0.9 }, champion(0.9)).decision).toBe('APPROVED');
     const worse = evaluateGate(auc, { 'validation:auc': 0.899 }, champion(0.9));
     expect(worse.decision).toBe('REJECTED');
-    expect(check(worse, 'no-regression')).toMatchObject({ passed: false, detail: expect.stringContaining('champion v7') });
+    expect(check(worse, 'no-regression')).toMatchObject({
+      passed: false,
+      detail: expect.stringContaining('champion v7'),
+    });
     expect(check(worse, 'no-regression')!.detail).toContain('worse than the champion');
   });
 
   it('minimize, no tolerance: lower or equal passes, higher fails', () => {
-    expect(evaluateGate(rmse, { 'validation:rmse': 1.9 }, champion(2, 'validation:rmse')).decision).toBe('APPROVED');
-    expect(evaluateGate(rmse, { 'validation:rmse': 2 }, champion(2, 'validation:rmse')).decision).toBe('APPROVED');
-    expect(evaluateGate(rmse, { 'validation:rmse': 2.001 }, champion(2, 'validation:rmse')).decision).toBe('REJECTED');
+    expect(evaluateGate(rmse, { 'validation:rmse': 1.9 }, champion(2, 'validation:rmse')).decision).toBe(
+      'APPROVED',
+    );
+    expect(evaluateGate(rmse, { 'validation:rmse': 2 }, champion(2, 'validation:rmse')).decision).toBe(
+      'APPROVED',
+    );
+    expect(evaluateGate(rmse, { 'validation:rmse': 2.001 }, champion(2, 'validation:rmse')).decision).toBe(
+      'REJECTED',
+    );
   });
 
   it('maximize with a tolerance: exactly the tolerance worse passes, more fails', () => {
@@ -111,13 +152,20 @@ describe('evaluateGate: no regression against the champion', () => {
     expect(evaluateGate(gate, { 'validation:auc': 0.5 }, champion(0.75)).decision).toBe('APPROVED');
     expect(evaluateGate(gate, { 'validation:auc': 0.4999 }, champion(0.75)).decision).toBe('REJECTED');
     const tolerated = evaluateGate(gate, { 'validation:auc': 0.6 }, champion(0.75));
-    expect(check(tolerated, 'no-regression')).toMatchObject({ passed: true, detail: expect.stringContaining('tolerance 0.25') });
+    expect(check(tolerated, 'no-regression')).toMatchObject({
+      passed: true,
+      detail: expect.stringContaining('tolerance 0.25'),
+    });
   });
 
   it('minimize with a tolerance: exactly the tolerance worse passes, more fails', () => {
     const gate: ResolvedGate = { ...rmse, regressionTolerance: 0.5 };
-    expect(evaluateGate(gate, { 'validation:rmse': 2.5 }, champion(2, 'validation:rmse')).decision).toBe('APPROVED');
-    expect(evaluateGate(gate, { 'validation:rmse': 2.5001 }, champion(2, 'validation:rmse')).decision).toBe('REJECTED');
+    expect(evaluateGate(gate, { 'validation:rmse': 2.5 }, champion(2, 'validation:rmse')).decision).toBe(
+      'APPROVED',
+    );
+    expect(evaluateGate(gate, { 'validation:rmse': 2.5001 }, champion(2, 'validation:rmse')).decision).toBe(
+      'REJECTED',
+    );
   });
 
   // Decimal metrics and tolerances, as a person writes them in config.json: a candidate exactly
@@ -130,11 +178,14 @@ describe('evaluateGate: no regression against the champion', () => {
     ['minimize', 0.2, 0.1, 0.3],
     ['minimize', 0.18, 0.02, 0.2],
     ['minimize', 0.3, 0.04, 0.34],
-  ] as const)('%s: champion %s, tolerance %s, candidate %s exactly at the boundary passes', (direction, championValue, tolerance, candidate) => {
-    const gate: ResolvedGate = { metric: 'm', direction, regressionTolerance: tolerance, approval: 'auto' };
-    const result = evaluateGate(gate, { m: candidate }, { version: 1, metrics: { m: championValue } });
-    expect(check(result, 'no-regression')!.passed).toBe(true);
-  });
+  ] as const)(
+    '%s: champion %s, tolerance %s, candidate %s exactly at the boundary passes',
+    (direction, championValue, tolerance, candidate) => {
+      const gate: ResolvedGate = { metric: 'm', direction, regressionTolerance: tolerance, approval: 'auto' };
+      const result = evaluateGate(gate, { m: candidate }, { version: 1, metrics: { m: championValue } });
+      expect(check(result, 'no-regression')!.passed).toBe(true);
+    },
+  );
 
   it('rejects on a regression even when the threshold passes, keeping every check', () => {
     const gate: ResolvedGate = { ...auc, threshold: 0.7 };
@@ -151,10 +202,19 @@ describe('evaluateGate: no regression against the champion', () => {
 
 describe('evaluateGate: approval', () => {
   it('approves a passing candidate automatically, recording every check', () => {
-    const result = evaluateGate({ ...auc, threshold: 0.5 }, { 'validation:auc': 0.9 }, { version: 2, metrics: { 'validation:auc': 0.85 } });
+    const result = evaluateGate(
+      { ...auc, threshold: 0.5 },
+      { 'validation:auc': 0.9 },
+      { version: 2, metrics: { 'validation:auc': 0.85 } },
+    );
     expect(result.passed).toBe(true);
     expect(result.decision).toBe('APPROVED');
-    expect(result.checks.map((c) => c.name)).toEqual(['metric-reported', 'threshold', 'no-regression', 'approval']);
+    expect(result.checks.map((c) => c.name)).toEqual([
+      'metric-reported',
+      'threshold',
+      'no-regression',
+      'approval',
+    ]);
     expect(result.checks.every((c) => c.passed)).toBe(true);
     expect(check(result, 'approval')!.detail).toContain('automatic');
   });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { defaultModelConfig, modelConfigSchema, parseModelConfig, PROBLEM_DEFAULTS, resolveGate, resolveStrategy, type ModelConfig } from '../../../core/domain/model-config';
+import {
+  defaultModelConfig,
+  modelConfigSchema,
+  parseModelConfig,
+  PROBLEM_DEFAULTS,
+  resolveGate,
+  resolveStrategy,
+  type ModelConfig,
+} from '../../../core/domain/model-config';
 
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1';
 
@@ -25,7 +33,13 @@ describe('model config defaults', () => {
       problemType: 'binary_classification',
       algorithm: { type: 'xgboost', version: '1.7-1' },
       hyperparameters: {},
-      training: { instanceType: 'ml.m5.large', instanceCount: 1, volumeSizeGb: 10, maxRuntimeSeconds: 3600, spot: false },
+      training: {
+        instanceType: 'ml.m5.large',
+        instanceCount: 1,
+        volumeSizeGb: 10,
+        maxRuntimeSeconds: 3600,
+        spot: false,
+      },
       split: { validationFraction: 0.2, seed: 'serverless-mlops' },
       gate: { regressionTolerance: 0, approval: 'auto' },
       deployment: {
@@ -38,7 +52,12 @@ describe('model config defaults', () => {
         terminationWaitSeconds: 120,
         dataCapturePercent: 100,
       },
-      monitoring: { anomalyBandWidth: 3, errorRateThreshold: 0.05, evaluationPeriods: 5, datapointsToAlarm: 3 },
+      monitoring: {
+        anomalyBandWidth: 3,
+        errorRateThreshold: 0.05,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+      },
       alarmPolicy: 'notify',
     });
     expect(config.gate.metric).toBeUndefined();
@@ -49,10 +68,22 @@ describe('model config defaults', () => {
   });
 
   it('fills the defaults inside a partly given section', () => {
-    const config = parsed({ training: { instanceCount: 2 }, split: { seed: 'x' }, deployment: { type: 'serverless' } });
-    expect(config.training).toMatchObject({ instanceCount: 2, instanceType: 'ml.m5.large', maxRuntimeSeconds: 3600 });
+    const config = parsed({
+      training: { instanceCount: 2 },
+      split: { seed: 'x' },
+      deployment: { type: 'serverless' },
+    });
+    expect(config.training).toMatchObject({
+      instanceCount: 2,
+      instanceType: 'ml.m5.large',
+      maxRuntimeSeconds: 3600,
+    });
     expect(config.split).toEqual({ validationFraction: 0.2, seed: 'x' });
-    expect(config.deployment).toMatchObject({ type: 'serverless', serverless: { memorySizeMb: 2048, maxConcurrency: 5 }, bakeSeconds: 300 });
+    expect(config.deployment).toMatchObject({
+      type: 'serverless',
+      serverless: { memorySizeMb: 2048, maxConcurrency: 5 },
+      bakeSeconds: 300,
+    });
   });
 
   it('returns a fresh config each time', () => {
@@ -65,22 +96,48 @@ describe('model config defaults', () => {
     const config = parsed({
       labelColumn: 'churned',
       problemType: 'regression',
-      algorithm: { type: 'image', imageUri: IMAGE, metricDefinitions: [{ name: 'validation:r2', regex: 'r2=([0-9.]+)' }] },
+      algorithm: {
+        type: 'image',
+        imageUri: IMAGE,
+        metricDefinitions: [{ name: 'validation:r2', regex: 'r2=([0-9.]+)' }],
+      },
       hyperparameters: { epochs: 10, lr: '0.01', verbose: true },
       training: { spot: true, maxRuntimeSeconds: 600, maxWaitSeconds: 1200 },
       gate: { metric: 'validation:r2', threshold: 0.5, approval: 'manual' },
     });
-    expect(config.algorithm).toEqual({ type: 'image', imageUri: IMAGE, metricDefinitions: [{ name: 'validation:r2', regex: 'r2=([0-9.]+)' }] });
+    expect(config.algorithm).toEqual({
+      type: 'image',
+      imageUri: IMAGE,
+      metricDefinitions: [{ name: 'validation:r2', regex: 'r2=([0-9.]+)' }],
+    });
     expect(config.hyperparameters).toEqual({ epochs: 10, lr: '0.01', verbose: true });
   });
 
   it('accepts an image pinned by digest and a China-region image', () => {
-    expect(parsed({ algorithm: { type: 'image', imageUri: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/model@sha256:${'a'.repeat(64)}` } }).algorithm.type).toBe('image');
-    expect(parsed({ algorithm: { type: 'image', imageUri: '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/x:latest' } }).algorithm.type).toBe('image');
+    expect(
+      parsed({
+        algorithm: {
+          type: 'image',
+          imageUri: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/model@sha256:${'a'.repeat(64)}`,
+        },
+      }).algorithm.type,
+    ).toBe('image');
+    expect(
+      parsed({
+        algorithm: { type: 'image', imageUri: '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/x:latest' },
+      }).algorithm.type,
+    ).toBe('image');
   });
 
   it('accepts a script algorithm', () => {
-    const config = parsed({ algorithm: { type: 'script', imageUri: IMAGE, entryPoint: 'train.py', sourceUri: 's3://bucket/code/sourcedir.tar.gz' } });
+    const config = parsed({
+      algorithm: {
+        type: 'script',
+        imageUri: IMAGE,
+        entryPoint: 'train.py',
+        sourceUri: 's3://bucket/code/sourcedir.tar.gz',
+      },
+    });
     expect(config.algorithm).toMatchObject({ type: 'script', entryPoint: 'train.py', metricDefinitions: [] });
   });
 });
@@ -113,8 +170,12 @@ describe('parseModelConfig: problems name the field', () => {
     expect(found[0]).toMatch(/^training: /);
     expect(found[0]).toContain('instanceTyp');
     expect(problems({ gate: { threshhold: 1 } })[0]).toMatch(/^gate: .*threshhold/);
-    expect(problems({ deployment: { serverless: { memory: 1024 } } })[0]).toMatch(/^deployment\.serverless: .*memory/);
-    expect(problems({ algorithm: { type: 'image', imageUri: IMAGE, entryPoint: 'x.py' } })[0]).toMatch(/^algorithm: .*entryPoint/);
+    expect(problems({ deployment: { serverless: { memory: 1024 } } })[0]).toMatch(
+      /^deployment\.serverless: .*memory/,
+    );
+    expect(problems({ algorithm: { type: 'image', imageUri: IMAGE, entryPoint: 'x.py' } })[0]).toMatch(
+      /^algorithm: .*entryPoint/,
+    );
   });
 
   it('refuses a wrong type, naming the field path', () => {
@@ -122,20 +183,36 @@ describe('parseModelConfig: problems name the field', () => {
     expect(problems({ labelColumn: 3 })[0]).toMatch(/^labelColumn: /);
     expect(problems({ gate: { threshold: 'high' } })[0]).toMatch(/^gate\.threshold: /);
     expect(problems({ hyperparameters: { eta: [1] } })[0]).toMatch(/^hyperparameters\.eta: /);
-    expect(problems({ algorithm: { type: 'image', imageUri: IMAGE, metricDefinitions: [{ name: '', regex: 'x' }] } })[0]).toMatch(/^algorithm\.metricDefinitions\.0\.name: /);
+    expect(
+      problems({
+        algorithm: { type: 'image', imageUri: IMAGE, metricDefinitions: [{ name: '', regex: 'x' }] },
+      })[0],
+    ).toMatch(/^algorithm\.metricDefinitions\.0\.name: /);
   });
 
   it('refuses out-of-range and malformed values, naming the field path', () => {
     expect(problems({ problemType: 'clustering' })[0]).toMatch(/^problemType: /);
     expect(problems({ split: { validationFraction: 1 } })[0]).toMatch(/^split\.validationFraction: /);
     expect(problems({ split: { validationFraction: 0 } })[0]).toMatch(/^split\.validationFraction: /);
-    expect(problems({ training: { instanceType: 'm5.large' } })[0]).toBe('training.instanceType: must look like ml.m5.large');
+    expect(problems({ training: { instanceType: 'm5.large' } })[0]).toBe(
+      'training.instanceType: must look like ml.m5.large',
+    );
     expect(problems({ training: { instanceCount: 1.5 } })[0]).toMatch(/^training\.instanceCount: /);
     expect(problems({ training: { maxRuntimeSeconds: 10 } })[0]).toMatch(/^training\.maxRuntimeSeconds: /);
-    expect(problems({ deployment: { serverless: { memorySizeMb: 1000 } } })[0]).toMatch(/^deployment\.serverless\.memorySizeMb: /);
-    expect(problems({ algorithm: { type: 'xgboost', version: '0.90-1' } })[0]).toMatch(/^algorithm\.version: /);
-    expect(problems({ algorithm: { type: 'image', imageUri: 'docker.io/me/x:1' } })[0]).toBe('algorithm.imageUri: must be an ECR image URI');
-    expect(problems({ algorithm: { type: 'script', imageUri: IMAGE, entryPoint: 'a.py', sourceUri: 'https://x/y' } })[0]).toBe('algorithm.sourceUri: must be an s3:// URI');
+    expect(problems({ deployment: { serverless: { memorySizeMb: 1000 } } })[0]).toMatch(
+      /^deployment\.serverless\.memorySizeMb: /,
+    );
+    expect(problems({ algorithm: { type: 'xgboost', version: '0.90-1' } })[0]).toMatch(
+      /^algorithm\.version: /,
+    );
+    expect(problems({ algorithm: { type: 'image', imageUri: 'docker.io/me/x:1' } })[0]).toBe(
+      'algorithm.imageUri: must be an ECR image URI',
+    );
+    expect(
+      problems({
+        algorithm: { type: 'script', imageUri: IMAGE, entryPoint: 'a.py', sourceUri: 'https://x/y' },
+      })[0],
+    ).toBe('algorithm.sourceUri: must be an s3:// URI');
     expect(problems({ algorithm: { type: 'sklearn' } })[0]).toMatch(/^algorithm\.type: /);
     expect(problems({ gate: { regressionTolerance: -0.1 } })[0]).toMatch(/^gate\.regressionTolerance: /);
     expect(problems({ alarmPolicy: 'page' })[0]).toMatch(/^alarmPolicy: /);
@@ -144,43 +221,81 @@ describe('parseModelConfig: problems name the field', () => {
   it('names every bad field at once', () => {
     const found = problems({ labelColumn: '', training: { instanceCount: 0 }, alarmPolicy: 'x' });
     expect(found).toHaveLength(3);
-    expect(found.map((p) => p.split(':')[0])).toEqual(expect.arrayContaining(['labelColumn', 'training.instanceCount', 'alarmPolicy']));
+    expect(found.map((p) => p.split(':')[0])).toEqual(
+      expect.arrayContaining(['labelColumn', 'training.instanceCount', 'alarmPolicy']),
+    );
   });
 
   it('refuses spot training whose maxWaitSeconds is below maxRuntimeSeconds', () => {
     expect(problems({ training: { spot: true, maxRuntimeSeconds: 3600, maxWaitSeconds: 3599 } })).toEqual([
       'training.maxWaitSeconds: must be >= training.maxRuntimeSeconds when spot is on',
     ]);
-    expect(problems({ training: { spot: true, maxWaitSeconds: 600 } })[0]).toMatch(/^training\.maxWaitSeconds: /);
-    expect(parsed({ training: { spot: true, maxRuntimeSeconds: 3600, maxWaitSeconds: 3600 } }).training.maxWaitSeconds).toBe(3600);
-    expect(parsed({ training: { spot: false, maxRuntimeSeconds: 3600, maxWaitSeconds: 600 } }).training.spot).toBe(false);
+    expect(problems({ training: { spot: true, maxWaitSeconds: 600 } })[0]).toMatch(
+      /^training\.maxWaitSeconds: /,
+    );
+    expect(
+      parsed({ training: { spot: true, maxRuntimeSeconds: 3600, maxWaitSeconds: 3600 } }).training
+        .maxWaitSeconds,
+    ).toBe(3600);
+    expect(
+      parsed({ training: { spot: false, maxRuntimeSeconds: 3600, maxWaitSeconds: 600 } }).training.spot,
+    ).toBe(false);
   });
 
   it('refuses canary or linear rollouts on serverless endpoints', () => {
-    expect(problems({ deployment: { type: 'serverless', strategy: 'canary' } })).toEqual(["deployment.strategy: must be 'all_at_once' for serverless endpoints"]);
-    expect(problems({ deployment: { type: 'serverless', strategy: 'linear' } })[0]).toMatch(/^deployment\.strategy: /);
-    expect(parsed({ deployment: { type: 'serverless', strategy: 'all_at_once' } }).deployment.strategy).toBe('all_at_once');
-    expect(parsed({ deployment: { type: 'instance', strategy: 'linear' } }).deployment.strategy).toBe('linear');
+    expect(problems({ deployment: { type: 'serverless', strategy: 'canary' } })).toEqual([
+      "deployment.strategy: must be 'all_at_once' for serverless endpoints",
+    ]);
+    expect(problems({ deployment: { type: 'serverless', strategy: 'linear' } })[0]).toMatch(
+      /^deployment\.strategy: /,
+    );
+    expect(parsed({ deployment: { type: 'serverless', strategy: 'all_at_once' } }).deployment.strategy).toBe(
+      'all_at_once',
+    );
+    expect(parsed({ deployment: { type: 'instance', strategy: 'linear' } }).deployment.strategy).toBe(
+      'linear',
+    );
   });
 
   it('refuses more datapoints to alarm than evaluation periods', () => {
-    expect(problems({ monitoring: { evaluationPeriods: 3, datapointsToAlarm: 4 } })).toEqual(['monitoring.datapointsToAlarm: must be <= monitoring.evaluationPeriods']);
+    expect(problems({ monitoring: { evaluationPeriods: 3, datapointsToAlarm: 4 } })).toEqual([
+      'monitoring.datapointsToAlarm: must be <= monitoring.evaluationPeriods',
+    ]);
     expect(problems({ monitoring: { evaluationPeriods: 2 } })[0]).toMatch(/^monitoring\.datapointsToAlarm: /);
-    expect(parsed({ monitoring: { evaluationPeriods: 3, datapointsToAlarm: 3 } }).monitoring.datapointsToAlarm).toBe(3);
+    expect(
+      parsed({ monitoring: { evaluationPeriods: 3, datapointsToAlarm: 3 } }).monitoring.datapointsToAlarm,
+    ).toBe(3);
   });
 });
 
 describe('resolveGate', () => {
-  it.each(Object.entries(PROBLEM_DEFAULTS))('defaults the metric and direction for %s', (problemType, defaults) => {
-    const gate = resolveGate(modelConfigSchema.parse({ problemType }));
-    expect(gate).toEqual({ metric: defaults.metric, direction: defaults.direction, regressionTolerance: 0, approval: 'auto' });
-    expect('threshold' in gate).toBe(false);
-  });
+  it.each(Object.entries(PROBLEM_DEFAULTS))(
+    'defaults the metric and direction for %s',
+    (problemType, defaults) => {
+      const gate = resolveGate(modelConfigSchema.parse({ problemType }));
+      expect(gate).toEqual({
+        metric: defaults.metric,
+        direction: defaults.direction,
+        regressionTolerance: 0,
+        approval: 'auto',
+      });
+      expect('threshold' in gate).toBe(false);
+    },
+  );
 
   it('gives the documented defaults', () => {
-    expect(resolveGate(modelConfigSchema.parse({ problemType: 'binary_classification' }))).toMatchObject({ metric: 'validation:auc', direction: 'maximize' });
-    expect(resolveGate(modelConfigSchema.parse({ problemType: 'regression' }))).toMatchObject({ metric: 'validation:rmse', direction: 'minimize' });
-    expect(resolveGate(modelConfigSchema.parse({ problemType: 'multiclass_classification' }))).toMatchObject({ metric: 'validation:mlogloss', direction: 'minimize' });
+    expect(resolveGate(modelConfigSchema.parse({ problemType: 'binary_classification' }))).toMatchObject({
+      metric: 'validation:auc',
+      direction: 'maximize',
+    });
+    expect(resolveGate(modelConfigSchema.parse({ problemType: 'regression' }))).toMatchObject({
+      metric: 'validation:rmse',
+      direction: 'minimize',
+    });
+    expect(resolveGate(modelConfigSchema.parse({ problemType: 'multiclass_classification' }))).toMatchObject({
+      metric: 'validation:mlogloss',
+      direction: 'minimize',
+    });
   });
 
   // The SageMaker XGBoost metrics and their optimization directions (SageMaker Developer Guide,
@@ -202,17 +317,29 @@ describe('resolveGate', () => {
     ['validation:loss', 'minimize'],
   ])('infers the direction of %s: %s', (metric, direction) => {
     for (const problemType of Object.keys(PROBLEM_DEFAULTS)) {
-      expect(resolveGate(modelConfigSchema.parse({ problemType, gate: { metric } })).direction).toBe(direction);
+      expect(resolveGate(modelConfigSchema.parse({ problemType, gate: { metric } })).direction).toBe(
+        direction,
+      );
     }
   });
 
   it('keeps the direction the config gives', () => {
-    expect(resolveGate(modelConfigSchema.parse({ gate: { metric: 'validation:rmse', direction: 'maximize' } })).direction).toBe('maximize');
-    expect(resolveGate(modelConfigSchema.parse({ gate: { direction: 'minimize' } }))).toMatchObject({ metric: 'validation:auc', direction: 'minimize' });
+    expect(
+      resolveGate(modelConfigSchema.parse({ gate: { metric: 'validation:rmse', direction: 'maximize' } }))
+        .direction,
+    ).toBe('maximize');
+    expect(resolveGate(modelConfigSchema.parse({ gate: { direction: 'minimize' } }))).toMatchObject({
+      metric: 'validation:auc',
+      direction: 'minimize',
+    });
   });
 
   it('carries the threshold, tolerance and approval', () => {
-    expect(resolveGate(modelConfigSchema.parse({ gate: { threshold: 0.75, regressionTolerance: 0.01, approval: 'manual' } }))).toEqual({
+    expect(
+      resolveGate(
+        modelConfigSchema.parse({ gate: { threshold: 0.75, regressionTolerance: 0.01, approval: 'manual' } }),
+      ),
+    ).toEqual({
       metric: 'validation:auc',
       direction: 'maximize',
       threshold: 0.75,
@@ -227,12 +354,20 @@ describe('resolveStrategy', () => {
   it('defaults to canary on instance endpoints and all_at_once on serverless ones', () => {
     expect(resolveStrategy(modelConfigSchema.parse({}))).toBe('canary');
     expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'instance' } }))).toBe('canary');
-    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'serverless' } }))).toBe('all_at_once');
+    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'serverless' } }))).toBe(
+      'all_at_once',
+    );
   });
 
   it('keeps the configured strategy', () => {
     expect(resolveStrategy(modelConfigSchema.parse({ deployment: { strategy: 'linear' } }))).toBe('linear');
-    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { strategy: 'all_at_once' } }))).toBe('all_at_once');
-    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'serverless', strategy: 'all_at_once' } }))).toBe('all_at_once');
+    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { strategy: 'all_at_once' } }))).toBe(
+      'all_at_once',
+    );
+    expect(
+      resolveStrategy(
+        modelConfigSchema.parse({ deployment: { type: 'serverless', strategy: 'all_at_once' } }),
+      ),
+    ).toBe('all_at_once');
   });
 });

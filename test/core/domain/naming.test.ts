@@ -33,11 +33,14 @@ describe('model names', () => {
     expect(LONGEST_MODEL).toHaveLength(40);
   });
 
-  it.each(['churn', 'a', 'churn-v2', 'a1', 'x-1-y', 'fraud-detection-eu', LONGEST_MODEL, 'a'.repeat(40)])('accepts %s', (name) => {
-    expect(modelNameProblem(name)).toBeUndefined();
-    expect(assertModelName(name)).toBe(name);
-    expect(MODEL_NAME_PATTERN.test(name)).toBe(true);
-  });
+  it.each(['churn', 'a', 'churn-v2', 'a1', 'x-1-y', 'fraud-detection-eu', LONGEST_MODEL, 'a'.repeat(40)])(
+    'accepts %s',
+    (name) => {
+      expect(modelNameProblem(name)).toBeUndefined();
+      expect(assertModelName(name)).toBe(name);
+      expect(MODEL_NAME_PATTERN.test(name)).toBe(true);
+    },
+  );
 
   it.each([
     ['Churn', 'lowercase'],
@@ -77,7 +80,12 @@ describe('model names', () => {
 
 describe('parseDatasetKey', () => {
   it('reads a file dataset', () => {
-    expect(parseDatasetKey('datasets/churn/customers.csv')).toEqual({ kind: 'file', model: 'churn', key: 'datasets/churn/customers.csv', fileName: 'customers.csv' });
+    expect(parseDatasetKey('datasets/churn/customers.csv')).toEqual({
+      kind: 'file',
+      model: 'churn',
+      key: 'datasets/churn/customers.csv',
+      fileName: 'customers.csv',
+    });
   });
 
   it('reads the _SUCCESS marker of a folder dataset', () => {
@@ -91,18 +99,34 @@ describe('parseDatasetKey', () => {
   });
 
   it('reads a marker in a nested folder', () => {
-    expect(parseDatasetKey('datasets/churn/a/b/_SUCCESS')).toMatchObject({ kind: 'folder', folder: 'datasets/churn/a/b/', folderName: 'a/b' });
+    expect(parseDatasetKey('datasets/churn/a/b/_SUCCESS')).toMatchObject({
+      kind: 'folder',
+      folder: 'datasets/churn/a/b/',
+      folderName: 'a/b',
+    });
   });
 
   it('ignores the parts of a folder dataset', () => {
     const key = parseDatasetKey('datasets/churn/2024-06-01/part-0000.csv');
-    expect(key).toMatchObject({ kind: 'ignored', model: 'churn', key: 'datasets/churn/2024-06-01/part-0000.csv' });
+    expect(key).toMatchObject({
+      kind: 'ignored',
+      model: 'churn',
+      key: 'datasets/churn/2024-06-01/part-0000.csv',
+    });
     expect(key.kind === 'ignored' && key.why).toContain('_SUCCESS');
   });
 
   it('ignores folder placeholders', () => {
-    expect(parseDatasetKey('datasets/churn/')).toEqual({ kind: 'ignored', model: 'churn', key: 'datasets/churn/', why: 'folder placeholder' });
-    expect(parseDatasetKey('datasets/churn/2024-06-01/')).toMatchObject({ kind: 'ignored', why: 'folder placeholder' });
+    expect(parseDatasetKey('datasets/churn/')).toEqual({
+      kind: 'ignored',
+      model: 'churn',
+      key: 'datasets/churn/',
+      why: 'folder placeholder',
+    });
+    expect(parseDatasetKey('datasets/churn/2024-06-01/')).toMatchObject({
+      kind: 'ignored',
+      why: 'folder placeholder',
+    });
   });
 
   it('ignores a _SUCCESS marker at the top of a model folder', () => {
@@ -111,24 +135,37 @@ describe('parseDatasetKey', () => {
     expect(key.kind === 'ignored' && key.why).toContain('inside a dataset folder');
   });
 
-  it.each(['models/churn/config.json', 'prepared/churn/x.csv', 'dataset/churn/x.csv', 'churn/x.csv', '', '/datasets/churn/x.csv'])('refuses the key %j outside datasets/', (key) => {
+  it.each([
+    'models/churn/config.json',
+    'prepared/churn/x.csv',
+    'dataset/churn/x.csv',
+    'churn/x.csv',
+    '',
+    '/datasets/churn/x.csv',
+  ])('refuses the key %j outside datasets/', (key) => {
     const error = rejectionOf(() => parseDatasetKey(key));
     expect(error.code).toBe('INVALID_KEY');
     expect(error.message).toContain('datasets/');
   });
 
-  it.each(['datasets/x.csv', 'datasets/', 'datasets/churn'])('refuses %j, which is not inside a model folder', (key) => {
-    const error = rejectionOf(() => parseDatasetKey(key));
-    expect(error.code).toBe('INVALID_KEY');
-    expect(error.message).toContain('datasets/<model>/<file>');
-  });
-
-  it.each(['datasets/Churn/x.csv', 'datasets/my_model/x.csv', 'datasets/1abc/d/_SUCCESS', 'datasets//x.csv', `datasets/${'a'.repeat(41)}/x.csv`])(
-    'refuses %j for its invalid model name',
+  it.each(['datasets/x.csv', 'datasets/', 'datasets/churn'])(
+    'refuses %j, which is not inside a model folder',
     (key) => {
-      expect(rejectionOf(() => parseDatasetKey(key)).code).toBe('INVALID_MODEL_NAME');
+      const error = rejectionOf(() => parseDatasetKey(key));
+      expect(error.code).toBe('INVALID_KEY');
+      expect(error.message).toContain('datasets/<model>/<file>');
     },
   );
+
+  it.each([
+    'datasets/Churn/x.csv',
+    'datasets/my_model/x.csv',
+    'datasets/1abc/d/_SUCCESS',
+    'datasets//x.csv',
+    `datasets/${'a'.repeat(41)}/x.csv`,
+  ])('refuses %j for its invalid model name', (key) => {
+    expect(rejectionOf(() => parseDatasetKey(key)).code).toBe('INVALID_MODEL_NAME');
+  });
 });
 
 describe('keys and prefixes', () => {
@@ -136,7 +173,10 @@ describe('keys and prefixes', () => {
     expect(modelConfigKey('churn')).toBe('models/churn/config.json');
     expect(artifactPrefix('churn')).toBe('artifacts/churn/');
     expect(capturePrefix('churn')).toBe('capture/churn/');
-    expect(preparedKeys('churn', 'ds1')).toEqual({ train: 'prepared/churn/ds1/train/train.csv', validation: 'prepared/churn/ds1/validation/validation.csv' });
+    expect(preparedKeys('churn', 'ds1')).toEqual({
+      train: 'prepared/churn/ds1/train/train.csv',
+      validation: 'prepared/churn/ds1/validation/validation.csv',
+    });
   });
 
   it('pads versions to six digits', () => {
@@ -158,7 +198,8 @@ describe('ResourceNames', () => {
   const names = new ResourceNames('mlops');
 
   it('validates the prefix', () => {
-    for (const prefix of ['a', 'mlops', 'ml-ops', 'abcdefgh', 'p1']) expect(new ResourceNames(prefix).prefix).toBe(prefix);
+    for (const prefix of ['a', 'mlops', 'ml-ops', 'abcdefgh', 'p1'])
+      expect(new ResourceNames(prefix).prefix).toBe(prefix);
     for (const prefix of ['', 'MLOps', 'abcdefghi', '1ml', '-ml', 'ml-', 'ml--ops', 'ml_ops', 'ml ops']) {
       expect(() => new ResourceNames(prefix), prefix).toThrow(/resource prefix/);
     }
@@ -171,7 +212,11 @@ describe('ResourceNames', () => {
     expect(names.sageMakerModel('churn', 3, 'ds1')).toBe(names.trainingJob('churn', 3, 'ds1'));
     expect(names.endpointConfig('churn', 3, 'ds1')).toBe(names.trainingJob('churn', 3, 'ds1'));
     expect(names.endpoint('churn')).toBe('mlops-churn');
-    expect(names.alarms('churn')).toEqual({ latency: 'mlops-churn-latency-anomaly', invocations: 'mlops-churn-invocations-anomaly', errorRate: 'mlops-churn-error-rate' });
+    expect(names.alarms('churn')).toEqual({
+      latency: 'mlops-churn-latency-anomaly',
+      invocations: 'mlops-churn-invocations-anomaly',
+      errorRate: 'mlops-churn-error-rate',
+    });
     expect(names.alarmPrefix()).toBe('mlops-');
   });
 
@@ -208,7 +253,10 @@ describe('ResourceNames', () => {
   it('parses its own training job names back', () => {
     for (const model of ['churn', 'a', LONGEST_MODEL, 'x-v2-beef', 'model-v1']) {
       for (const version of [1, 12, 999999]) {
-        expect(names.parseTrainingJob(names.trainingJob(model, version, 'some-dataset'))).toEqual({ model, version });
+        expect(names.parseTrainingJob(names.trainingJob(model, version, 'some-dataset'))).toEqual({
+          model,
+          version,
+        });
       }
     }
   });
@@ -224,7 +272,8 @@ describe('ResourceNames', () => {
   });
 
   it('recovers the model from its endpoint names only', () => {
-    for (const model of ['churn', 'a', LONGEST_MODEL, 'fraud-eu-2']) expect(names.modelFromEndpoint(names.endpoint(model))).toBe(model);
+    for (const model of ['churn', 'a', LONGEST_MODEL, 'fraud-eu-2'])
+      expect(names.modelFromEndpoint(names.endpoint(model))).toBe(model);
     expect(names.modelFromEndpoint('other-churn')).toBeUndefined();
     expect(names.modelFromEndpoint('mlops-')).toBeUndefined();
     expect(names.modelFromEndpoint('mlops-Churn')).toBeUndefined();
@@ -233,7 +282,8 @@ describe('ResourceNames', () => {
 
   it('recovers the model from each of its alarm names only', () => {
     for (const model of ['churn', 'a', LONGEST_MODEL, 'latency-anomaly', 'x-error-rate']) {
-      for (const alarm of Object.values(names.alarms(model))) expect(names.modelFromAlarm(alarm), alarm).toBe(model);
+      for (const alarm of Object.values(names.alarms(model)))
+        expect(names.modelFromAlarm(alarm), alarm).toBe(model);
     }
     expect(names.modelFromAlarm('other-churn-error-rate')).toBeUndefined();
     expect(names.modelFromAlarm('mlops-churn-cpu')).toBeUndefined();

@@ -29,7 +29,9 @@ describe('AsyncChannel', () => {
   });
 
   it('ends an empty channel on close, also when the consumer is already waiting', async () => {
-    expect(await drain(new AsyncChannel<number>())).toEqual([]);
+    const closedFirst = new AsyncChannel<number>();
+    closedFirst.close();
+    expect(await drain(closedFirst)).toEqual([]);
 
     const channel = new AsyncChannel<number>();
     let done = false;
