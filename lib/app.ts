@@ -25,7 +25,10 @@ export function propsFromContext(app: App): ServerlessMlopsStackProps {
   const props: { -readonly [K in keyof ServerlessMlopsStackProps]: ServerlessMlopsStackProps[K] } = {};
   if (prefix !== undefined) props.resourcePrefix = String(prefix);
   if (config !== undefined) {
-    if (typeof config !== 'string' && (config === null || typeof config !== 'object' || Array.isArray(config))) {
+    if (
+      typeof config !== 'string' &&
+      (config === null || typeof config !== 'object' || Array.isArray(config))
+    ) {
       throw new Error('context defaultModelConfig must be a JSON object or its JSON text');
     }
     props.defaultModelConfig = config as string | Record<string, unknown>;
@@ -33,7 +36,10 @@ export function propsFromContext(app: App): ServerlessMlopsStackProps {
   if (concurrency !== undefined) {
     // `-c ingestMaxConcurrency=10` arrives as "10"; anything not numeric is passed on as is so
     // that the stack's validation names the bad value.
-    const numeric = typeof concurrency === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(concurrency) ? Number(concurrency) : concurrency;
+    const numeric =
+      typeof concurrency === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(concurrency)
+        ? Number(concurrency)
+        : concurrency;
     props.ingestMaxConcurrency = numeric as number;
   }
   return props;
@@ -42,7 +48,10 @@ export function propsFromContext(app: App): ServerlessMlopsStackProps {
 /** The app with the stack and cdk-nag registered. */
 export function createApp(appProps: AppProps = {}): { app: App; stack: ServerlessMlopsStack } {
   const app = new App(appProps);
-  const stack = new ServerlessMlopsStack(app, STACK_NAME, { stackName: STACK_NAME, ...propsFromContext(app) });
+  const stack = new ServerlessMlopsStack(app, STACK_NAME, {
+    stackName: STACK_NAME,
+    ...propsFromContext(app),
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }

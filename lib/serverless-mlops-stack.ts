@@ -15,7 +15,11 @@ import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/environment';
 import { DataBucket } from './constructs/data-bucket';
 import { IngestPipeline, MAX_CONCURRENCY_RANGE } from './constructs/ingest-pipeline';
-import { AlarmEventsHandler, EndpointEventsHandler, TrainingEventsHandler } from './constructs/lifecycle-handlers';
+import {
+  AlarmEventsHandler,
+  EndpointEventsHandler,
+  TrainingEventsHandler,
+} from './constructs/lifecycle-handlers';
 import type { PowertoolsLogLevel } from './constructs/mlops-function';
 import { Notifications } from './constructs/notifications';
 import { RegistryTable } from './constructs/registry-table';
@@ -93,11 +97,23 @@ export class ServerlessMlopsStack extends Stack {
   readonly alarmEvents: AlarmEventsHandler;
 
   constructor(scope: Construct, id: string, props: ServerlessMlopsStackProps = {}) {
-    super(scope, id, { description: 'Serverless MLOps control plane: datasets in S3 -> SageMaker training -> guarded deployment -> alarms', ...props });
+    super(scope, id, {
+      description:
+        'Serverless MLOps control plane: datasets in S3 -> SageMaker training -> guarded deployment -> alarms',
+      ...props,
+    });
     const prefix = validateResourcePrefix(props.resourcePrefix ?? DEFAULT_RESOURCE_PREFIX);
-    const maxConcurrency = validateInteger('ingestMaxConcurrency', props.ingestMaxConcurrency ?? DEFAULT_INGEST_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE.min, MAX_CONCURRENCY_RANGE.max);
+    const maxConcurrency = validateInteger(
+      'ingestMaxConcurrency',
+      props.ingestMaxConcurrency ?? DEFAULT_INGEST_MAX_CONCURRENCY,
+      MAX_CONCURRENCY_RANGE.min,
+      MAX_CONCURRENCY_RANGE.max,
+    );
     const batchSize = validateInteger('ingestBatchSize', props.ingestBatchSize ?? 1, 1, 10);
-    const defaultModelConfig = props.defaultModelConfig === undefined ? undefined : validateDefaultModelConfig(props.defaultModelConfig);
+    const defaultModelConfig =
+      props.defaultModelConfig === undefined
+        ? undefined
+        : validateDefaultModelConfig(props.defaultModelConfig);
     this.resourcePrefix = prefix;
     const logOptions = {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
@@ -106,9 +122,13 @@ export class ServerlessMlopsStack extends Stack {
 
     this.data = new DataBucket(this, 'Data', {
       removalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN,
-      ...(props.noncurrentVersionRetention ? { noncurrentVersionRetention: props.noncurrentVersionRetention } : {}),
+      ...(props.noncurrentVersionRetention
+        ? { noncurrentVersionRetention: props.noncurrentVersionRetention }
+        : {}),
     });
-    this.registry = new RegistryTable(this, 'Registry', { removalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN });
+    this.registry = new RegistryTable(this, 'Registry', {
+      removalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
     this.notifications = new Notifications(this, 'Notifications', { resourcePrefix: prefix });
     this.sageMakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
       data: this.data,
@@ -125,7 +145,13 @@ export class ServerlessMlopsStack extends Stack {
       [ENV.notificationTopicArn]: this.notifications.topic.topicArn,
       ...(defaultModelConfig !== undefined ? { [ENV.defaultModelConfig]: defaultModelConfig } : {}),
     };
-    const shared = { table: this.registry.table, topic: this.notifications.topic, resourcePrefix: prefix, environment, ...logOptions };
+    const shared = {
+      table: this.registry.table,
+      topic: this.notifications.topic,
+      resourcePrefix: prefix,
+      environment,
+      ...logOptions,
+    };
 
     this.ingest = new IngestPipeline(this, 'Ingest', {
       ...shared,
@@ -134,17 +160,47 @@ export class ServerlessMlopsStack extends Stack {
       maxConcurrency,
       batchSize,
     });
-    this.trainingEvents = new TrainingEventsHandler(this, 'TrainingEvents', { ...shared, sageMakerRole: this.sageMakerRole.role });
-    this.endpointEvents = new EndpointEventsHandler(this, 'EndpointEvents', { ...shared, sageMakerRole: this.sageMakerRole.role });
+    this.trainingEvents = new TrainingEventsHandler(this, 'TrainingEvents', {
+      ...shared,
+      sageMakerRole: this.sageMakerRole.role,
+    });
+    this.endpointEvents = new EndpointEventsHandler(this, 'EndpointEvents', {
+      ...shared,
+      sageMakerRole: this.sageMakerRole.role,
+    });
     this.alarmEvents = new AlarmEventsHandler(this, 'AlarmEvents', shared);
 
-    new CfnOutput(this, 'DataBucketName', { value: this.data.bucket.bucketName, description: 'Drop datasets under datasets/<model>/ here' });
-    new CfnOutput(this, 'RegistryTableName', { value: this.registry.table.tableName, description: 'Model registry table' });
-    new CfnOutput(this, 'NotificationTopicArn', { value: this.notifications.topic.topicArn, description: 'Subscribe to incidents, rejections and approvals' });
-    new CfnOutput(this, 'SageMakerRoleArn', { value: this.sageMakerRole.role.roleArn, description: 'Execution role of training jobs and models' });
-    new CfnOutput(this, 'IngestDeadLetterQueueUrl', { value: this.ingest.deadLetterQueue.queueUrl, description: 'Dataset events ingest could not process' });
-    new CfnOutput(this, 'TrainingEventsDeadLetterQueueUrl', { value: this.trainingEvents.deadLetterQueue.queueUrl, description: 'Training job events that failed' });
-    new CfnOutput(this, 'EndpointEventsDeadLetterQueueUrl', { value: this.endpointEvents.deadLetterQueue.queueUrl, description: 'Endpoint events that failed' });
-    new CfnOutput(this, 'AlarmEventsDeadLetterQueueUrl', { value: this.alarmEvents.deadLetterQueue.queueUrl, description: 'Alarm events that failed' });
+    new CfnOutput(this, 'DataBucketName', {
+      value: this.data.bucket.bucketName,
+      description: 'Drop datasets under datasets/<model>/ here',
+    });
+    new CfnOutput(this, 'RegistryTableName', {
+      value: this.registry.table.tableName,
+      description: 'Model registry table',
+    });
+    new CfnOutput(this, 'NotificationTopicArn', {
+      value: this.notifications.topic.topicArn,
+      description: 'Subscribe to incidents, rejections and approvals',
+    });
+    new CfnOutput(this, 'SageMakerRoleArn', {
+      value: this.sageMakerRole.role.roleArn,
+      description: 'Execution role of training jobs and models',
+    });
+    new CfnOutput(this, 'IngestDeadLetterQueueUrl', {
+      value: this.ingest.deadLetterQueue.queueUrl,
+      description: 'Dataset events ingest could not process',
+    });
+    new CfnOutput(this, 'TrainingEventsDeadLetterQueueUrl', {
+      value: this.trainingEvents.deadLetterQueue.queueUrl,
+      description: 'Training job events that failed',
+    });
+    new CfnOutput(this, 'EndpointEventsDeadLetterQueueUrl', {
+      value: this.endpointEvents.deadLetterQueue.queueUrl,
+      description: 'Endpoint events that failed',
+    });
+    new CfnOutput(this, 'AlarmEventsDeadLetterQueueUrl', {
+      value: this.alarmEvents.deadLetterQueue.queueUrl,
+      description: 'Alarm events that failed',
+    });
   }
 }

@@ -28,7 +28,7 @@ import type {
   ModelSpec,
   RolloutPolicy,
 } from '../../core/ports/endpoint-service';
-import { errorMessage, isErrorWith } from './aws-errors';
+import { isErrorWith } from './aws-errors';
 import { toTags } from './tags';
 
 /**

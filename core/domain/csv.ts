@@ -93,6 +93,7 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
         case State.QuoteInQuoted:
           if (c === 34) {
             field += '"';
+            if (field.length > maxField) throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
             state = State.Quoted;
             continue;
           }
@@ -137,7 +138,7 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
     try {
       text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     } catch {
-      throw new CsvSyntaxError(line, 'the file is not valid UTF-8 text');
+      throw new CsvSyntaxError(line + linesBeforeInvalidByte(chunk as Uint8Array), 'the file is not valid UTF-8 text');
     }
     consume(text);
     if (batch.length > 0) {
@@ -155,6 +156,16 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
   if ((state as State) === State.Quoted) throw new CsvSyntaxError(recordLine, 'a quoted field is not closed before the end of the file');
   if ((state as State) !== State.FieldStart || fields.length > 0) endRecord();
   if (batch.length > 0) yield batch;
+}
+
+/** Line breaks in a chunk before its first byte that is not UTF-8 (to name the line of the error). */
+function linesBeforeInvalidByte(chunk: Uint8Array): number {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(chunk);
+  const bad = text.indexOf('\uFFFD');
+  const head = bad < 0 ? text : text.slice(0, bad);
+  let lines = 0;
+  for (let i = 0; i < head.length; i++) if (head.charCodeAt(i) === 10) lines++;
+  return lines;
 }
 
 /** Formats one field for CSV output, quoting only when needed. */

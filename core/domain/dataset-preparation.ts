@@ -11,6 +11,12 @@ import { RejectionError } from './errors';
 import type { ModelConfig } from './model-config';
 import type { ColumnSummary, DatasetProfile } from './registry';
 
+/**
+ * A decimal number as XGBoost's CSV reader understands it. `Number()` alone would also accept
+ * `0x1A`, `0b101`, `0o17` and `Infinity`, which XGBoost would misread.
+ */
+const DECIMAL_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** Stop counting distinct values past this many (the count is then a lower bound). */
 const DISTINCT_CAP = 1000;
 
@@ -95,10 +101,10 @@ export class DatasetPreparer {
   /** Names a later file of a folder dataset, for messages; its header must match the first one. */
   startFile(source: string, header: readonly string[]): void {
     this.source = source;
-    const expected = this.header.map((h) => h.trim()).join(',');
-    const actual = header.map((h) => h.trim()).join(',');
-    if (expected !== actual) {
-      throw this.reject('INVALID_DATASET', `line 1: the header (${actual}) differs from the first file's header (${expected})`);
+    const expected = this.header.map((h) => h.trim());
+    const actual = header.map((h) => h.trim());
+    if (expected.length !== actual.length || expected.some((name, i) => name !== actual[i])) {
+      throw this.reject('INVALID_DATASET', `line 1: the header (${actual.join(', ')}) differs from the first file's header (${expected.join(', ')})`);
     }
   }
 
@@ -145,7 +151,7 @@ export class DatasetPreparer {
     if (this.config.problemType === 'binary_classification' && /^(true|false)$/i.test(raw)) {
       value = raw.toLowerCase() === 'true' ? 1 : 0;
     } else {
-      value = Number(raw);
+      value = DECIMAL_NUMBER.test(raw) ? Number(raw) : Number.NaN;
       if (!Number.isFinite(value)) {
         throw this.reject('INVALID_DATASET', `line ${line}: the label "${truncate(raw)}" in column "${name}" is not a number`);
       }
@@ -178,7 +184,7 @@ export class DatasetPreparer {
       this.observe(column, raw, Number(raw));
       return formatCsvField(rawField);
     }
-    const value = Number(raw);
+    const value = DECIMAL_NUMBER.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isFinite(value)) {
       if (/^[+-]?(nan|inf(inity)?)$/i.test(raw)) {
         throw this.reject('INVALID_DATASET', `line ${line}: column "${column.name}" holds "${raw}"; use a finite number, or leave the field empty for a missing value`);

@@ -5,6 +5,9 @@
 import type { ResolvedGate } from './model-config';
 import type { GateCheck } from './registry';
 
+/** Slack for floating-point rounding at a boundary (0.18 + 0.02 is 0.19999999999999998). */
+const EPSILON = 1e-9;
+
 /** The gate's verdict: rejected, waiting for a person, or approved. */
 export interface GateResult {
   readonly passed: boolean;
@@ -37,7 +40,7 @@ export function evaluateGate(
   checks.push({ name: 'metric-reported', passed: true, detail: `${gate.metric} = ${round(value)}` });
 
   if (gate.threshold !== undefined) {
-    const passed = gate.direction === 'maximize' ? value >= gate.threshold : value <= gate.threshold;
+    const passed = gate.direction === 'maximize' ? value >= gate.threshold - EPSILON : value <= gate.threshold + EPSILON;
     checks.push({
       name: 'threshold',
       passed,
@@ -48,7 +51,7 @@ export function evaluateGate(
   const championValue = champion?.metrics[gate.metric];
   if (champion && championValue !== undefined && Number.isFinite(championValue)) {
     const floor = gate.direction === 'maximize' ? championValue - gate.regressionTolerance : championValue + gate.regressionTolerance;
-    const passed = gate.direction === 'maximize' ? value >= floor : value <= floor;
+    const passed = gate.direction === 'maximize' ? value >= floor - EPSILON : value <= floor + EPSILON;
     checks.push({
       name: 'no-regression',
       passed,

@@ -169,7 +169,8 @@ export interface ResolvedGate {
   readonly approval: 'auto' | 'manual';
 }
 
-const MINIMIZED_METRIC = /(rmse|mse|mae|mape|logloss|error|merror|mlogloss|loss)$/;
+/** Metrics where smaller is better (XGBoost's errors, losses and deviances; `error@0.7` too). */
+const MINIMIZED_METRIC = /(rmse|rmsle|mse|mae|mape|mphe|logloss|nloglik|deviance|error(@[\d.]+)?|loss)$/;
 
 /** Resolves the gate's metric and direction from the problem type when the config leaves them out. */
 export function resolveGate(config: ModelConfig): ResolvedGate {

@@ -46,10 +46,14 @@ export class DataBucket extends Construct {
   constructor(scope: Construct, id: string, props: DataBucketProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const noncurrentDays = (props.noncurrentVersionRetention ?? Duration.days(90)).toDays({ integral: false });
+    const noncurrentDays = (props.noncurrentVersionRetention ?? Duration.days(90)).toDays({
+      integral: false,
+    });
     const logDays = (props.accessLogRetention ?? Duration.days(365)).toDays({ integral: false });
     if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) {
-      throw new Error(`noncurrentVersionRetention must be a whole number of days >= 1, got ${noncurrentDays}`);
+      throw new Error(
+        `noncurrentVersionRetention must be a whole number of days >= 1, got ${noncurrentDays}`,
+      );
     }
     if (!Number.isInteger(logDays) || logDays < 1) {
       throw new Error(`accessLogRetention must be a whole number of days >= 1, got ${logDays}`);
@@ -63,7 +67,14 @@ export class DataBucket extends Construct {
       // No objectOwnership here: with @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy (cdk.json)
       // log delivery is granted by bucket policy and S3's default (BucketOwnerEnforced) applies.
       removalPolicy,
-      lifecycleRules: [{ id: 'expire-access-logs', enabled: true, expiration: Duration.days(logDays), abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+      lifecycleRules: [
+        {
+          id: 'expire-access-logs',
+          enabled: true,
+          expiration: Duration.days(logDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
     });
     acknowledge(
       this.accessLogBucket,
@@ -82,8 +93,16 @@ export class DataBucket extends Construct {
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'data-bucket/',
       lifecycleRules: [
-        { id: 'expire-noncurrent-versions', enabled: true, noncurrentVersionExpiration: Duration.days(noncurrentDays) },
-        { id: 'abort-incomplete-multipart-uploads', enabled: true, abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        {
+          id: 'expire-noncurrent-versions',
+          enabled: true,
+          noncurrentVersionExpiration: Duration.days(noncurrentDays),
+        },
+        {
+          id: 'abort-incomplete-multipart-uploads',
+          enabled: true,
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
         { id: 'remove-expired-delete-markers', enabled: true, expiredObjectDeleteMarker: true },
       ],
     });

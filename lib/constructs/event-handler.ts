@@ -105,10 +105,22 @@ export class EventHandler extends Construct {
       environment: props.environment,
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
-      asyncInvoke: { retryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS, onFailure: new destinations.SqsDestination(this.deadLetterQueue) },
+      asyncInvoke: {
+        retryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS,
+        onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+      },
     });
 
-    this.rule = new events.Rule(this, 'Rule', { description: props.description, eventPattern: props.eventPattern });
-    this.rule.addTarget(new targets.LambdaFunction(this.handler.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts, maxEventAge }));
+    this.rule = new events.Rule(this, 'Rule', {
+      description: props.description,
+      eventPattern: props.eventPattern,
+    });
+    this.rule.addTarget(
+      new targets.LambdaFunction(this.handler.function, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts,
+        maxEventAge,
+      }),
+    );
   }
 }

@@ -21,7 +21,12 @@ import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
 import { validateInteger } from '../private/validation';
-import { grantPassSageMakerRole, grantPublishNotifications, grantRegistryReadWrite, sageMakerArn } from '../private/permissions';
+import {
+  grantPassSageMakerRole,
+  grantPublishNotifications,
+  grantRegistryReadWrite,
+  sageMakerArn,
+} from '../private/permissions';
 import type { DataBucket } from './data-bucket';
 import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
 
@@ -106,7 +111,13 @@ export class IngestPipeline extends Construct {
     });
     // An event EventBridge cannot deliver lands in the same DLQ as a message that failed five
     // times: both are the original S3 event, replayable the same way.
-    this.rule.addTarget(new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(6) }));
+    this.rule.addTarget(
+      new targets.SqsQueue(this.queue, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(6),
+      }),
+    );
 
     this.handler = new MlopsFunction(this, 'Handler', {
       entry: HANDLER_ENTRIES.ingest,
@@ -118,7 +129,9 @@ export class IngestPipeline extends Construct {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
     });
-    this.handler.function.addEventSource(new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true, maxConcurrency }));
+    this.handler.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true, maxConcurrency }),
+    );
 
     this.grantPermissions(props);
   }
@@ -130,12 +143,30 @@ export class IngestPipeline extends Construct {
     const models = data.objectsArn(BUCKET_PREFIXES.models);
     const prepared = data.objectsArn(BUCKET_PREFIXES.prepared);
 
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadDatasetsAndConfigs', actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [datasets, models] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadDatasetsAndConfigs',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [datasets, models],
+      }),
+    );
     // Unconditioned ListBucket: folder datasets are listed, and without ListBucket S3 answers a
     // missing models/<model>/config.json with 403 instead of 404 (S3 API Reference, GetObject,
     // "Permissions"), which would turn "no config, use defaults" into an error.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListDataBucket', actions: ['s3:ListBucket'], resources: [data.bucket.bucketArn] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WritePreparedChannels', actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [prepared] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListDataBucket',
+        actions: ['s3:ListBucket'],
+        resources: [data.bucket.bucketArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WritePreparedChannels',
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        resources: [prepared],
+      }),
+    );
 
     grantRegistryReadWrite(role, props.table);
     const trainingJobs = sageMakerArn(this, 'training-job', props.resourcePrefix);
@@ -149,9 +180,25 @@ export class IngestPipeline extends Construct {
     grantPassSageMakerRole(role, props.sageMakerRole);
     grantPublishNotifications(role, props.topic);
 
-    acknowledgeWildcardResource(role, datasets, 'Ingest reads whichever dataset was dropped under datasets/<model>/...; keys are user-chosen, so the grant is the datasets/ prefix, read-only.');
-    acknowledgeWildcardResource(role, models, 'Ingest reads the model config models/<model>/config.json for any model; read-only on the models/ prefix.');
-    acknowledgeWildcardResource(role, prepared, 'Ingest writes the prepared train/validation channels under prepared/<model>/<dataset>/; write is limited to the prepared/ prefix.');
-    acknowledgeWildcardResource(role, trainingJobs, 'Training job names are generated per model version as <prefix>-<model>-v<n>-<hash> (core/domain/naming.ts), so the grant is the <prefix>- name prefix.');
+    acknowledgeWildcardResource(
+      role,
+      datasets,
+      'Ingest reads whichever dataset was dropped under datasets/<model>/...; keys are user-chosen, so the grant is the datasets/ prefix, read-only.',
+    );
+    acknowledgeWildcardResource(
+      role,
+      models,
+      'Ingest reads the model config models/<model>/config.json for any model; read-only on the models/ prefix.',
+    );
+    acknowledgeWildcardResource(
+      role,
+      prepared,
+      'Ingest writes the prepared train/validation channels under prepared/<model>/<dataset>/; write is limited to the prepared/ prefix.',
+    );
+    acknowledgeWildcardResource(
+      role,
+      trainingJobs,
+      'Training job names are generated per model version as <prefix>-<model>-v<n>-<hash> (core/domain/naming.ts), so the grant is the <prefix>- name prefix.',
+    );
   }
 }

@@ -18,7 +18,13 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
-import { alarmArn, grantPassSageMakerRole, grantPublishNotifications, grantRegistryReadWrite, sageMakerArn } from '../private/permissions';
+import {
+  alarmArn,
+  grantPassSageMakerRole,
+  grantPublishNotifications,
+  grantRegistryReadWrite,
+  sageMakerArn,
+} from '../private/permissions';
 import { EventHandler } from './event-handler';
 import type { PowertoolsLogLevel } from './mlops-function';
 
@@ -96,22 +102,68 @@ function grantDeployment(role: iam.IRole, scope: Construct, prefix: string, sage
   const endpointConfigs = sageMakerArn(scope, 'endpoint-config', prefix);
   const endpoints = sageMakerArn(scope, 'endpoint', prefix);
   const alarms = alarmArn(scope, prefix);
-  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'CreateModels', actions: ['sagemaker:CreateModel'], resources: [models] }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'CreateEndpointConfigs', actions: ['sagemaker:CreateEndpointConfig'], resources: [endpointConfigs] }));
   role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'DeployEndpoints', actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'], resources: [endpoints, endpointConfigs] }),
+    new iam.PolicyStatement({ sid: 'CreateModels', actions: ['sagemaker:CreateModel'], resources: [models] }),
   );
-  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ManageEndpoints', actions: ['sagemaker:DescribeEndpoint', 'sagemaker:DeleteEndpoint'], resources: [endpoints] }));
-  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'TagDeployments', actions: ['sagemaker:AddTags'], resources: [models, endpointConfigs, endpoints] }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'CreateEndpointConfigs',
+      actions: ['sagemaker:CreateEndpointConfig'],
+      resources: [endpointConfigs],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DeployEndpoints',
+      actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'],
+      resources: [endpoints, endpointConfigs],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ManageEndpoints',
+      actions: ['sagemaker:DescribeEndpoint', 'sagemaker:DeleteEndpoint'],
+      resources: [endpoints],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'TagDeployments',
+      actions: ['sagemaker:AddTags'],
+      resources: [models, endpointConfigs, endpoints],
+    }),
+  );
   // UpdateEndpoint's AutoRollbackConfiguration names the model's alarms; reading them is the
   // permission the SageMaker guardrails docs ask for ("Auto-Rollback Configuration and Monitoring").
-  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadRollbackAlarms', actions: ['cloudwatch:DescribeAlarms'], resources: [alarms] }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadRollbackAlarms',
+      actions: ['cloudwatch:DescribeAlarms'],
+      resources: [alarms],
+    }),
+  );
   grantPassSageMakerRole(role, sageMakerRole);
 
-  acknowledgeWildcardResource(role, models, 'SageMaker model names are generated per version (same name as the training job); the grant is limited to the <prefix>- name prefix.');
-  acknowledgeWildcardResource(role, endpointConfigs, 'Endpoint config names are generated per version (same name as the training job); the grant is limited to the <prefix>- name prefix.');
-  acknowledgeWildcardResource(role, endpoints, 'One endpoint per model, named <prefix>-<model>; models are created by users at run time, so the grant is the <prefix>- name prefix.');
-  acknowledgeWildcardResource(role, alarms, 'Model alarms are named <prefix>-<model>-<kind> and created at run time; the grant is limited to the <prefix>- alarm name prefix.');
+  acknowledgeWildcardResource(
+    role,
+    models,
+    'SageMaker model names are generated per version (same name as the training job); the grant is limited to the <prefix>- name prefix.',
+  );
+  acknowledgeWildcardResource(
+    role,
+    endpointConfigs,
+    'Endpoint config names are generated per version (same name as the training job); the grant is limited to the <prefix>- name prefix.',
+  );
+  acknowledgeWildcardResource(
+    role,
+    endpoints,
+    'One endpoint per model, named <prefix>-<model>; models are created by users at run time, so the grant is the <prefix>- name prefix.',
+  );
+  acknowledgeWildcardResource(
+    role,
+    alarms,
+    'Model alarms are named <prefix>-<model>-<kind> and created at run time; the grant is limited to the <prefix>- alarm name prefix.',
+  );
 }
 
 /** Training job finished: read metrics, gate 2, deploy (core/use-cases/process-training-job.ts). */
@@ -128,11 +180,21 @@ export class TrainingEventsHandler extends EventHandler {
     const trainingJobs = sageMakerArn(this, 'training-job', props.resourcePrefix);
 
     grantRegistryReadWrite(role, props.table);
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadTrainingJobs', actions: ['sagemaker:DescribeTrainingJob'], resources: [trainingJobs] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTrainingJobs',
+        actions: ['sagemaker:DescribeTrainingJob'],
+        resources: [trainingJobs],
+      }),
+    );
     grantDeployment(role, this, props.resourcePrefix, props.sageMakerRole);
     grantPublishNotifications(role, props.topic);
 
-    acknowledgeWildcardResource(role, trainingJobs, 'Training job names are generated per model version (<prefix>-<model>-v<n>-<hash>); read-only DescribeTrainingJob on the <prefix>- name prefix.');
+    acknowledgeWildcardResource(
+      role,
+      trainingJobs,
+      'Training job names are generated per model version (<prefix>-<model>-v<n>-<hash>); read-only DescribeTrainingJob on the <prefix>- name prefix.',
+    );
   }
 }
 
@@ -155,7 +217,13 @@ export class EndpointEventsHandler extends EventHandler {
     grantRegistryReadWrite(role, props.table);
     grantDeployment(role, this, props.resourcePrefix, props.sageMakerRole);
     // PutMetricAlarm with Tags also needs cloudwatch:TagResource (CloudWatch API Reference, PutMetricAlarm).
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ModelAlarms', actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:TagResource'], resources: [alarms] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ModelAlarms',
+        actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:TagResource'],
+        resources: [alarms],
+      }),
+    );
     grantPublishNotifications(role, props.topic);
   }
 }
@@ -176,9 +244,19 @@ export class AlarmEventsHandler extends EventHandler {
     grantRegistryReadWrite(role, props.table);
     // DescribeAlarms accepts alarm ARNs for metric alarms (only composite alarms need "*",
     // CloudWatch API Reference, DescribeAlarms); the product only creates metric alarms.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadModelAlarms', actions: ['cloudwatch:DescribeAlarms'], resources: [alarms] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadModelAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [alarms],
+      }),
+    );
     grantPublishNotifications(role, props.topic);
 
-    acknowledgeWildcardResource(role, alarms, 'Model alarms are named <prefix>-<model>-<kind> and created at run time; only the read-only DescribeAlarms is granted on the <prefix>- name prefix.');
+    acknowledgeWildcardResource(
+      role,
+      alarms,
+      'Model alarms are named <prefix>-<model>-<kind> and created at run time; only the read-only DescribeAlarms is granted on the <prefix>- name prefix.',
+    );
   }
 }

@@ -27,7 +27,8 @@ export const METRICS_NAMESPACE = 'ServerlessMlops';
  * The banner defines it from `import.meta.url`; the import is aliased so it cannot collide with
  * a `createRequire` import inside the bundle.
  */
-export const ESM_REQUIRE_BANNER = "import { createRequire as __mlopsCreateRequire } from 'node:module'; const require = __mlopsCreateRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __mlopsCreateRequire } from 'node:module'; const require = __mlopsCreateRequire(import.meta.url);";
 
 export interface MlopsFunctionProps {
   /** Absolute path of the handler's entry file; it must export `handler`. */

@@ -54,11 +54,23 @@ export class Notifications extends Construct {
       const sameAccount = { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } };
       const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
       this.topic.addToResourcePolicy(
-        new iam.PolicyStatement({ sid: 'AlarmActions', principals: [cloudwatch], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: sameAccount }),
+        new iam.PolicyStatement({
+          sid: 'AlarmActions',
+          principals: [cloudwatch],
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+          conditions: sameAccount,
+        }),
       );
       // In a key policy "*" means this key.
       this.key.addToResourcePolicy(
-        new iam.PolicyStatement({ sid: 'AlarmActions', principals: [cloudwatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: sameAccount }),
+        new iam.PolicyStatement({
+          sid: 'AlarmActions',
+          principals: [cloudwatch],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: sameAccount,
+        }),
       );
     }
   }

@@ -31,7 +31,9 @@ export class RegistryTable extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const recoveryPeriodInDays = props.recoveryPeriodInDays ?? 35;
     if (!Number.isInteger(recoveryPeriodInDays) || recoveryPeriodInDays < 1 || recoveryPeriodInDays > 35) {
-      throw new Error(`recoveryPeriodInDays must be an integer between 1 and 35, got ${recoveryPeriodInDays}`);
+      throw new Error(
+        `recoveryPeriodInDays must be an integer between 1 and 35, got ${recoveryPeriodInDays}`,
+      );
     }
     const layout = REGISTRY_TABLE_LAYOUT;
 

@@ -17,10 +17,14 @@ import { alarmArn } from '../private/permissions';
 import type { DataBucket } from './data-bucket';
 
 /** Pattern of an ECR repository ARN accepted in `extraImageRepositoryArns`. */
-export const ECR_REPOSITORY_ARN_PATTERN = /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
+export const ECR_REPOSITORY_ARN_PATTERN =
+  /^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository\/[a-z0-9][a-z0-9._/-]*$/;
 
 /** CloudWatch namespaces SageMaker jobs and endpoints publish to. */
-export const SAGEMAKER_METRIC_NAMESPACES = ['/aws/sagemaker/TrainingJobs', '/aws/sagemaker/Endpoints'] as const;
+export const SAGEMAKER_METRIC_NAMESPACES = [
+  '/aws/sagemaker/TrainingJobs',
+  '/aws/sagemaker/Endpoints',
+] as const;
 
 export interface SageMakerExecutionRoleProps {
   readonly data: DataBucket;
@@ -44,14 +48,18 @@ export class SageMakerExecutionRole extends Construct {
     const extraRepos = props.extraImageRepositoryArns ?? [];
     for (const arn of extraRepos) {
       if (!ECR_REPOSITORY_ARN_PATTERN.test(arn)) {
-        throw new Error(`extraImageRepositoryArns: "${arn}" is not an ECR repository ARN (arn:aws:ecr:<region>:<12-digit account>:repository/<name>)`);
+        throw new Error(
+          `extraImageRepositoryArns: "${arn}" is not an ECR repository ARN (arn:aws:ecr:<region>:<12-digit account>:repository/<name>)`,
+        );
       }
     }
 
     // Confused-deputy protection: only SageMaker acting for this account may assume the role
     // (SageMaker Developer Guide, "Cross-service confused deputy prevention").
     this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com').withConditions({ StringEquals: { 'aws:SourceAccount': stack.account } }),
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com').withConditions({
+        StringEquals: { 'aws:SourceAccount': stack.account },
+      }),
       description: 'Execution role of the MLOps SageMaker training jobs and models',
     });
     const bucket = props.data.bucket;
@@ -59,22 +67,43 @@ export class SageMakerExecutionRole extends Construct {
     const artifacts = props.data.objectsArn(BUCKET_PREFIXES.artifacts);
     const capture = props.data.objectsArn(BUCKET_PREFIXES.capture);
 
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadPreparedChannels', actions: ['s3:GetObject'], resources: [prepared] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadPreparedChannels',
+        actions: ['s3:GetObject'],
+        resources: [prepared],
+      }),
+    );
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ListPreparedAndArtifacts',
         actions: ['s3:ListBucket'],
         resources: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${BUCKET_PREFIXES.prepared}*`, `${BUCKET_PREFIXES.artifacts}*`] } },
+        conditions: {
+          StringLike: { 's3:prefix': [`${BUCKET_PREFIXES.prepared}*`, `${BUCKET_PREFIXES.artifacts}*`] },
+        },
       }),
     );
     // Training writes model.tar.gz; hosting reads it back (CreateModel's ModelDataUrl).
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteAndReadArtifacts', actions: ['s3:PutObject', 's3:GetObject'], resources: [artifacts] }));
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteDataCapture', actions: ['s3:PutObject'], resources: [capture] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteAndReadArtifacts',
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [artifacts],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'WriteDataCapture', actions: ['s3:PutObject'], resources: [capture] }),
+    );
 
     // The built-in XGBoost image lives in an AWS-owned account that differs per region
     // (core/domain/algorithm-images.ts), hence the account wildcard on a fixed repository name.
-    const xgboostRepo = stack.formatArn({ service: 'ecr', account: '*', resource: 'repository', resourceName: 'sagemaker-xgboost' });
+    const xgboostRepo = stack.formatArn({
+      service: 'ecr',
+      account: '*',
+      resource: 'repository',
+      resourceName: 'sagemaker-xgboost',
+    });
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'PullAlgorithmImages',
@@ -84,13 +113,25 @@ export class SageMakerExecutionRole extends Construct {
     );
     // ecr:GetAuthorizationToken has no resource type (Service Authorization Reference, Amazon
     // ECR): it only returns a registry login token; pulls stay limited by the statement above.
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+    );
 
-    const sageMakerLogs = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const sageMakerLogs = stack.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: '/aws/sagemaker/*',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'SageMakerLogs',
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        actions: [
+          'logs:CreateLogGroup',
+          'logs:CreateLogStream',
+          'logs:PutLogEvents',
+          'logs:DescribeLogStreams',
+        ],
         resources: [sageMakerLogs],
       }),
     );
@@ -108,14 +149,44 @@ export class SageMakerExecutionRole extends Construct {
     // cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify" (SageMaker
     // Developer Guide, "Auto-Rollback Configuration and Monitoring").
     const alarms = alarmArn(this, props.resourcePrefix);
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadRollbackAlarms', actions: ['cloudwatch:DescribeAlarms'], resources: [alarms] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRollbackAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [alarms],
+      }),
+    );
 
-    acknowledgeWildcardResource(this.role, prepared, 'Training reads every prepared channel under prepared/<model>/<dataset>/; the object keys are generated per dataset, so the grant is the prepared/ prefix and only s3:GetObject.');
-    acknowledgeWildcardResource(this.role, artifacts, 'Training writes model.tar.gz under artifacts/<model>/<job>/ and hosting reads it back; job names are generated per version, so the grant is the artifacts/ prefix.');
-    acknowledgeWildcardResource(this.role, capture, 'Endpoint data capture writes under capture/<model>/ with time-partitioned keys chosen by SageMaker; only s3:PutObject on the capture/ prefix.');
-    acknowledgeWildcardResource(this.role, xgboostRepo, 'The built-in SageMaker XGBoost repository is owned by a different AWS account in every region; the repository name is fixed and only pull actions are granted.');
-    acknowledgeWildcardResource(this.role, sageMakerLogs, 'SageMaker writes to the log groups /aws/sagemaker/TrainingJobs and /aws/sagemaker/Endpoints/<endpoint> with streams named per job/instance; the grant is limited to /aws/sagemaker/.');
-    acknowledgeWildcardResource(this.role, alarms, 'Auto-rollback alarms are created per model as <prefix>-<model>-*; only the read-only cloudwatch:DescribeAlarms is granted on them.');
+    acknowledgeWildcardResource(
+      this.role,
+      prepared,
+      'Training reads every prepared channel under prepared/<model>/<dataset>/; the object keys are generated per dataset, so the grant is the prepared/ prefix and only s3:GetObject.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      artifacts,
+      'Training writes model.tar.gz under artifacts/<model>/<job>/ and hosting reads it back; job names are generated per version, so the grant is the artifacts/ prefix.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      capture,
+      'Endpoint data capture writes under capture/<model>/ with time-partitioned keys chosen by SageMaker; only s3:PutObject on the capture/ prefix.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      xgboostRepo,
+      'The built-in SageMaker XGBoost repository is owned by a different AWS account in every region; the repository name is fixed and only pull actions are granted.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      sageMakerLogs,
+      'SageMaker writes to the log groups /aws/sagemaker/TrainingJobs and /aws/sagemaker/Endpoints/<endpoint> with streams named per job/instance; the grant is limited to /aws/sagemaker/.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      alarms,
+      'Auto-rollback alarms are created per model as <prefix>-<model>-*; only the read-only cloudwatch:DescribeAlarms is granted on them.',
+    );
     acknowledge(
       this.role,
       'AwsSolutions-IAM5[Resource::*]',

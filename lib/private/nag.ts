@@ -16,14 +16,20 @@ export const MIN_REASON_LENGTH = 40;
 /** Acknowledges one cdk-nag finding on one construct (and its children). */
 export function acknowledge(scope: IConstruct, id: string, reason: string): void {
   if (reason.trim().length < MIN_REASON_LENGTH) {
-    throw new Error(`the acknowledgement of ${id} at ${scope.node.path} needs a real reason (at least ${MIN_REASON_LENGTH} characters)`);
+    throw new Error(
+      `the acknowledgement of ${id} at ${scope.node.path} needs a real reason (at least ${MIN_REASON_LENGTH} characters)`,
+    );
   }
   Validations.of(scope).acknowledge({ id, reason });
 }
 
 /** Acknowledges the IAM5 finding for a wildcard resource (a string that may hold tokens). */
 export function acknowledgeWildcardResource(scope: IConstruct, resource: string, reason: string): void {
-  acknowledge(scope, `AwsSolutions-IAM5[Resource::${flattenForNag(Stack.of(scope).resolve(resource))}]`, reason);
+  acknowledge(
+    scope,
+    `AwsSolutions-IAM5[Resource::${flattenForNag(Stack.of(scope).resolve(resource))}]`,
+    reason,
+  );
 }
 
 /** Acknowledges the IAM5 finding for a wildcard action, e.g. `kms:GenerateDataKey*`. */

@@ -21,12 +21,22 @@ export type SageMakerResourceType = 'training-job' | 'model' | 'endpoint-config'
  * in ARNs; our names are lowercase already (MODEL_NAME_PATTERN, RESOURCE_PREFIX_PATTERN).
  */
 export function sageMakerArn(scope: IConstruct, type: SageMakerResourceType, prefix: string): string {
-  return Stack.of(scope).formatArn({ service: 'sagemaker', resource: type, resourceName: `${prefix}-*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  return Stack.of(scope).formatArn({
+    service: 'sagemaker',
+    resource: type,
+    resourceName: `${prefix}-*`,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
 }
 
 /** `arn:${Partition}:cloudwatch:${Region}:${Account}:alarm:<prefix>-*` (alarm ARNs use a colon). */
 export function alarmArn(scope: IConstruct, prefix: string): string {
-  return Stack.of(scope).formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${prefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  return Stack.of(scope).formatArn({
+    service: 'cloudwatch',
+    resource: 'alarm',
+    resourceName: `${prefix}-*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }
 
 /**
@@ -48,9 +58,19 @@ export const REGISTRY_TABLE_ACTIONS = [
 
 /** Read/write on the registry items, and Query on the `byStatus` index only (no `index/*`). */
 export function grantRegistryReadWrite(grantee: iam.IGrantable, table: dynamodb.ITable): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RegistryItems', actions: [...REGISTRY_TABLE_ACTIONS], resources: [table.tableArn] }));
   grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'RegistryStatusIndex', actions: ['dynamodb:Query'], resources: [`${table.tableArn}/index/${REGISTRY_TABLE_LAYOUT.statusIndex.name}`] }),
+    new iam.PolicyStatement({
+      sid: 'RegistryItems',
+      actions: [...REGISTRY_TABLE_ACTIONS],
+      resources: [table.tableArn],
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'RegistryStatusIndex',
+      actions: ['dynamodb:Query'],
+      resources: [`${table.tableArn}/index/${REGISTRY_TABLE_LAYOUT.statusIndex.name}`],
+    }),
   );
 }
 

@@ -22,7 +22,9 @@ export function validateResourcePrefix(prefix: unknown): string {
 /** Throws unless `value` is an integer in [min, max]. */
 export function validateInteger(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} must be an integer between ${min} and ${max}, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`);
+    throw new Error(
+      `${name} must be an integer between ${min} and ${max}, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -37,7 +39,7 @@ export function validateDefaultModelConfig(value: string | Readonly<Record<strin
     try {
       raw = JSON.parse(value);
     } catch (error) {
-      throw new Error(`defaultModelConfig is not valid JSON: ${(error as Error).message}`);
+      throw new Error(`defaultModelConfig is not valid JSON: ${(error as Error).message}`, { cause: error });
     }
   } else {
     raw = value;
@@ -51,7 +53,9 @@ export function validateDefaultModelConfig(value: string | Readonly<Record<strin
     throw new Error(`defaultModelConfig is not a valid model config: ${parsed.problems.join('; ')}`);
   }
   if (text.length > MAX_DEFAULT_MODEL_CONFIG_LENGTH) {
-    throw new Error(`defaultModelConfig is ${text.length} characters of JSON; at most ${MAX_DEFAULT_MODEL_CONFIG_LENGTH} fit in the Lambda environment`);
+    throw new Error(
+      `defaultModelConfig is ${text.length} characters of JSON; at most ${MAX_DEFAULT_MODEL_CONFIG_LENGTH} fit in the Lambda environment`,
+    );
   }
   return text;
 }

@@ -18,7 +18,9 @@ const outdirs: string[] = [];
 
 /** The feature flags of cdk.json, as the CLI would pass them. */
 export function cdkJsonContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
   return cdkJson.context ?? {};
 }
 
@@ -54,7 +56,10 @@ export function constructTestStack(): Stack {
 }
 
 /** The full stack in a fast App, and its template. */
-export function synthMlopsStack(props: ServerlessMlopsStackProps = {}): { stack: ServerlessMlopsStack; template: Template } {
+export function synthMlopsStack(props: ServerlessMlopsStackProps = {}): {
+  stack: ServerlessMlopsStack;
+  template: Template;
+} {
   const stack = new ServerlessMlopsStack(fastApp(), 'ServerlessMlops', props);
   return { stack, template: Template.fromStack(stack) };
 }
@@ -80,12 +85,15 @@ export function identityStatements(template: Template): { logicalId: string; sta
   const resources = template.toJSON().Resources as Record<string, CfnResourceJson>;
   for (const [logicalId, resource] of Object.entries(resources)) {
     const documents: unknown[] = [];
-    if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') documents.push(resource.Properties?.PolicyDocument);
+    if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy')
+      documents.push(resource.Properties?.PolicyDocument);
     if (resource.Type === 'AWS::IAM::Role') {
-      for (const policy of (resource.Properties?.Policies as { PolicyDocument: unknown }[] | undefined) ?? []) documents.push(policy.PolicyDocument);
+      for (const policy of (resource.Properties?.Policies as { PolicyDocument: unknown }[] | undefined) ?? [])
+        documents.push(policy.PolicyDocument);
     }
     for (const document of documents) {
-      for (const statement of (document as { Statement: StatementJson[] }).Statement) out.push({ logicalId, statement });
+      for (const statement of (document as { Statement: StatementJson[] }).Statement)
+        out.push({ logicalId, statement });
     }
   }
   return out;
@@ -130,10 +138,16 @@ export function flat(value: unknown): string {
 }
 
 /** The statements of `role` that grant `action`, with their resources flattened. */
-export function grants(statements: StatementJson[], action: string): { resources: string[]; condition?: StatementJson['Condition'] }[] {
+export function grants(
+  statements: StatementJson[],
+  action: string,
+): { resources: string[]; condition?: StatementJson['Condition'] }[] {
   return statements
     .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes(action))
-    .map((s) => ({ resources: resourcesOf(s).map(flat), ...(s.Condition ? { condition: s.Condition } : {}) }));
+    .map((s) => ({
+      resources: resourcesOf(s).map(flat),
+      ...(s.Condition ? { condition: s.Condition } : {}),
+    }));
 }
 
 /** Every resource `action` is granted on, across the statements. */

@@ -11,7 +11,14 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flattenForNag } from '../../lib/private/nag';
 import type { ServerlessMlopsStack } from '../../lib/serverless-mlops-stack';
-import { actionsOf, cleanupOutdirs, fastApp, identityStatements, resourcesOf, synthMlopsStack } from './helpers';
+import {
+  actionsOf,
+  cleanupOutdirs,
+  fastApp,
+  identityStatements,
+  resourcesOf,
+  synthMlopsStack,
+} from './helpers';
 
 afterAll(cleanupOutdirs);
 
@@ -39,7 +46,10 @@ describe('IAM identity policies', () => {
     for (const { logicalId, statement } of identityStatements(template)) {
       if (statement.Effect !== 'Allow' || !resourcesOf(statement).includes('*')) continue;
       for (const action of actionsOf(statement)) {
-        const allowed = READ_ONLY.test(action) || action === 'ecr:GetAuthorizationToken' || action in NO_RESOURCE_LEVEL_WRITES;
+        const allowed =
+          READ_ONLY.test(action) ||
+          action === 'ecr:GetAuthorizationToken' ||
+          action in NO_RESOURCE_LEVEL_WRITES;
         if (!allowed) offenders.push(`${logicalId}: ${action}`);
       }
     }
@@ -47,10 +57,14 @@ describe('IAM identity policies', () => {
   });
 
   it('limit PutMetricData on "*" to the SageMaker namespaces', () => {
-    const putMetricData = identityStatements(template).filter(({ statement }) => actionsOf(statement).includes('cloudwatch:PutMetricData'));
+    const putMetricData = identityStatements(template).filter(({ statement }) =>
+      actionsOf(statement).includes('cloudwatch:PutMetricData'),
+    );
     expect(putMetricData.length).toBeGreaterThan(0);
     for (const { statement } of putMetricData) {
-      expect(statement.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': ['/aws/sagemaker/TrainingJobs', '/aws/sagemaker/Endpoints'] } });
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'cloudwatch:namespace': ['/aws/sagemaker/TrainingJobs', '/aws/sagemaker/Endpoints'] },
+      });
     }
   });
 
@@ -62,7 +76,9 @@ describe('IAM identity policies', () => {
   });
 
   it('pass roles only to SageMaker, only the SageMaker execution role', () => {
-    const passRole = identityStatements(template).filter(({ statement }) => actionsOf(statement).includes('iam:PassRole'));
+    const passRole = identityStatements(template).filter(({ statement }) =>
+      actionsOf(statement).includes('iam:PassRole'),
+    );
     expect(passRole.map((p) => p.logicalId).sort()).toEqual([
       expect.stringMatching(/^EndpointEventsHandlerRoleDefaultPolicy/),
       expect.stringMatching(/^IngestHandlerRoleDefaultPolicy/),
@@ -70,8 +86,12 @@ describe('IAM identity policies', () => {
     ]);
     for (const { statement } of passRole) {
       expect(actionsOf(statement)).toEqual(['iam:PassRole']);
-      expect(statement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SageMakerExecutionRole/), 'Arn'] });
-      expect(statement.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+      expect(statement.Resource).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^SageMakerExecutionRole/), 'Arn'],
+      });
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+      });
     }
   });
 
@@ -105,7 +125,9 @@ describe('cdk-nag AWS Solutions', () => {
 
   it('reports zero unacknowledged findings', () => {
     const report = new AwsSolutionsChecks().validateScope(stack);
-    const findings = report.violations.map((v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+    const findings = report.violations.map(
+      (v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+    );
     expect(findings).toEqual([]);
     expect(report.success).toBe(true);
   });
@@ -114,7 +136,9 @@ describe('cdk-nag AWS Solutions', () => {
     const probe = new Stack(fastApp(), 'Probe');
     new sqs.Queue(probe, 'Bare', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     const rules = new AwsSolutionsChecks().validateScope(probe).violations.map((v) => v.ruleName);
-    expect(rules).toEqual(expect.arrayContaining(['AwsSolutions-SQS2', 'AwsSolutions-SQS3', 'AwsSolutions-SQS4']));
+    expect(rules).toEqual(
+      expect.arrayContaining(['AwsSolutions-SQS2', 'AwsSolutions-SQS3', 'AwsSolutions-SQS4']),
+    );
   });
 
   it('acknowledges only with real reasons, on specific constructs', () => {
@@ -123,7 +147,9 @@ describe('cdk-nag AWS Solutions', () => {
     for (const ack of acks) {
       expect(ack.id, ack.path).toMatch(/^AwsSolutions-[A-Z]+\d+(\[.+\])?$/);
       expect(ack.reason.length, `${ack.id} at ${ack.path}`).toBeGreaterThanOrEqual(40);
-      expect(ack.reason, `${ack.id} at ${ack.path}`).not.toMatch(/^(ok|fine|n\/a|todo|suppress(ed)?|ignore)\b/i);
+      expect(ack.reason, `${ack.id} at ${ack.path}`).not.toMatch(
+        /^(ok|fine|n\/a|todo|suppress(ed)?|ignore)\b/i,
+      );
       // Never on the stack or the app as a whole.
       expect(ack.path).not.toBe(stack.node.path);
       expect(ack.path).not.toBe('');
@@ -133,7 +159,9 @@ describe('cdk-nag AWS Solutions', () => {
   });
 
   it('acknowledges no IAM5 resource that the template does not grant (no stale acknowledgements)', () => {
-    const granted = new Set(identityStatements(template).flatMap(({ statement }) => resourcesOf(statement).map(flattenForNag)));
+    const granted = new Set(
+      identityStatements(template).flatMap(({ statement }) => resourcesOf(statement).map(flattenForNag)),
+    );
     const stale = acknowledgements(stack)
       .map((a) => /^AwsSolutions-IAM5\[Resource::(.+)\]$/.exec(a.id)?.[1])
       .filter((resource): resource is string => resource !== undefined && !granted.has(resource));

@@ -11,7 +11,7 @@ import { cleanupOutdirs, fastApp, synthMlopsStack, type CfnResourceJson } from '
 afterAll(cleanupOutdirs);
 
 function functions(template: Template): Record<string, CfnResourceJson> {
-  return template.findResources('AWS::Lambda::Function');
+  return template.findResources('AWS::Lambda::Function') as Record<string, CfnResourceJson>;
 }
 
 describe('ServerlessMlopsStack with defaults', () => {
@@ -34,7 +34,17 @@ describe('ServerlessMlopsStack with defaults', () => {
   });
 
   it('gives every handler exactly the environment lambdas/shared/environment.ts reads, plus Powertools settings', () => {
-    const expected = [ENV.dataBucket, ENV.registryTable, ENV.resourcePrefix, ENV.sageMakerRoleArn, ENV.notificationTopicArn, 'NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME'].sort();
+    const expected = [
+      ENV.dataBucket,
+      ENV.registryTable,
+      ENV.resourcePrefix,
+      ENV.sageMakerRoleArn,
+      ENV.notificationTopicArn,
+      'NODE_OPTIONS',
+      'POWERTOOLS_LOG_LEVEL',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+    ].sort();
     const services: string[] = [];
     for (const fn of Object.values(functions(template))) {
       const variables = (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -76,12 +86,18 @@ describe('ServerlessMlopsStack with defaults', () => {
       ].sort(),
     );
     template.hasOutput('DataBucketName', { Value: { Ref: Match.stringLikeRegexp('^DataBucket') } });
-    template.hasOutput('SageMakerRoleArn', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SageMakerExecutionRole'), 'Arn'] } });
+    template.hasOutput('SageMakerRoleArn', {
+      Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SageMakerExecutionRole'), 'Arn'] },
+    });
   });
 
   it('has no custom resources (EventBridge notifications use the native bucket property)', () => {
-    const types = Object.values(template.toJSON().Resources as Record<string, CfnResourceJson>).map((r) => r.Type);
-    expect(types.filter((t) => t.startsWith('Custom::') || t === 'AWS::CloudFormation::CustomResource')).toEqual([]);
+    const types = Object.values(template.toJSON().Resources as Record<string, CfnResourceJson>).map(
+      (r) => r.Type,
+    );
+    expect(
+      types.filter((t) => t.startsWith('Custom::') || t === 'AWS::CloudFormation::CustomResource'),
+    ).toEqual([]);
     expect(Object.values(functions(template)).map((f) => f.Properties?.Runtime)).not.toContain('python3.13');
   });
 });
@@ -89,53 +105,77 @@ describe('ServerlessMlopsStack with defaults', () => {
 describe('ServerlessMlopsStack props', () => {
   it('scopes rules and names to a custom prefix and passes the default model config', () => {
     const config = { labelColumn: 'churned', training: { instanceType: 'ml.m5.xlarge' } };
-    const { template } = synthMlopsStack({ resourcePrefix: 'ml-dev', defaultModelConfig: config, ingestMaxConcurrency: 20, logLevel: 'DEBUG' });
+    const { template } = synthMlopsStack({
+      resourcePrefix: 'ml-dev',
+      defaultModelConfig: config,
+      ingestMaxConcurrency: 20,
+      logLevel: 'DEBUG',
+    });
     for (const fn of Object.values(functions(template))) {
       const variables = (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(variables[ENV.resourcePrefix]).toBe('ml-dev');
       expect(variables[ENV.defaultModelConfig]).toBe(JSON.stringify(config));
       expect(variables.POWERTOOLS_LOG_LEVEL).toBe('DEBUG');
     }
-    template.hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ detail: { TrainingJobName: [{ prefix: 'ml-dev-' }] } }) });
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 20 } });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { TrainingJobName: [{ prefix: 'ml-dev-' }] } }),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
     template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/ml-dev-notifications' });
   });
 
   it('accepts the default model config as JSON text', () => {
     const { template } = synthMlopsStack({ defaultModelConfig: '{ "problemType": "regression" }' });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ [ENV.defaultModelConfig]: '{"problemType":"regression"}' }) },
+      Environment: {
+        Variables: Match.objectLike({ [ENV.defaultModelConfig]: '{"problemType":"regression"}' }),
+      },
     });
   });
 
   it('can let stateful resources be destroyed', () => {
     const { template } = synthMlopsStack({ dataRemovalPolicy: RemovalPolicy.DESTROY });
-    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: Match.objectLike({ DeletionProtectionEnabled: false }) });
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
     template.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
   });
 });
 
 describe('ServerlessMlopsStack validation', () => {
-  const build = (props: ConstructorParameters<typeof ServerlessMlopsStack>[2]) => () => new ServerlessMlopsStack(fastApp(), 'Invalid', props);
+  const build = (props: ConstructorParameters<typeof ServerlessMlopsStack>[2]) => () =>
+    new ServerlessMlopsStack(fastApp(), 'Invalid', props);
 
-  it.each(['', 'MLOPS', 'ml_ops', '9mlops', 'mlops-', 'ml--ops', 'toolongprefix'])('rejects the resource prefix %j', (resourcePrefix) => {
-    expect(build({ resourcePrefix })).toThrow(
-      `resourcePrefix ${JSON.stringify(resourcePrefix)} is invalid: it must match /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,7}$/ (1-8 lowercase letters, digits or single hyphens, starting with a letter)`,
+  it.each(['', 'MLOPS', 'ml_ops', '9mlops', 'mlops-', 'ml--ops', 'toolongprefix'])(
+    'rejects the resource prefix %j',
+    (resourcePrefix) => {
+      expect(build({ resourcePrefix })).toThrow(
+        `resourcePrefix ${JSON.stringify(resourcePrefix)} is invalid: it must match /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,7}$/ (1-8 lowercase letters, digits or single hyphens, starting with a letter)`,
+      );
+    },
+  );
+
+  it.each([0, 1, 1001, 2.5, Number.NaN])('rejects ingestMaxConcurrency %s', (ingestMaxConcurrency) => {
+    expect(build({ ingestMaxConcurrency })).toThrow(
+      `ingestMaxConcurrency must be an integer between 2 and 1000, got ${String(ingestMaxConcurrency)}`,
     );
   });
 
-  it.each([0, 1, 1001, 2.5, Number.NaN])('rejects ingestMaxConcurrency %s', (ingestMaxConcurrency) => {
-    expect(build({ ingestMaxConcurrency })).toThrow(`ingestMaxConcurrency must be an integer between 2 and 1000, got ${String(ingestMaxConcurrency)}`);
-  });
-
   it('rejects ingestBatchSize outside 1..10', () => {
-    expect(build({ ingestBatchSize: 11 })).toThrow('ingestBatchSize must be an integer between 1 and 10, got 11');
+    expect(build({ ingestBatchSize: 11 })).toThrow(
+      'ingestBatchSize must be an integer between 1 and 10, got 11',
+    );
   });
 
   it('rejects a default model config that is not JSON, not an object, or not a valid config', () => {
     expect(build({ defaultModelConfig: '{ nope' })).toThrow(/^defaultModelConfig is not valid JSON: /);
     expect(build({ defaultModelConfig: '[1, 2]' })).toThrow('defaultModelConfig must be a JSON object');
-    expect(build({ defaultModelConfig: { labelColum: 'y' } })).toThrow(/^defaultModelConfig is not a valid model config: .*labelColum/);
+    expect(build({ defaultModelConfig: { labelColum: 'y' } })).toThrow(
+      /^defaultModelConfig is not a valid model config: .*labelColum/,
+    );
     expect(build({ defaultModelConfig: { training: { instanceType: 'm5.large' } } })).toThrow(
       'defaultModelConfig is not a valid model config: training.instanceType: must look like ml.m5.large',
     );

@@ -513,8 +513,8 @@ describe('DatasetPreparer: folder datasets', () => {
     const error = rejection(() => preparer.startFile('datasets/churn/d1/part-1.csv', ['label', 'x']));
     expect(error.code).toBe('INVALID_DATASET');
     expect(error.message).toContain('datasets/churn/d1/part-1.csv');
-    expect(error.message).toContain('label,x');
-    expect(error.message).toContain('x,label');
+    expect(error.message).toContain('label, x');
+    expect(error.message).toContain('x, label');
     expect(rejection(() => preparer.startFile('p2', ['x', 'label', 'extra'])).code).toBe('INVALID_DATASET');
     expect(rejection(() => preparer.startFile('p3', ['x'])).code).toBe('INVALID_DATASET');
   });

@@ -1,6 +1,13 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupOutdirs, grants, resourcesGranted, roleStatements, synthMlopsStack, type StatementJson } from '../helpers';
+import {
+  cleanupOutdirs,
+  grants,
+  resourcesGranted,
+  roleStatements,
+  synthMlopsStack,
+  type StatementJson,
+} from '../helpers';
 
 afterAll(cleanupOutdirs);
 
@@ -20,13 +27,18 @@ describe('IngestPipeline', () => {
       EventPattern: {
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { bucket: { name: [{ Ref: Match.stringLikeRegexp('^DataBucket') }] }, object: { key: [{ prefix: 'datasets/' }] } },
+        detail: {
+          bucket: { name: [{ Ref: Match.stringLikeRegexp('^DataBucket') }] },
+          object: { key: [{ prefix: 'datasets/' }] },
+        },
       },
       State: 'ENABLED',
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestQueue'), 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestDeadLetterQueue'), 'Arn'] } },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestDeadLetterQueue'), 'Arn'] },
+          },
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21600 },
         }),
       ],
@@ -37,14 +49,23 @@ describe('IngestPipeline', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 1800,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestDeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestDeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 5,
+      },
     });
-    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600, RedrivePolicy: Match.absent() });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1209600,
+      RedrivePolicy: Match.absent(),
+    });
     // enforceSSL on every queue.
     const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
     expect(policies).toHaveLength(5);
     for (const policy of policies) {
-      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
     }
   });
 
@@ -68,7 +89,10 @@ describe('IngestPipeline', () => {
   });
 
   it('reads datasets/ and models/, writes prepared/ only, and lists the bucket', () => {
-    expect(resourcesGranted(statements, 's3:GetObject')).toEqual([`${bucketArn}/datasets/*`, `${bucketArn}/models/*`]);
+    expect(resourcesGranted(statements, 's3:GetObject')).toEqual([
+      `${bucketArn}/datasets/*`,
+      `${bucketArn}/models/*`,
+    ]);
     expect(resourcesGranted(statements, 's3:PutObject')).toEqual([`${bucketArn}/prepared/*`]);
     expect(resourcesGranted(statements, 's3:AbortMultipartUpload')).toEqual([`${bucketArn}/prepared/*`]);
     expect(resourcesGranted(statements, 's3:ListBucket')).toEqual([bucketArn]);
@@ -76,17 +100,27 @@ describe('IngestPipeline', () => {
   });
 
   it('starts, describes and tags only <prefix>- training jobs and passes only the SageMaker role', () => {
-    for (const action of ['sagemaker:CreateTrainingJob', 'sagemaker:DescribeTrainingJob', 'sagemaker:AddTags']) {
+    for (const action of [
+      'sagemaker:CreateTrainingJob',
+      'sagemaker:DescribeTrainingJob',
+      'sagemaker:AddTags',
+    ]) {
       expect(resourcesGranted(statements, action)).toEqual([trainingJobs]);
     }
     expect(grants(statements, 'iam:PassRole')).toEqual([
-      { resources: ['${SageMakerExecutionRoleE9F94E59.Arn}'], condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } },
+      {
+        resources: ['${SageMakerExecutionRoleE9F94E59.Arn}'],
+        condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      },
     ]);
   });
 
   it('reads and writes registry items, queries the status index, publishes notifications', () => {
     expect(resourcesGranted(statements, 'dynamodb:UpdateItem')).toEqual(['${RegistryTableDB777839.Arn}']);
-    expect(resourcesGranted(statements, 'dynamodb:Query')).toEqual(['${RegistryTableDB777839.Arn}', '${RegistryTableDB777839.Arn}/index/byStatus']);
+    expect(resourcesGranted(statements, 'dynamodb:Query')).toEqual([
+      '${RegistryTableDB777839.Arn}',
+      '${RegistryTableDB777839.Arn}/index/byStatus',
+    ]);
     expect(resourcesGranted(statements, 'dynamodb:Scan')).toEqual([]);
     expect(resourcesGranted(statements, 'sns:Publish')).toEqual(['${NotificationsTopicAE679CBD}']);
     expect(resourcesGranted(statements, 'kms:GenerateDataKey*')).toEqual(['${NotificationsKeyADCFA950.Arn}']);

@@ -1,10 +1,18 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupOutdirs, grants, resourcesGranted, roleStatements, synthMlopsStack, type CfnResourceJson } from '../helpers';
+import {
+  cleanupOutdirs,
+  grants,
+  resourcesGranted,
+  roleStatements,
+  synthMlopsStack,
+  type CfnResourceJson,
+} from '../helpers';
 
 afterAll(cleanupOutdirs);
 
-const arn = (service: string, resource: string) => `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${resource}`;
+const arn = (service: string, resource: string) =>
+  `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}:${resource}`;
 const trainingJobs = arn('sagemaker', 'training-job/mlops-*');
 const models = arn('sagemaker', 'model/mlops-*');
 const endpointConfigs = arn('sagemaker', 'endpoint-config/mlops-*');
@@ -18,9 +26,30 @@ describe('lifecycle event rules', () => {
   });
 
   it.each([
-    ['TrainingEvents', { source: ['aws.sagemaker'], 'detail-type': ['SageMaker Training Job State Change'], detail: { TrainingJobName: [{ prefix: 'mlops-' }] } }],
-    ['EndpointEvents', { source: ['aws.sagemaker'], 'detail-type': ['SageMaker Endpoint State Change'], detail: { EndpointName: [{ prefix: 'mlops-' }] } }],
-    ['AlarmEvents', { source: ['aws.cloudwatch'], 'detail-type': ['CloudWatch Alarm State Change'], detail: { alarmName: [{ prefix: 'mlops-' }] } }],
+    [
+      'TrainingEvents',
+      {
+        source: ['aws.sagemaker'],
+        'detail-type': ['SageMaker Training Job State Change'],
+        detail: { TrainingJobName: [{ prefix: 'mlops-' }] },
+      },
+    ],
+    [
+      'EndpointEvents',
+      {
+        source: ['aws.sagemaker'],
+        'detail-type': ['SageMaker Endpoint State Change'],
+        detail: { EndpointName: [{ prefix: 'mlops-' }] },
+      },
+    ],
+    [
+      'AlarmEvents',
+      {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        detail: { alarmName: [{ prefix: 'mlops-' }] },
+      },
+    ],
   ])('%s: exact pattern, retry policy and DLQ on the target', (name, pattern) => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: pattern,
@@ -28,25 +57,37 @@ describe('lifecycle event rules', () => {
         {
           Id: Match.anyValue(),
           Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${name}HandlerFunction`), 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${name}DeadLetterQueue`), 'Arn'] } },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${name}DeadLetterQueue`), 'Arn'] },
+          },
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21600 },
         },
       ],
     });
   });
 
-  it.each(['TrainingEvents', 'EndpointEvents', 'AlarmEvents'])('%s: two async retries, then the on-failure destination is the DLQ', (name) => {
-    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-      FunctionName: { Ref: Match.stringLikeRegexp(`^${name}HandlerFunction`) },
-      MaximumRetryAttempts: 2,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${name}DeadLetterQueue`), 'Arn'] } } },
-    });
-  });
+  it.each(['TrainingEvents', 'EndpointEvents', 'AlarmEvents'])(
+    '%s: two async retries, then the on-failure destination is the DLQ',
+    (name) => {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: Match.stringLikeRegexp(`^${name}HandlerFunction`) },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: {
+          OnFailure: {
+            Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${name}DeadLetterQueue`), 'Arn'] },
+          },
+        },
+      });
+    },
+  );
 
   it('encrypts each DLQ and keeps messages 14 days', () => {
-    const dlqs = Object.entries(template.findResources('AWS::SQS::Queue') as Record<string, CfnResourceJson>).filter(([id]) => id.includes('DeadLetterQueue'));
+    const dlqs = Object.entries(
+      template.findResources('AWS::SQS::Queue') as Record<string, CfnResourceJson>,
+    ).filter(([id]) => id.includes('DeadLetterQueue'));
     expect(dlqs).toHaveLength(4);
-    for (const [, queue] of dlqs) expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    for (const [, queue] of dlqs)
+      expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
   });
 });
 
@@ -69,7 +110,12 @@ describe('lifecycle handler permissions', () => {
     expect(resourcesGranted(s, 'sagemaker:DeleteEndpoint')).toEqual([endpoints]);
     expect(resourcesGranted(s, 'sagemaker:AddTags')).toEqual([endpointConfigs, endpoints, models]);
     expect(resourcesGranted(s, 'cloudwatch:DescribeAlarms')).toEqual([alarms]);
-    expect(grants(s, 'iam:PassRole')).toEqual([{ resources: ['${SageMakerExecutionRoleE9F94E59.Arn}'], condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } }]);
+    expect(grants(s, 'iam:PassRole')).toEqual([
+      {
+        resources: ['${SageMakerExecutionRoleE9F94E59.Arn}'],
+        condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      },
+    ]);
     expect(resourcesGranted(s, 'sns:Publish')).toEqual(['${NotificationsTopicAE679CBD}']);
     expect(resourcesGranted(s, 'dynamodb:PutItem')).toEqual(['${RegistryTableDB777839.Arn}']);
   });
@@ -89,7 +135,9 @@ describe('lifecycle handler permissions', () => {
     expect(resourcesGranted(s, 'cloudwatch:DescribeAlarms')).toEqual([alarms]);
     expect(resourcesGranted(s, 'cloudwatch:PutMetricAlarm')).toEqual([]);
     expect(resourcesGranted(s, 'iam:PassRole')).toEqual([]);
-    const services = new Set(s.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).map((a) => a.split(':')[0]));
+    const services = new Set(
+      s.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).map((a) => a.split(':')[0]),
+    );
     expect([...services].sort()).toEqual(['cloudwatch', 'dynamodb', 'kms', 'logs', 'sns', 'sqs', 'xray']);
   });
 });

@@ -7,7 +7,10 @@ afterAll(cleanupOutdirs);
 
 function build(allowAlarmActions?: boolean): Template {
   const stack = constructTestStack();
-  new Notifications(stack, 'Notifications', { resourcePrefix: 'mlops', ...(allowAlarmActions === undefined ? {} : { allowAlarmActions }) });
+  new Notifications(stack, 'Notifications', {
+    resourcePrefix: 'mlops',
+    ...(allowAlarmActions === undefined ? {} : { allowAlarmActions }),
+  });
   return Template.fromStack(stack);
 }
 
@@ -16,23 +19,36 @@ describe('Notifications', () => {
     const template = build();
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/mlops-notifications' });
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NotificationsKey'), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^NotificationsKey'), 'Arn'] },
+    });
   });
 
-  it('denies publishing without TLS and lets only this account\'s alarms publish', () => {
+  it("denies publishing without TLS and lets only this account's alarms publish", () => {
     const template = build();
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Sid: 'AlarmActions', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } }),
+          Match.objectLike({
+            Sid: 'AlarmActions',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
         ]),
       },
     });
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Sid: 'AlarmActions', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } }),
+          Match.objectLike({
+            Sid: 'AlarmActions',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
         ]),
       },
     });

@@ -60,10 +60,14 @@ describe('RegistryTable', () => {
   });
 
   it('can be destroyed, which lifts deletion protection', () => {
-    tableTemplate({ removalPolicy: RemovalPolicy.DESTROY }).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    tableTemplate({ removalPolicy: RemovalPolicy.DESTROY }).hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+    });
   });
 
   it('rejects a recovery period outside 1..35 days', () => {
-    expect(() => tableTemplate({ recoveryPeriodInDays: 36 })).toThrow('recoveryPeriodInDays must be an integer between 1 and 35, got 36');
+    expect(() => tableTemplate({ recoveryPeriodInDays: 36 })).toThrow(
+      'recoveryPeriodInDays must be an integer between 1 and 35, got 36',
+    );
   });
 });

@@ -8,20 +8,35 @@ afterAll(cleanupOutdirs);
 describe('flattenForNag', () => {
   it('flattens like cdk-nag: Refs and GetAtts in angle brackets, joins joined', () => {
     expect(flattenForNag('arn:aws:s3:::b/*')).toBe('arn:aws:s3:::b/*');
-    expect(flattenForNag({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':x:', { 'Fn::GetAtt': ['Bucket', 'Arn'] }, '/*']] })).toBe('arn:<AWS::Partition>:x:<Bucket.Arn>/*');
+    expect(
+      flattenForNag({
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, ':x:', { 'Fn::GetAtt': ['Bucket', 'Arn'] }, '/*'],
+        ],
+      }),
+    ).toBe('arn:<AWS::Partition>:x:<Bucket.Arn>/*');
     expect(flattenForNag({ 'Fn::Sub': 'arn:${AWS::Partition}:y' })).toBe('arn:<AWS::Partition>:y');
   });
 
   it('matches a formatted ARN with tokens', () => {
     const stack = constructTestStack();
-    const arn = Stack.of(stack).formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: 'mlops-*' });
-    expect(flattenForNag(stack.resolve(arn))).toBe('arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/mlops-*');
+    const arn = Stack.of(stack).formatArn({
+      service: 'sagemaker',
+      resource: 'endpoint',
+      resourceName: 'mlops-*',
+    });
+    expect(flattenForNag(stack.resolve(arn))).toBe(
+      'arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/mlops-*',
+    );
   });
 });
 
 describe('acknowledge', () => {
   it('refuses a reason that explains nothing', () => {
     const stack = constructTestStack();
-    expect(() => acknowledge(stack, 'AwsSolutions-S1', 'ok')).toThrow('the acknowledgement of AwsSolutions-S1 at TestStack needs a real reason (at least 40 characters)');
+    expect(() => acknowledge(stack, 'AwsSolutions-S1', 'ok')).toThrow(
+      'the acknowledgement of AwsSolutions-S1 at TestStack needs a real reason (at least 40 characters)',
+    );
   });
 });
