@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * CDK app entry: `npx cdk synth` runs `npx tsx bin/app.ts` (cdk.json). Where this stands: the
  * outermost layer; everything it does is in lib/app.ts. The App synthesizes itself when the CLI

@@ -36,8 +36,6 @@ export interface MlopsContext {
   readonly region: string;
   /** Parsed JSON merged under every model's config (the stack's defaults), if any. */
   readonly defaultModelConfig?: Readonly<Record<string, unknown>>;
-  /** Topic that alarm actions may notify (unused by default: alarms reach us through EventBridge). */
-  readonly notificationTopicArn?: string;
 }
 
 /** A silent log for tests. */

@@ -106,6 +106,8 @@ export class IngestDataset {
     }
     await ctx.registry.saveModelConfig(model, config.config, base.createdAt);
 
+    const sourceProblem = scriptSourceProblem(config.config, ctx.bucket, model);
+    if (sourceProblem) return this.reject(base, new RejectionError('INVALID_CONFIG', `models/${model}/config.json is invalid: ${sourceProblem}`));
     const gate = resolveGate(config.config);
     const plan = trainingPlan(config.config, ctx.region);
     const dataset: DatasetRecord = {
@@ -389,6 +391,16 @@ export function trainingPlan(
         metricDefinitions: algorithm.metricDefinitions,
       };
   }
+}
+
+/**
+ * Script bundles must live in the data bucket under `models/<model>/code/`: the only place the
+ * SageMaker execution role may read them from.
+ */
+function scriptSourceProblem(config: ModelConfig, bucket: string, model: string): string | undefined {
+  if (config.algorithm.type !== 'script') return undefined;
+  const expected = `s3://${bucket}/models/${model}/code/`;
+  return config.algorithm.sourceUri.startsWith(expected) ? undefined : `algorithm.sourceUri: must be under ${expected} (where SageMaker may read it)`;
 }
 
 function stringify(values: Readonly<Record<string, string | number | boolean>>, json: boolean): Record<string, string> {

@@ -111,7 +111,6 @@ export class ProcessEndpointChange {
       errorRateThreshold: m.errorRateThreshold,
       evaluationPeriods: m.evaluationPeriods,
       datapointsToAlarm: m.datapointsToAlarm,
-      ...(ctx.notificationTopicArn ? { notificationTopicArn: ctx.notificationTopicArn } : {}),
       tags: { 'mlops:model': model },
     });
     await ctx.registry.markAlarmsCreated(model, ctx.clock.now().toISOString());

@@ -57,6 +57,5 @@ export function createAwsContext(log: Log, settings: HandlerSettings = readSetti
     bucket: settings.dataBucket,
     region,
     ...(defaultModelConfig ? { defaultModelConfig } : {}),
-    ...(settings.notificationTopicArn ? { notificationTopicArn: settings.notificationTopicArn } : {}),
   };
 }

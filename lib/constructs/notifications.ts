@@ -25,8 +25,10 @@ export interface NotificationsProps {
    */
   readonly keyRemovalPolicy?: RemovalPolicy;
   /**
-   * Let CloudWatch alarms of this account publish to the topic (alarm actions).
-   * @default true
+   * Let CloudWatch alarms of this account publish to the topic (alarm actions). Off by default:
+   * alarm state changes reach people through the alarm-events handler, which opens the incident
+   * and writes a readable message, so raw alarm actions would only send every alarm twice.
+   * @default false
    */
   readonly allowAlarmActions?: boolean;
 }
@@ -50,7 +52,7 @@ export class Notifications extends Construct {
       enforceSSL: true,
     });
 
-    if (props.allowAlarmActions ?? true) {
+    if (props.allowAlarmActions ?? false) {
       const sameAccount = { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } };
       const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
       this.topic.addToResourcePolicy(

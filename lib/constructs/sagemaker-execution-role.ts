@@ -95,6 +95,12 @@ export class SageMakerExecutionRole extends Construct {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'WriteDataCapture', actions: ['s3:PutObject'], resources: [capture] }),
     );
+    // Script mode: the framework container downloads sourcedir.tar.gz, which must live under
+    // models/<model>/code/ (checked by ingest), and nowhere else.
+    const scriptSources = props.data.objectsArn(`${BUCKET_PREFIXES.models}*/code/`);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ReadScriptSources', actions: ['s3:GetObject'], resources: [scriptSources] }),
+    );
 
     // The built-in XGBoost image lives in an AWS-owned account that differs per region
     // (core/domain/algorithm-images.ts), hence the account wildcard on a fixed repository name.
@@ -166,6 +172,11 @@ export class SageMakerExecutionRole extends Construct {
       this.role,
       artifacts,
       'Training writes model.tar.gz under artifacts/<model>/<job>/ and hosting reads it back; job names are generated per version, so the grant is the artifacts/ prefix.',
+    );
+    acknowledgeWildcardResource(
+      this.role,
+      scriptSources,
+      'Script-mode training downloads the sourcedir.tar.gz a data scientist keeps under models/<model>/code/; model names are chosen per model, so the grant is models/*/code/* and only s3:GetObject.',
     );
     acknowledgeWildcardResource(
       this.role,

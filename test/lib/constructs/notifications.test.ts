@@ -24,8 +24,8 @@ describe('Notifications', () => {
     });
   });
 
-  it("denies publishing without TLS and lets only this account's alarms publish", () => {
-    const template = build();
+  it("denies publishing without TLS and, when asked, lets only this account's alarms publish", () => {
+    const template = build(true);
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -54,8 +54,8 @@ describe('Notifications', () => {
     });
   });
 
-  it('can keep CloudWatch out entirely', () => {
-    const json = JSON.stringify(build(false).toJSON());
+  it('keeps CloudWatch out by default (alarms reach people through the alarm-events handler)', () => {
+    const json = JSON.stringify(build().toJSON());
     expect(json).not.toContain('cloudwatch.amazonaws.com');
   });
 });

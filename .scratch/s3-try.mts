@@ -1,0 +1,10 @@
+import { PutObjectCommand, CopyObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { startLocalS3 } from '/work/main/local/services/s3-server';
+const s3 = await startLocalS3({ dataDir: '/tmp/s3try', port: 0, fresh: true, events: { publish: (e) => console.log(JSON.stringify(e)) } });
+await s3.client.send(new PutObjectCommand({ Bucket: 'mlops-local-data', Key: 'datasets/churn/a b+c%d é.csv', Body: 'x,y\n1,2\n' }));
+const up = 1;
+await new Upload({ client: s3.client, params: { Bucket: 'mlops-local-data', Key: 'datasets/big/x.csv', Body: Buffer.alloc(12 * 1024 * 1024, 65) }, partSize: 5 * 1024 * 1024 }).done();
+await s3.client.send(new CopyObjectCommand({ Bucket: 'mlops-local-data', Key: 'datasets/churn/copy.csv', CopySource: 'mlops-local-data/datasets/big/x.csv' }));
+console.log(s3.endpoint);
+await s3.stop();
