@@ -12,6 +12,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript launchers run on Node.
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
     // The core is the MLOps domain: it must not know which cloud it runs on.
     files: ['core/**/*.ts'],
     rules: {

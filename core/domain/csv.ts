@@ -34,7 +34,10 @@ export interface CsvReadOptions {
  * Reads CSV records from a stream of bytes. Blank lines are skipped. Yields records in arrays to
  * keep per-record overhead low on large files.
  */
-export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>, options: CsvReadOptions = {}): AsyncGenerator<CsvRecord[]> {
+export async function* readCsvRecords(
+  source: AsyncIterable<Uint8Array | string>,
+  options: CsvReadOptions = {},
+): AsyncGenerator<CsvRecord[]> {
   const maxField = options.maxFieldLength ?? 1_048_576;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   // Parser state, kept across chunks so that any chunk boundary is fine.
@@ -68,7 +71,8 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
       if (runStart >= 0) {
         field += text.slice(runStart, end);
         runStart = -1;
-        if (field.length > maxField) throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
+        if (field.length > maxField)
+          throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
       }
     };
     for (let i = 0; i < text.length; i++) {
@@ -93,12 +97,16 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
         case State.QuoteInQuoted:
           if (c === 34) {
             field += '"';
-            if (field.length > maxField) throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
+            if (field.length > maxField)
+              throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
             state = State.Quoted;
             continue;
           }
           if (c !== 44 && c !== 10 && c !== 13) {
-            throw new CsvSyntaxError(line, 'text after a closing quote; a quoted field must end at a comma or line end');
+            throw new CsvSyntaxError(
+              line,
+              'text after a closing quote; a quoted field must end at a comma or line end',
+            );
           }
           break; // a delimiter: handled below as in an unquoted field
         case State.FieldStart:
@@ -109,7 +117,10 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
           break;
         case State.Unquoted:
           if (c === 34) {
-            throw new CsvSyntaxError(line, 'a quote (") inside an unquoted field; quote the whole field and double the quotes inside it');
+            throw new CsvSyntaxError(
+              line,
+              'a quote (") inside an unquoted field; quote the whole field and double the quotes inside it',
+            );
           }
           break;
       }
@@ -138,7 +149,10 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
     try {
       text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     } catch {
-      throw new CsvSyntaxError(line + linesBeforeInvalidByte(chunk as Uint8Array), 'the file is not valid UTF-8 text');
+      throw new CsvSyntaxError(
+        line + linesBeforeInvalidByte(chunk as Uint8Array),
+        'the file is not valid UTF-8 text',
+      );
     }
     consume(text);
     if (batch.length > 0) {
@@ -153,7 +167,8 @@ export async function* readCsvRecords(source: AsyncIterable<Uint8Array | string>
     throw new CsvSyntaxError(line, 'the file is not valid UTF-8 text');
   }
   consume(tail);
-  if ((state as State) === State.Quoted) throw new CsvSyntaxError(recordLine, 'a quoted field is not closed before the end of the file');
+  if ((state as State) === State.Quoted)
+    throw new CsvSyntaxError(recordLine, 'a quoted field is not closed before the end of the file');
   if ((state as State) !== State.FieldStart || fields.length > 0) endRecord();
   if (batch.length > 0) yield batch;
 }

@@ -63,11 +63,13 @@ export class DatasetPreparer {
   ) {
     const names = header.map((name) => name.trim());
     names.forEach((name, index) => {
-      if (name === '') throw this.reject('INVALID_DATASET', `line 1: column ${index + 1} of the header has no name`);
+      if (name === '')
+        throw this.reject('INVALID_DATASET', `line 1: column ${index + 1} of the header has no name`);
     });
     const seen = new Set<string>();
     for (const name of names) {
-      if (seen.has(name)) throw this.reject('INVALID_DATASET', `line 1: the header names the column "${name}" twice`);
+      if (seen.has(name))
+        throw this.reject('INVALID_DATASET', `line 1: the header names the column "${name}" twice`);
       seen.add(name);
     }
     this.labelIndex = names.indexOf(config.labelColumn);
@@ -79,7 +81,10 @@ export class DatasetPreparer {
     }
     this.featureIndexes = names.map((_, i) => i).filter((i) => i !== this.labelIndex);
     if (this.featureIndexes.length === 0) {
-      throw this.reject('INVALID_DATASET', `the header has only the label column "${config.labelColumn}"; at least one feature column is needed`);
+      throw this.reject(
+        'INVALID_DATASET',
+        `the header has only the label column "${config.labelColumn}"; at least one feature column is needed`,
+      );
     }
     this.columns = names.map((name) => ({
       name,
@@ -104,14 +109,20 @@ export class DatasetPreparer {
     const expected = this.header.map((h) => h.trim());
     const actual = header.map((h) => h.trim());
     if (expected.length !== actual.length || expected.some((name, i) => name !== actual[i])) {
-      throw this.reject('INVALID_DATASET', `line 1: the header (${actual.join(', ')}) differs from the first file's header (${expected.join(', ')})`);
+      throw this.reject(
+        'INVALID_DATASET',
+        `line 1: the header (${actual.join(', ')}) differs from the first file's header (${expected.join(', ')})`,
+      );
     }
   }
 
   /** Validates one data row and returns its prepared line. */
   prepare(fields: readonly string[], line: number): PreparedLine {
     if (fields.length !== this.header.length) {
-      throw this.reject('INVALID_DATASET', `line ${line} has ${fields.length} fields; the header has ${this.header.length}`);
+      throw this.reject(
+        'INVALID_DATASET',
+        `line ${line} has ${fields.length} fields; the header has ${this.header.length}`,
+      );
     }
     const label = this.prepareLabel((fields[this.labelIndex] ?? '').trim(), line);
     const out: string[] = [label];
@@ -140,7 +151,12 @@ export class DatasetPreparer {
         `the label column "${this.config.labelColumn}" has only the value ${[...this.labelValues].join('')}; a classifier needs at least two classes`,
       );
     }
-    return { rows, trainRows: this.trainRows, validationRows: this.validationRows, columns: this.columns.map(summarize) };
+    return {
+      rows,
+      trainRows: this.trainRows,
+      validationRows: this.validationRows,
+      columns: this.columns.map(summarize),
+    };
   }
 
   private prepareLabel(raw: string, line: number): string {
@@ -153,11 +169,17 @@ export class DatasetPreparer {
     } else {
       value = DECIMAL_NUMBER.test(raw) ? Number(raw) : Number.NaN;
       if (!Number.isFinite(value)) {
-        throw this.reject('INVALID_DATASET', `line ${line}: the label "${truncate(raw)}" in column "${name}" is not a number`);
+        throw this.reject(
+          'INVALID_DATASET',
+          `line ${line}: the label "${truncate(raw)}" in column "${name}" is not a number`,
+        );
       }
     }
     if (this.config.problemType === 'binary_classification' && value !== 0 && value !== 1) {
-      throw this.reject('INVALID_DATASET', `line ${line}: the label "${truncate(raw)}" in column "${name}" must be 0 or 1 (or true/false) for binary classification`);
+      throw this.reject(
+        'INVALID_DATASET',
+        `line ${line}: the label "${truncate(raw)}" in column "${name}" must be 0 or 1 (or true/false) for binary classification`,
+      );
     }
     if (this.config.problemType === 'multiclass_classification') {
       const classes = Number(this.config.hyperparameters['num_class']);
@@ -187,7 +209,10 @@ export class DatasetPreparer {
     const value = DECIMAL_NUMBER.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isFinite(value)) {
       if (/^[+-]?(nan|inf(inity)?)$/i.test(raw)) {
-        throw this.reject('INVALID_DATASET', `line ${line}: column "${column.name}" holds "${raw}"; use a finite number, or leave the field empty for a missing value`);
+        throw this.reject(
+          'INVALID_DATASET',
+          `line ${line}: column "${column.name}" holds "${raw}"; use a finite number, or leave the field empty for a missing value`,
+        );
       }
       throw this.reject(
         'INVALID_DATASET',
@@ -220,7 +245,10 @@ export class DatasetPreparer {
     return mix32(this.seedHash ^ rowIndex) < this.validationThreshold ? 'validation' : 'train';
   }
 
-  private reject(code: 'INVALID_DATASET' | 'MISSING_LABEL_COLUMN' | 'EMPTY_DATASET', message: string): RejectionError {
+  private reject(
+    code: 'INVALID_DATASET' | 'MISSING_LABEL_COLUMN' | 'EMPTY_DATASET',
+    message: string,
+  ): RejectionError {
     return new RejectionError(code, `${this.source}: ${message}`);
   }
 }

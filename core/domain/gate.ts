@@ -40,7 +40,8 @@ export function evaluateGate(
   checks.push({ name: 'metric-reported', passed: true, detail: `${gate.metric} = ${round(value)}` });
 
   if (gate.threshold !== undefined) {
-    const passed = gate.direction === 'maximize' ? value >= gate.threshold - EPSILON : value <= gate.threshold + EPSILON;
+    const passed =
+      gate.direction === 'maximize' ? value >= gate.threshold - EPSILON : value <= gate.threshold + EPSILON;
     checks.push({
       name: 'threshold',
       passed,
@@ -50,7 +51,10 @@ export function evaluateGate(
 
   const championValue = champion?.metrics[gate.metric];
   if (champion && championValue !== undefined && Number.isFinite(championValue)) {
-    const floor = gate.direction === 'maximize' ? championValue - gate.regressionTolerance : championValue + gate.regressionTolerance;
+    const floor =
+      gate.direction === 'maximize'
+        ? championValue - gate.regressionTolerance
+        : championValue + gate.regressionTolerance;
     const passed = gate.direction === 'maximize' ? value >= floor - EPSILON : value <= floor + EPSILON;
     checks.push({
       name: 'no-regression',
@@ -58,13 +62,21 @@ export function evaluateGate(
       detail: `${gate.metric} ${round(value)} against champion v${champion.version} ${round(championValue)} (tolerance ${gate.regressionTolerance}): ${passed ? 'no regression' : 'worse than the champion'}`,
     });
   } else {
-    checks.push({ name: 'no-regression', passed: true, detail: 'no champion to compare with: first production candidate' });
+    checks.push({
+      name: 'no-regression',
+      passed: true,
+      detail: 'no champion to compare with: first production candidate',
+    });
   }
 
   const passed = checks.every((check) => check.passed);
   if (!passed) return { passed, decision: 'REJECTED', checks };
   if (gate.approval === 'manual') {
-    checks.push({ name: 'approval', passed: true, detail: 'manual approval required: waiting in PENDING_APPROVAL' });
+    checks.push({
+      name: 'approval',
+      passed: true,
+      detail: 'manual approval required: waiting in PENDING_APPROVAL',
+    });
     return { passed, decision: 'PENDING_APPROVAL', checks };
   }
   checks.push({ name: 'approval', passed: true, detail: 'automatic approval' });

@@ -11,7 +11,11 @@ const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()]);
 export const PROBLEM_DEFAULTS = {
   binary_classification: { objective: 'binary:logistic', metric: 'validation:auc', direction: 'maximize' },
   regression: { objective: 'reg:squarederror', metric: 'validation:rmse', direction: 'minimize' },
-  multiclass_classification: { objective: 'multi:softprob', metric: 'validation:mlogloss', direction: 'minimize' },
+  multiclass_classification: {
+    objective: 'multi:softprob',
+    metric: 'validation:mlogloss',
+    direction: 'minimize',
+  },
 } as const;
 export type ProblemType = keyof typeof PROBLEM_DEFAULTS;
 
@@ -25,21 +29,37 @@ const algorithmSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('image'),
       /** An ECR image implementing SageMaker's training contract. */
-      imageUri: z.string().regex(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[\w./-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/, 'must be an ECR image URI'),
+      imageUri: z
+        .string()
+        .regex(
+          /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[\w./-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/,
+          'must be an ECR image URI',
+        ),
       /** Regexes SageMaker uses to read metrics from the container's logs. */
-      metricDefinitions: z.array(z.object({ name: z.string().min(1).max(255), regex: z.string().min(1).max(500) })).max(40).default([]),
+      metricDefinitions: z
+        .array(z.object({ name: z.string().min(1).max(255), regex: z.string().min(1).max(500) }))
+        .max(40)
+        .default([]),
     })
     .strict(),
   z
     .object({
       type: z.literal('script'),
       /** A framework image (e.g. the SageMaker scikit-learn image) that runs the user's script. */
-      imageUri: z.string().regex(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[\w./-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/, 'must be an ECR image URI'),
+      imageUri: z
+        .string()
+        .regex(
+          /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[\w./-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$/,
+          'must be an ECR image URI',
+        ),
       /** The script to run, e.g. `train.py`. */
       entryPoint: z.string().min(1),
       /** `s3://` URI of a `sourcedir.tar.gz` holding the script (under the data bucket). */
       sourceUri: z.string().regex(/^s3:\/\/[^/]+\/.+/, 'must be an s3:// URI'),
-      metricDefinitions: z.array(z.object({ name: z.string().min(1).max(255), regex: z.string().min(1).max(500) })).max(40).default([]),
+      metricDefinitions: z
+        .array(z.object({ name: z.string().min(1).max(255), regex: z.string().min(1).max(500) }))
+        .max(40)
+        .default([]),
     })
     .strict(),
 ]);
@@ -51,7 +71,9 @@ export const modelConfigSchema = z
   .object({
     /** Name of the label column in the CSV header. */
     labelColumn: z.string().min(1).default('label'),
-    problemType: z.enum(['binary_classification', 'regression', 'multiclass_classification']).default('binary_classification'),
+    problemType: z
+      .enum(['binary_classification', 'regression', 'multiclass_classification'])
+      .default('binary_classification'),
     algorithm: algorithmSchema.default({ type: 'xgboost', version: '1.7-1' }),
     /** Hyperparameters passed to the algorithm (values become strings, as SageMaker requires). */
     hyperparameters: z.record(z.string(), hyperparameterValue).default({}),
@@ -66,7 +88,13 @@ export const modelConfigSchema = z
         maxWaitSeconds: z.number().int().min(60).max(432000).optional(),
       })
       .strict()
-      .default({ instanceType: 'ml.m5.large', instanceCount: 1, volumeSizeGb: 10, maxRuntimeSeconds: 3600, spot: false }),
+      .default({
+        instanceType: 'ml.m5.large',
+        instanceCount: 1,
+        volumeSizeGb: 10,
+        maxRuntimeSeconds: 3600,
+        spot: false,
+      }),
     split: z
       .object({
         /** Share of rows held out for the validation channel. */
@@ -98,7 +126,16 @@ export const modelConfigSchema = z
         initialInstanceCount: z.number().int().min(1).max(100).default(1),
         serverless: z
           .object({
-            memorySizeMb: z.union([z.literal(1024), z.literal(2048), z.literal(3072), z.literal(4096), z.literal(5120), z.literal(6144)]).default(2048),
+            memorySizeMb: z
+              .union([
+                z.literal(1024),
+                z.literal(2048),
+                z.literal(3072),
+                z.literal(4096),
+                z.literal(5120),
+                z.literal(6144),
+              ])
+              .default(2048),
             maxConcurrency: z.number().int().min(1).max(200).default(5),
           })
           .strict()
@@ -145,15 +182,35 @@ export const modelConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (config.training.spot && config.training.maxWaitSeconds !== undefined && config.training.maxWaitSeconds < config.training.maxRuntimeSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['training', 'maxWaitSeconds'], message: 'must be >= training.maxRuntimeSeconds when spot is on' });
+    if (
+      config.training.spot &&
+      config.training.maxWaitSeconds !== undefined &&
+      config.training.maxWaitSeconds < config.training.maxRuntimeSeconds
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'maxWaitSeconds'],
+        message: 'must be >= training.maxRuntimeSeconds when spot is on',
+      });
     }
     if (config.monitoring.datapointsToAlarm > config.monitoring.evaluationPeriods) {
-      ctx.addIssue({ code: 'custom', path: ['monitoring', 'datapointsToAlarm'], message: 'must be <= monitoring.evaluationPeriods' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['monitoring', 'datapointsToAlarm'],
+        message: 'must be <= monitoring.evaluationPeriods',
+      });
     }
-    if (config.deployment.type === 'serverless' && config.deployment.strategy !== undefined && config.deployment.strategy !== 'all_at_once') {
+    if (
+      config.deployment.type === 'serverless' &&
+      config.deployment.strategy !== undefined &&
+      config.deployment.strategy !== 'all_at_once'
+    ) {
       // SageMaker serverless endpoints do not support canary or linear blue/green shifting.
-      ctx.addIssue({ code: 'custom', path: ['deployment', 'strategy'], message: "must be 'all_at_once' for serverless endpoints" });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deployment', 'strategy'],
+        message: "must be 'all_at_once' for serverless endpoints",
+      });
     }
   });
 
@@ -176,7 +233,13 @@ const MINIMIZED_METRIC = /(rmse|rmsle|mse|mae|mape|mphe|logloss|nloglik|deviance
 export function resolveGate(config: ModelConfig): ResolvedGate {
   const defaults = PROBLEM_DEFAULTS[config.problemType];
   const metric = config.gate.metric ?? defaults.metric;
-  const direction = config.gate.direction ?? (metric === defaults.metric ? defaults.direction : MINIMIZED_METRIC.test(metric) ? 'minimize' : 'maximize');
+  const direction =
+    config.gate.direction ??
+    (metric === defaults.metric
+      ? defaults.direction
+      : MINIMIZED_METRIC.test(metric)
+        ? 'minimize'
+        : 'maximize');
   return {
     metric,
     direction,
@@ -209,7 +272,9 @@ export function parseModelConfig(text: string): ConfigParseResult {
   if (parsed.success) return { ok: true, config: parsed.data };
   return {
     ok: false,
-    problems: parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
+    problems: parsed.error.issues.map(
+      (issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    ),
   };
 }
 

@@ -31,7 +31,8 @@ export const SUCCESS_MARKER = '_SUCCESS';
 /** Explains why a model name is not valid, or returns undefined when it is. */
 export function modelNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'the model name is empty';
-  if (name.length > 40) return `the model name "${name}" has ${name.length} characters; at most 40 are allowed`;
+  if (name.length > 40)
+    return `the model name "${name}" has ${name.length} characters; at most 40 are allowed`;
   if (!MODEL_NAME_PATTERN.test(name)) {
     return `the model name "${name}" must use only lowercase letters, digits and single hyphens, start with a letter and not end with a hyphen`;
   }
@@ -50,7 +51,13 @@ export type DatasetKey =
   /** `datasets/<model>/<file>`: one file is one dataset. */
   | { readonly kind: 'file'; readonly model: string; readonly key: string; readonly fileName: string }
   /** `datasets/<model>/<dataset-id>/_SUCCESS`: the folder is complete. */
-  | { readonly kind: 'folder'; readonly model: string; readonly key: string; readonly folder: string; readonly folderName: string }
+  | {
+      readonly kind: 'folder';
+      readonly model: string;
+      readonly key: string;
+      readonly folder: string;
+      readonly folderName: string;
+    }
   /** A part of a folder dataset, or a folder placeholder: nothing to do until the marker lands. */
   | { readonly kind: 'ignored'; readonly model: string; readonly key: string; readonly why: string };
 
@@ -65,21 +72,41 @@ export function parseDatasetKey(key: string): DatasetKey {
   const parts = key.slice(BUCKET_PREFIXES.datasets.length).split('/');
   const model = parts[0] ?? '';
   if (parts.length < 2) {
-    throw new RejectionError('INVALID_KEY', `the object "${key}" must be inside a model folder: datasets/<model>/<file>`);
+    throw new RejectionError(
+      'INVALID_KEY',
+      `the object "${key}" must be inside a model folder: datasets/<model>/<file>`,
+    );
   }
   assertModelName(model);
   const rest = parts.slice(1);
   const last = rest[rest.length - 1] ?? '';
   if (last === '') return { kind: 'ignored', model, key, why: 'folder placeholder' };
   if (rest.length === 1) {
-    if (last === SUCCESS_MARKER) return { kind: 'ignored', model, key, why: `a ${SUCCESS_MARKER} marker must be inside a dataset folder` };
+    if (last === SUCCESS_MARKER)
+      return {
+        kind: 'ignored',
+        model,
+        key,
+        why: `a ${SUCCESS_MARKER} marker must be inside a dataset folder`,
+      };
     return { kind: 'file', model, key, fileName: last };
   }
   if (last === SUCCESS_MARKER) {
     const folderName = rest.slice(0, -1).join('/');
-    return { kind: 'folder', model, key, folder: `${BUCKET_PREFIXES.datasets}${model}/${folderName}/`, folderName };
+    return {
+      kind: 'folder',
+      model,
+      key,
+      folder: `${BUCKET_PREFIXES.datasets}${model}/${folderName}/`,
+      folderName,
+    };
   }
-  return { kind: 'ignored', model, key, why: `part of a folder dataset; work starts on its ${SUCCESS_MARKER} marker` };
+  return {
+    kind: 'ignored',
+    model,
+    key,
+    why: `part of a folder dataset; work starts on its ${SUCCESS_MARKER} marker`,
+  };
 }
 
 /** Key of a model's config file. */
@@ -112,7 +139,9 @@ export function capturePrefix(model: string): string {
 export class ResourceNames {
   constructor(readonly prefix: string) {
     if (!RESOURCE_PREFIX_PATTERN.test(prefix)) {
-      throw new Error(`resource prefix "${prefix}" must be 1-8 lowercase letters, digits or single hyphens, starting with a letter`);
+      throw new Error(
+        `resource prefix "${prefix}" must be 1-8 lowercase letters, digits or single hyphens, starting with a letter`,
+      );
     }
   }
 
@@ -162,7 +191,9 @@ export class ResourceNames {
 
   /** Recovers the model from one of our alarm names, or undefined when it is not ours. */
   modelFromAlarm(alarmName: string): string | undefined {
-    const match = new RegExp(`^${this.prefix}-(.+)-(latency-anomaly|invocations-anomaly|error-rate)$`).exec(alarmName);
+    const match = new RegExp(`^${this.prefix}-(.+)-(latency-anomaly|invocations-anomaly|error-rate)$`).exec(
+      alarmName,
+    );
     const model = match?.[1];
     return model && MODEL_NAME_PATTERN.test(model) ? model : undefined;
   }
@@ -172,7 +203,9 @@ export class ResourceNames {
     const match = new RegExp(`^${this.prefix}-(.+)-v(\\d+)-[0-9a-f]{4}$`).exec(jobName);
     const model = match?.[1];
     const version = Number(match?.[2]);
-    return model && MODEL_NAME_PATTERN.test(model) && Number.isSafeInteger(version) ? { model, version } : undefined;
+    return model && MODEL_NAME_PATTERN.test(model) && Number.isSafeInteger(version)
+      ? { model, version }
+      : undefined;
   }
 }
 

@@ -138,7 +138,12 @@ export interface ModelRecord {
   /** Whether the model's alarms exist (created at first promotion). */
   readonly alarmsCreated?: boolean;
   /** The last rejection recorded against the model itself (bad name, bad config). */
-  readonly lastRejection?: { readonly code: string; readonly reason: string; readonly at: string; readonly source: string };
+  readonly lastRejection?: {
+    readonly code: string;
+    readonly reason: string;
+    readonly at: string;
+    readonly source: string;
+  };
   readonly createdAt: string;
   readonly updatedAt: string;
 }

@@ -39,7 +39,16 @@ export interface RolloutPolicy {
 /** The endpoint as the service reports it now. */
 export interface EndpointDescription {
   readonly endpointName: string;
-  readonly status: 'OutOfService' | 'Creating' | 'Updating' | 'SystemUpdating' | 'RollingBack' | 'InService' | 'Deleting' | 'Failed' | 'UpdateRollbackFailed';
+  readonly status:
+    | 'OutOfService'
+    | 'Creating'
+    | 'Updating'
+    | 'SystemUpdating'
+    | 'RollingBack'
+    | 'InService'
+    | 'Deleting'
+    | 'Failed'
+    | 'UpdateRollbackFailed';
   /** The endpoint config currently serving (during an update: still the old, blue one). */
   readonly configName: string;
   /** During a create or update: the config being rolled out (DescribeEndpoint's PendingDeploymentSummary). */
@@ -53,7 +62,11 @@ export interface EndpointService {
   ensureEndpointConfig(spec: EndpointConfigSpec): Promise<void>;
   /** The endpoint, or undefined when it does not exist. */
   describeEndpoint(endpointName: string): Promise<EndpointDescription | undefined>;
-  createEndpoint(endpointName: string, configName: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  createEndpoint(
+    endpointName: string,
+    configName: string,
+    tags: Readonly<Record<string, string>>,
+  ): Promise<void>;
   /** Moves the endpoint to a new config with a blue/green rollout guarded by alarms. */
   updateEndpoint(endpointName: string, configName: string, policy: RolloutPolicy): Promise<void>;
   /** Deletes an endpoint (used only for one that failed before it ever served). No-op when missing. */

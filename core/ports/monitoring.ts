@@ -25,7 +25,9 @@ export interface AlarmService {
    * The alarm's current state, or undefined when it does not exist. Alarm events can arrive late
    * or out of order: the current state, not the event's, decides whether an incident is open.
    */
-  describeAlarmState(alarmName: string): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined>;
+  describeAlarmState(
+    alarmName: string,
+  ): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined>;
 }
 
 /** A message for people (ops, the data scientist). */
@@ -33,7 +35,15 @@ export interface Notification {
   readonly subject: string;
   readonly message: string;
   readonly model: string;
-  readonly kind: 'incident-opened' | 'incident-resolved' | 'version-rejected' | 'version-promoted' | 'deployment-failed' | 'approval-needed' | 'dataset-rejected' | 'training-failed';
+  readonly kind:
+    | 'incident-opened'
+    | 'incident-resolved'
+    | 'version-rejected'
+    | 'version-promoted'
+    | 'deployment-failed'
+    | 'approval-needed'
+    | 'dataset-rejected'
+    | 'training-failed';
 }
 
 export interface Notifier {

@@ -13,7 +13,11 @@ export interface ObjectInfo {
 
 export interface ObjectStore {
   /** The object's bytes as a stream, or undefined when it does not exist. `versionId` pins a version. */
-  read(bucket: string, key: string, versionId?: string): Promise<{ info: ObjectInfo; body: AsyncIterable<Uint8Array> } | undefined>;
+  read(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ info: ObjectInfo; body: AsyncIterable<Uint8Array> } | undefined>;
 
   /** The object's text, or undefined when it does not exist. */
   readText(bucket: string, key: string): Promise<string | undefined>;
@@ -25,7 +29,12 @@ export interface ObjectStore {
    * Writes an object from a stream of chunks of unknown total size (multipart where the adapter
    * needs it), so that a prepared channel never has to be held in memory whole.
    */
-  writeStream(bucket: string, key: string, body: AsyncIterable<string | Uint8Array>, contentType: string): Promise<void>;
+  writeStream(
+    bucket: string,
+    key: string,
+    body: AsyncIterable<string | Uint8Array>,
+    contentType: string,
+  ): Promise<void>;
 
   /** Objects under a prefix, in key order. */
   list(bucket: string, prefix: string): Promise<ObjectInfo[]>;

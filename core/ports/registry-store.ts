@@ -41,7 +41,11 @@ export interface RegistryStore {
   saveModelConfig(model: string, config: ModelConfig, at: string): Promise<void>;
 
   /** Records a rejection against the model itself (bad config); creates the model item if needed. */
-  recordModelRejection(model: string, rejection: { code: string; reason: string; source: string }, audit: AuditEvent): Promise<void>;
+  recordModelRejection(
+    model: string,
+    rejection: { code: string; reason: string; source: string },
+    audit: AuditEvent,
+  ): Promise<void>;
 
   getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined>;
 
@@ -56,7 +60,9 @@ export interface RegistryStore {
    * from the model's counter, creates the version and its audit line. When the dataset already
    * exists, nothing is written and the existing version is returned with `created: false`.
    */
-  registerDatasetAndVersion(request: NewVersion): Promise<{ created: boolean; version: VersionRecord | undefined }>;
+  registerDatasetAndVersion(
+    request: NewVersion,
+  ): Promise<{ created: boolean; version: VersionRecord | undefined }>;
 
   getVersion(model: string, version: number): Promise<VersionRecord | undefined>;
 

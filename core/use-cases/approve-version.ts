@@ -9,7 +9,12 @@ export class ApproveVersion {
   constructor(private readonly ctx: MlopsContext) {}
 
   /** @returns false when the version was not waiting for approval (nothing changed). */
-  async approve(model: string, version: number, approver: string, note = 'approved'): Promise<{ approved: boolean; deploy?: DeployOutcome }> {
+  async approve(
+    model: string,
+    version: number,
+    approver: string,
+    note = 'approved',
+  ): Promise<{ approved: boolean; deploy?: DeployOutcome }> {
     const at = this.ctx.clock.now().toISOString();
     const approved = await this.ctx.registry.transitionVersion({
       model,
@@ -17,7 +22,17 @@ export class ApproveVersion {
       from: ['PENDING_APPROVAL'],
       to: 'APPROVED',
       set: { updatedAt: at },
-      audit: { model, at, eventId: auditId('APPROVED', version), type: 'APPROVED', actor: approver, version, from: 'PENDING_APPROVAL', to: 'APPROVED', reason: note },
+      audit: {
+        model,
+        at,
+        eventId: auditId('APPROVED', version),
+        type: 'APPROVED',
+        actor: approver,
+        version,
+        from: 'PENDING_APPROVAL',
+        to: 'APPROVED',
+        reason: note,
+      },
     });
     if (!approved) return { approved };
     return { approved, deploy: await new DeployVersion(this.ctx).execute(model, version) };
@@ -32,7 +47,17 @@ export class ApproveVersion {
       from: ['PENDING_APPROVAL'],
       to: 'REJECTED',
       set: { updatedAt: at, failureReason: `rejected by ${approver}: ${reason}` },
-      audit: { model, at, eventId: auditId('REJECTED', version), type: 'REJECTED', actor: approver, version, from: 'PENDING_APPROVAL', to: 'REJECTED', reason },
+      audit: {
+        model,
+        at,
+        eventId: auditId('REJECTED', version),
+        type: 'REJECTED',
+        actor: approver,
+        version,
+        from: 'PENDING_APPROVAL',
+        to: 'REJECTED',
+        reason,
+      },
     });
   }
 }

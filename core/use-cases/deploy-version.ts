@@ -19,7 +19,11 @@ export const VARIANT_NAME = 'AllTraffic';
 export type DeployOutcome =
   | { readonly kind: 'not-approved'; readonly status?: string }
   | { readonly kind: 'queued'; readonly behind: number }
-  | { readonly kind: 'creating' | 'updating' | 'in-flight'; readonly endpointName: string; readonly configName: string }
+  | {
+      readonly kind: 'creating' | 'updating' | 'in-flight';
+      readonly endpointName: string;
+      readonly configName: string;
+    }
   | { readonly kind: 'failed'; readonly reason: string };
 
 const ACTOR = 'deployer';
@@ -35,9 +39,14 @@ export class DeployVersion {
     }
     const modelRecord = await ctx.registry.getModel(model);
     const config = modelRecord?.config;
-    if (!modelRecord || !config) throw new Error(`model ${model} has no stored config; cannot deploy v${versionNumber}`);
+    if (!modelRecord || !config)
+      throw new Error(`model ${model} has no stored config; cannot deploy v${versionNumber}`);
     if (modelRecord.challenger !== undefined && modelRecord.challenger !== versionNumber) {
-      ctx.log.info('another rollout is in flight; this version waits', { model, version: versionNumber, challenger: modelRecord.challenger });
+      ctx.log.info('another rollout is in flight; this version waits', {
+        model,
+        version: versionNumber,
+        challenger: modelRecord.challenger,
+      });
       return { kind: 'queued', behind: modelRecord.challenger };
     }
     if (!version.artifactUri) throw new Error(`${model} v${versionNumber} has no model artifact`);
@@ -48,7 +57,12 @@ export class DeployVersion {
     const tags = { 'mlops:model': model, 'mlops:version': String(versionNumber) };
 
     if (version.status === 'APPROVED') {
-      await ctx.endpoints.ensureModel({ modelName, image: version.image, artifactUri: version.artifactUri, tags });
+      await ctx.endpoints.ensureModel({
+        modelName,
+        image: version.image,
+        artifactUri: version.artifactUri,
+        tags,
+      });
       const d = config.deployment;
       await ctx.endpoints.ensureEndpointConfig({
         configName,
@@ -56,8 +70,16 @@ export class DeployVersion {
         variantName: VARIANT_NAME,
         hosting:
           d.type === 'serverless'
-            ? { type: 'serverless', memorySizeMb: d.serverless.memorySizeMb, maxConcurrency: d.serverless.maxConcurrency }
-            : { type: 'instance', instanceType: d.instanceType, initialInstanceCount: d.initialInstanceCount },
+            ? {
+                type: 'serverless',
+                memorySizeMb: d.serverless.memorySizeMb,
+                maxConcurrency: d.serverless.maxConcurrency,
+              }
+            : {
+                type: 'instance',
+                instanceType: d.instanceType,
+                initialInstanceCount: d.initialInstanceCount,
+              },
         captureUri: `s3://${ctx.bucket}/${capturePrefix(model)}`,
         capturePercent: d.dataCapturePercent,
         tags,
@@ -85,7 +107,8 @@ export class DeployVersion {
       if (!started && version?.status !== 'DEPLOYING') {
         // Another rollout took the lock between our read and our write.
         const latest = await ctx.registry.getModel(model);
-        if (latest?.challenger !== undefined && latest.challenger !== versionNumber) return { kind: 'queued', behind: latest.challenger };
+        if (latest?.challenger !== undefined && latest.challenger !== versionNumber)
+          return { kind: 'queued', behind: latest.challenger };
         return { kind: 'not-approved', ...(version ? { status: version.status } : {}) };
       }
     }
@@ -93,14 +116,23 @@ export class DeployVersion {
   }
 
   /** The version is DEPLOYING: make the endpoint serve its config, whatever was done before a retry. */
-  private async applyToEndpoint(version: VersionRecord, endpointName: string, configName: string): Promise<DeployOutcome> {
+  private async applyToEndpoint(
+    version: VersionRecord,
+    endpointName: string,
+    configName: string,
+  ): Promise<DeployOutcome> {
     const { ctx } = this;
     const endpoint = await ctx.endpoints.describeEndpoint(endpointName);
     const modelRecord = await ctx.registry.getModel(version.model);
     const config = modelRecord!.config!;
     if (!endpoint) {
       await ctx.endpoints.createEndpoint(endpointName, configName, { 'mlops:model': version.model });
-      ctx.log.info('endpoint creation requested', { model: version.model, version: version.version, endpointName, configName });
+      ctx.log.info('endpoint creation requested', {
+        model: version.model,
+        version: version.version,
+        endpointName,
+        configName,
+      });
       await this.markRequested(version, `creating ${endpointName} with ${configName}`);
       return { kind: 'creating', endpointName, configName };
     }
@@ -109,9 +141,16 @@ export class DeployVersion {
       await this.markRequested(version, `${endpointName} moving to ${configName}`);
       return { kind: 'in-flight', endpointName, configName };
     }
-    if (endpoint.status === 'Creating' || endpoint.status === 'Updating' || endpoint.status === 'SystemUpdating' || endpoint.status === 'RollingBack') {
+    if (
+      endpoint.status === 'Creating' ||
+      endpoint.status === 'Updating' ||
+      endpoint.status === 'SystemUpdating' ||
+      endpoint.status === 'RollingBack'
+    ) {
       // SageMaker is busy with another change: a transient condition, so the event is retried.
-      throw new Error(`endpoint ${endpointName} is ${endpoint.status}; retrying the rollout of ${configName} later`);
+      throw new Error(
+        `endpoint ${endpointName} is ${endpoint.status}; retrying the rollout of ${configName} later`,
+      );
     }
     if (endpoint.status === 'Failed') {
       if (modelRecord?.champion === undefined) {
@@ -123,7 +162,9 @@ export class DeployVersion {
       return { kind: 'failed', reason };
     }
     if (endpoint.status !== 'InService') {
-      throw new Error(`endpoint ${endpointName} is ${endpoint.status}; retrying the rollout of ${configName} later`);
+      throw new Error(
+        `endpoint ${endpointName} is ${endpoint.status}; retrying the rollout of ${configName} later`,
+      );
     }
     const d = config.deployment;
     const alarmNames = ctx.names.alarms(version.model);
@@ -134,8 +175,16 @@ export class DeployVersion {
       terminationWaitSeconds: d.terminationWaitSeconds,
       rollbackAlarms: modelRecord?.alarmsCreated ? [alarmNames.errorRate, alarmNames.latency] : [],
     });
-    ctx.log.info('blue/green update requested', { model: version.model, version: version.version, endpointName, configName });
-    await this.markRequested(version, `blue/green ${resolveStrategy(config)} update of ${endpointName} to ${configName}`);
+    ctx.log.info('blue/green update requested', {
+      model: version.model,
+      version: version.version,
+      endpointName,
+      configName,
+    });
+    await this.markRequested(
+      version,
+      `blue/green ${resolveStrategy(config)} update of ${endpointName} to ${configName}`,
+    );
     return { kind: 'updating', endpointName, configName };
   }
 
@@ -182,7 +231,12 @@ export class DeployVersion {
       },
     });
     if (ended) {
-      await this.ctx.notifier.notify({ kind: 'deployment-failed', model: version.model, subject: `${version.model} v${version.version}: deployment failed`, message: reason });
+      await this.ctx.notifier.notify({
+        kind: 'deployment-failed',
+        model: version.model,
+        subject: `${version.model} v${version.version}: deployment failed`,
+        message: reason,
+      });
     }
   }
 }

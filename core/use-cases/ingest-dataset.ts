@@ -44,10 +44,33 @@ export interface ObjectCreated {
 /** What ingest did with an object. */
 export type IngestOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
-  | { readonly kind: 'rejected'; readonly model: string; readonly datasetId: string; readonly code: string; readonly reason: string }
-  | { readonly kind: 'duplicate'; readonly model: string; readonly datasetId: string; readonly version?: number }
-  | { readonly kind: 'training'; readonly model: string; readonly datasetId: string; readonly version: number; readonly jobName: string }
-  | { readonly kind: 'training-failed'; readonly model: string; readonly datasetId: string; readonly version: number; readonly reason: string };
+  | {
+      readonly kind: 'rejected';
+      readonly model: string;
+      readonly datasetId: string;
+      readonly code: string;
+      readonly reason: string;
+    }
+  | {
+      readonly kind: 'duplicate';
+      readonly model: string;
+      readonly datasetId: string;
+      readonly version?: number;
+    }
+  | {
+      readonly kind: 'training';
+      readonly model: string;
+      readonly datasetId: string;
+      readonly version: number;
+      readonly jobName: string;
+    }
+  | {
+      readonly kind: 'training-failed';
+      readonly model: string;
+      readonly datasetId: string;
+      readonly version: number;
+      readonly reason: string;
+    };
 
 const ACTOR = 'ingest';
 /** Lines are grouped into chunks of about this many characters before they go to the writer. */
@@ -107,7 +130,11 @@ export class IngestDataset {
     await ctx.registry.saveModelConfig(model, config.config, base.createdAt);
 
     const sourceProblem = scriptSourceProblem(config.config, ctx.bucket, model);
-    if (sourceProblem) return this.reject(base, new RejectionError('INVALID_CONFIG', `models/${model}/config.json is invalid: ${sourceProblem}`));
+    if (sourceProblem)
+      return this.reject(
+        base,
+        new RejectionError('INVALID_CONFIG', `models/${model}/config.json is invalid: ${sourceProblem}`),
+      );
     const gate = resolveGate(config.config);
     const plan = trainingPlan(config.config, ctx.region);
     const dataset: DatasetRecord = {
@@ -132,18 +159,32 @@ export class IngestDataset {
         createdAt: base.createdAt,
         updatedAt: base.createdAt,
       }),
-      audit: this.audit(model, datasetId, 'VERSION_CREATED', `dataset ${datasetId} accepted (${prepared.profile.rows} rows); training starts`, undefined, 'TRAINING'),
+      audit: this.audit(
+        model,
+        datasetId,
+        'VERSION_CREATED',
+        `dataset ${datasetId} accepted (${prepared.profile.rows} rows); training starts`,
+        undefined,
+        'TRAINING',
+      ),
     });
-    if (!registered.version) throw new Error(`registry returned no version for dataset ${model}/${datasetId}`);
-    if (!registered.created) ctx.log.info('dataset registered concurrently by another delivery', { model, datasetId });
+    if (!registered.version)
+      throw new Error(`registry returned no version for dataset ${model}/${datasetId}`);
+    if (!registered.created)
+      ctx.log.info('dataset registered concurrently by another delivery', { model, datasetId });
     return this.startTraining(registered.version, dataset, config.config);
   }
 
   /** A redelivered event: make sure the work it started is there, and do nothing twice. */
   private async resume(dataset: DatasetRecord): Promise<IngestOutcome> {
     const { model, datasetId } = dataset;
-    this.ctx.log.info('dataset already registered: duplicate delivery', { model, datasetId, status: dataset.status });
-    if (dataset.status !== 'ACCEPTED' || dataset.version === undefined) return { kind: 'duplicate', model, datasetId };
+    this.ctx.log.info('dataset already registered: duplicate delivery', {
+      model,
+      datasetId,
+      status: dataset.status,
+    });
+    if (dataset.status !== 'ACCEPTED' || dataset.version === undefined)
+      return { kind: 'duplicate', model, datasetId };
     const version = await this.ctx.registry.getVersion(model, dataset.version);
     if (version?.status === 'TRAINING') {
       const model_ = await this.ctx.registry.getModel(model);
@@ -152,7 +193,11 @@ export class IngestDataset {
     return { kind: 'duplicate', model, datasetId, version: dataset.version };
   }
 
-  private async startTraining(version: VersionRecord, dataset: DatasetRecord, config: ModelConfig): Promise<IngestOutcome> {
+  private async startTraining(
+    version: VersionRecord,
+    dataset: DatasetRecord,
+    config: ModelConfig,
+  ): Promise<IngestOutcome> {
     const { ctx } = this;
     const { model, datasetId } = dataset;
     const plan = trainingPlan(config, ctx.region);
@@ -171,12 +216,19 @@ export class IngestDataset {
       volumeSizeGb: config.training.volumeSizeGb,
       maxRuntimeSeconds: config.training.maxRuntimeSeconds,
       spot: config.training.spot,
-      ...(config.training.spot ? { maxWaitSeconds: config.training.maxWaitSeconds ?? config.training.maxRuntimeSeconds } : {}),
+      ...(config.training.spot
+        ? { maxWaitSeconds: config.training.maxWaitSeconds ?? config.training.maxRuntimeSeconds }
+        : {}),
       tags: { 'mlops:model': model, 'mlops:version': String(version.version), 'mlops:dataset': datasetId },
     };
     try {
       const started = await ctx.training.startTrainingJob(spec);
-      ctx.log.info('training job requested', { model, version: version.version, jobName: spec.jobName, result: started });
+      ctx.log.info('training job requested', {
+        model,
+        version: version.version,
+        jobName: spec.jobName,
+        result: started,
+      });
       return { kind: 'training', model, datasetId, version: version.version, jobName: spec.jobName };
     } catch (error) {
       if (!(error instanceof TrainingRequestRejected)) throw error;
@@ -188,15 +240,25 @@ export class IngestDataset {
         from: ['TRAINING'],
         to: 'FAILED',
         set: { failureReason: reason, updatedAt: at },
-        audit: { ...this.audit(model, datasetId, 'TRAINING_FAILED', reason, version.version, 'FAILED'), from: 'TRAINING' },
+        audit: {
+          ...this.audit(model, datasetId, 'TRAINING_FAILED', reason, version.version, 'FAILED'),
+          from: 'TRAINING',
+        },
       });
-      await ctx.notifier.notify({ kind: 'training-failed', model, subject: `${model} v${version.version}: training could not start`, message: reason });
+      await ctx.notifier.notify({
+        kind: 'training-failed',
+        model,
+        subject: `${model} v${version.version}: training could not start`,
+        message: reason,
+      });
       return { kind: 'training-failed', model, datasetId, version: version.version, reason };
     }
   }
 
   /** The model's config merged over the stack's defaults; the defaults alone when there is no file. */
-  private async loadConfig(model: string): Promise<{ ok: true; config: ModelConfig } | { ok: false; problems: string[] }> {
+  private async loadConfig(
+    model: string,
+  ): Promise<{ ok: true; config: ModelConfig } | { ok: false; problems: string[] }> {
     const text = await this.ctx.objects.readText(this.ctx.bucket, modelConfigKey(model));
     const defaults = this.ctx.defaultModelConfig ?? {};
     if (text === undefined) {
@@ -209,7 +271,8 @@ export class IngestDataset {
     } catch (error) {
       return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, problems: ['(root): must be a JSON object'] };
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return { ok: false, problems: ['(root): must be a JSON object'] };
     return parseModelConfig(JSON.stringify(deepMerge(defaults, raw as Record<string, unknown>)));
   }
 
@@ -243,10 +306,18 @@ export class IngestDataset {
       for (const file of files) {
         // S3 URL-encodes keys in event notifications ("a b.csv" arrives as "a+b.csv"): try the key
         // as given, then decoded.
-        const opened = (await ctx.objects.read(ctx.bucket, file.key, file.versionId)) ?? (await this.readDecoded(file.key, file.versionId));
+        const opened =
+          (await ctx.objects.read(ctx.bucket, file.key, file.versionId)) ??
+          (await this.readDecoded(file.key, file.versionId));
         if (!opened) throw new RejectionError('INVALID_DATASET', `${file.key}: the object no longer exists`);
-        if (opened.info.size === 0) throw new RejectionError('EMPTY_DATASET', `${file.key}: the file is empty`);
-        const pending = { train: [] as string[], validation: [] as string[], trainChars: 0, validationChars: 0 };
+        if (opened.info.size === 0)
+          throw new RejectionError('EMPTY_DATASET', `${file.key}: the file is empty`);
+        const pending = {
+          train: [] as string[],
+          validation: [] as string[],
+          trainChars: 0,
+          validationChars: 0,
+        };
         let headerSeen = false;
         try {
           for await (const records of readCsvRecords(hashing(opened.body, hash))) {
@@ -259,9 +330,14 @@ export class IngestDataset {
               }
               const line = preparer!.prepare(record.fields, record.line);
               pending[line.channel].push(line.text);
-              const size = line.channel === 'train' ? (pending.trainChars += line.text.length + 1) : (pending.validationChars += line.text.length + 1);
+              const size =
+                line.channel === 'train'
+                  ? (pending.trainChars += line.text.length + 1)
+                  : (pending.validationChars += line.text.length + 1);
               if (size >= CHUNK_CHARS) {
-                await (line.channel === 'train' ? trainChannel : validationChannel).push(pending[line.channel].join('\n') + '\n');
+                await (line.channel === 'train' ? trainChannel : validationChannel).push(
+                  pending[line.channel].join('\n') + '\n',
+                );
                 pending[line.channel] = [];
                 if (line.channel === 'train') pending.trainChars = 0;
                 else pending.validationChars = 0;
@@ -269,10 +345,12 @@ export class IngestDataset {
             }
           }
         } catch (error) {
-          if (error instanceof CsvSyntaxError) throw new RejectionError('INVALID_DATASET', `${file.key}: ${error.message}`, { cause: error });
+          if (error instanceof CsvSyntaxError)
+            throw new RejectionError('INVALID_DATASET', `${file.key}: ${error.message}`, { cause: error });
           throw error;
         }
-        if (!headerSeen) throw new RejectionError('EMPTY_DATASET', `${file.key}: the file has no header row and no data`);
+        if (!headerSeen)
+          throw new RejectionError('EMPTY_DATASET', `${file.key}: the file has no header row and no data`);
         if (pending.train.length) await trainChannel.push(pending.train.join('\n') + '\n');
         if (pending.validation.length) await validationChannel.push(pending.validation.join('\n') + '\n');
       }
@@ -289,7 +367,14 @@ export class IngestDataset {
     await ctx.objects.write(
       ctx.bucket,
       `${keys.train.replace(/train\/train\.csv$/, '')}schema.json`,
-      JSON.stringify({ label: config.labelColumn, features: profile.columns.map((c) => c.name).filter((n) => n !== config.labelColumn) }, null, 2),
+      JSON.stringify(
+        {
+          label: config.labelColumn,
+          features: profile.columns.map((c) => c.name).filter((n) => n !== config.labelColumn),
+        },
+        null,
+        2,
+      ),
       'application/json',
     );
     return {
@@ -306,7 +391,10 @@ export class IngestDataset {
   }
 
   /** The objects that make up the dataset: one file, or the parts of a folder in key order. */
-  private async datasetFiles(key: Exclude<DatasetKey, { kind: 'ignored' }>, object: ObjectCreated): Promise<{ key: string; versionId?: string }[]> {
+  private async datasetFiles(
+    key: Exclude<DatasetKey, { kind: 'ignored' }>,
+    object: ObjectCreated,
+  ): Promise<{ key: string; versionId?: string }[]> {
     if (key.kind === 'file') {
       assertCsv(key.key);
       return [{ key: key.key, ...(object.versionId ? { versionId: object.versionId } : {}) }];
@@ -315,9 +403,17 @@ export class IngestDataset {
     const parts = listed.filter((o) => {
       const name = o.key.slice(key.folder.length);
       // Spark and Hadoop write _SUCCESS, _committed_*, .crc side files: not data.
-      return name !== SUCCESS_MARKER && !name.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.')) && !name.endsWith('/');
+      return (
+        name !== SUCCESS_MARKER &&
+        !name.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.')) &&
+        !name.endsWith('/')
+      );
     });
-    if (parts.length === 0) throw new RejectionError('EMPTY_DATASET', `${key.folder}: the folder has a ${SUCCESS_MARKER} marker but no data files`);
+    if (parts.length === 0)
+      throw new RejectionError(
+        'EMPTY_DATASET',
+        `${key.folder}: the folder has a ${SUCCESS_MARKER} marker but no data files`,
+      );
     for (const part of parts) {
       if (/\.[a-z0-9]+$/i.test(part.key)) assertCsv(part.key); // extension-less part files (part-00000) are read as CSV
     }
@@ -326,7 +422,12 @@ export class IngestDataset {
 
   private async reject(base: Omit<DatasetRecord, 'status'>, error: RejectionError): Promise<IngestOutcome> {
     const { ctx } = this;
-    ctx.log.warn('dataset rejected', { model: base.model, datasetId: base.datasetId, code: error.code, reason: error.message });
+    ctx.log.warn('dataset rejected', {
+      model: base.model,
+      datasetId: base.datasetId,
+      code: error.code,
+      reason: error.message,
+    });
     const recorded = await ctx.registry.recordRejectedDataset(
       { ...base, status: 'REJECTED', rejection: { code: error.code, reason: error.message } },
       this.audit(base.model, base.datasetId, 'DATASET_REJECTED', error.message),
@@ -339,7 +440,13 @@ export class IngestDataset {
         message: `${error.message}\n\nThe raw data is kept at ${base.sourceUri}. Fix the file and upload it again.`,
       });
     }
-    return { kind: 'rejected', model: base.model, datasetId: base.datasetId, code: error.code, reason: error.message };
+    return {
+      kind: 'rejected',
+      model: base.model,
+      datasetId: base.datasetId,
+      code: error.code,
+      reason: error.message,
+    };
   }
 
   /** A key that names no valid model: recorded under the name as written, so the uploader finds it. */
@@ -348,12 +455,24 @@ export class IngestDataset {
     const model = folder.slice(0, 200) || '(none)';
     const datasetId = `key-${shortHash(`${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`)}`;
     return this.reject(
-      { model, datasetId, sourceUri: `s3://${object.bucket}/${object.key}`, createdAt: this.ctx.clock.now().toISOString() },
+      {
+        model,
+        datasetId,
+        sourceUri: `s3://${object.bucket}/${object.key}`,
+        createdAt: this.ctx.clock.now().toISOString(),
+      },
       new RejectionError(error.code, `${object.key}: ${error.message}`),
     );
   }
 
-  private audit(model: string, datasetId: string, type: string, reason: string, version?: number, to?: string) {
+  private audit(
+    model: string,
+    datasetId: string,
+    type: string,
+    reason: string,
+    version?: number,
+    to?: string,
+  ) {
     return {
       model,
       at: this.ctx.clock.now().toISOString(),
@@ -371,13 +490,25 @@ export class IngestDataset {
 export function trainingPlan(
   config: ModelConfig,
   region: string,
-): { image: string; hyperparameters: Record<string, string>; metricDefinitions: { name: string; regex: string }[] } {
+): {
+  image: string;
+  hyperparameters: Record<string, string>;
+  metricDefinitions: { name: string; regex: string }[];
+} {
   const algorithm = config.algorithm;
   switch (algorithm.type) {
     case 'xgboost':
-      return { image: xgboostImageUri(region, algorithm.version), hyperparameters: builtInXgboostHyperparameters(config), metricDefinitions: [] };
+      return {
+        image: xgboostImageUri(region, algorithm.version),
+        hyperparameters: builtInXgboostHyperparameters(config),
+        metricDefinitions: [],
+      };
     case 'image':
-      return { image: algorithm.imageUri, hyperparameters: stringify(config.hyperparameters, false), metricDefinitions: algorithm.metricDefinitions };
+      return {
+        image: algorithm.imageUri,
+        hyperparameters: stringify(config.hyperparameters, false),
+        metricDefinitions: algorithm.metricDefinitions,
+      };
     case 'script':
       // SageMaker's framework containers JSON-decode every hyperparameter (as the SageMaker Python
       // SDK encodes them), and find the script through sagemaker_program / sagemaker_submit_directory.
@@ -400,11 +531,18 @@ export function trainingPlan(
 function scriptSourceProblem(config: ModelConfig, bucket: string, model: string): string | undefined {
   if (config.algorithm.type !== 'script') return undefined;
   const expected = `s3://${bucket}/models/${model}/code/`;
-  return config.algorithm.sourceUri.startsWith(expected) ? undefined : `algorithm.sourceUri: must be under ${expected} (where SageMaker may read it)`;
+  return config.algorithm.sourceUri.startsWith(expected)
+    ? undefined
+    : `algorithm.sourceUri: must be under ${expected} (where SageMaker may read it)`;
 }
 
-function stringify(values: Readonly<Record<string, string | number | boolean>>, json: boolean): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, json ? JSON.stringify(v) : String(v)]));
+function stringify(
+  values: Readonly<Record<string, string | number | boolean>>,
+  json: boolean,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [k, json ? JSON.stringify(v) : String(v)]),
+  );
 }
 
 /**
@@ -413,7 +551,12 @@ function stringify(values: Readonly<Record<string, string | number | boolean>>, 
  */
 export function datasetIdOf(key: Exclude<DatasetKey, { kind: 'ignored' }>, object: ObjectCreated): string {
   const name = key.kind === 'file' ? key.fileName.replace(/\.[^.]*$/, '') : key.folderName;
-  const readable = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'dataset';
+  const readable =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'dataset';
   const identity = `${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`;
   return `${readable}-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}`;
 }
@@ -436,7 +579,10 @@ function assertCsv(key: string): void {
   );
 }
 
-async function* hashing(body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+async function* hashing(
+  body: AsyncIterable<Uint8Array>,
+  hash: ReturnType<typeof createHash>,
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of body) {
     hash.update(chunk);
     yield chunk;
@@ -444,12 +590,14 @@ async function* hashing(body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof
 }
 
 /** Merges `over` into `under`: objects recursively (the algorithm block is replaced whole), everything else replaced. */
-export function deepMerge(under: Readonly<Record<string, unknown>>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function deepMerge(
+  under: Readonly<Record<string, unknown>>,
+  over: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...under };
   for (const [k, v] of Object.entries(over)) {
     const base = out[k];
-    out[k] =
-      isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? deepMerge(base, v) : v;
+    out[k] = isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? deepMerge(base, v) : v;
   }
   return out;
 }

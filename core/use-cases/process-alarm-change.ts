@@ -11,8 +11,18 @@ import { auditId, type MlopsContext } from './context';
 
 export type AlarmOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
-  | { readonly kind: 'opened' | 'resolved'; readonly model: string; readonly alarmName: string; readonly incidentId?: string }
-  | { readonly kind: 'unchanged'; readonly model: string; readonly alarmName: string; readonly state: string };
+  | {
+      readonly kind: 'opened' | 'resolved';
+      readonly model: string;
+      readonly alarmName: string;
+      readonly incidentId?: string;
+    }
+  | {
+      readonly kind: 'unchanged';
+      readonly model: string;
+      readonly alarmName: string;
+      readonly state: string;
+    };
 
 const ACTOR = 'alarm-events';
 
@@ -47,7 +57,15 @@ export class ProcessAlarmChange {
           reason,
           ...(champion !== undefined ? { version: champion } : {}),
         },
-        { model, at, eventId: auditId('INCIDENT_OPENED', alarmName, current.updatedAt), type: 'INCIDENT_OPENED', actor: ACTOR, ...(champion !== undefined ? { version: champion } : {}), reason: `${alarmName}: ${reason}` },
+        {
+          model,
+          at,
+          eventId: auditId('INCIDENT_OPENED', alarmName, current.updatedAt),
+          type: 'INCIDENT_OPENED',
+          actor: ACTOR,
+          ...(champion !== undefined ? { version: champion } : {}),
+          reason: `${alarmName}: ${reason}`,
+        },
       );
       if (!opened) return { kind: 'unchanged', model, alarmName, state: 'ALARM' };
       await ctx.notifier.notify({
@@ -68,7 +86,12 @@ export class ProcessAlarmChange {
         reason: `${alarmName}: ${reason}`,
       });
       if (!resolved) return { kind: 'unchanged', model, alarmName, state: 'OK' };
-      await ctx.notifier.notify({ kind: 'incident-resolved', model, subject: `${model}: ${alarmName} is OK again`, message: `Incident resolved.\n${reason}` });
+      await ctx.notifier.notify({
+        kind: 'incident-resolved',
+        model,
+        subject: `${model}: ${alarmName} is OK again`,
+        message: `Incident resolved.\n${reason}`,
+      });
       return { kind: 'resolved', model, alarmName };
     }
     return { kind: 'unchanged', model, alarmName, state: current.state };

@@ -17,8 +17,18 @@ import { DeployVersion, VARIANT_NAME, type DeployOutcome } from './deploy-versio
 export type EndpointOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
   | { readonly kind: 'in-progress'; readonly status: string }
-  | { readonly kind: 'promoted'; readonly version: number; readonly archived?: number; readonly next?: DeployOutcome }
-  | { readonly kind: 'rolled-back' | 'deploy-failed'; readonly version: number; readonly reason: string; readonly next?: DeployOutcome };
+  | {
+      readonly kind: 'promoted';
+      readonly version: number;
+      readonly archived?: number;
+      readonly next?: DeployOutcome;
+    }
+  | {
+      readonly kind: 'rolled-back' | 'deploy-failed';
+      readonly version: number;
+      readonly reason: string;
+      readonly next?: DeployOutcome;
+    };
 
 const ACTOR = 'endpoint-events';
 
@@ -30,10 +40,12 @@ export class ProcessEndpointChange {
     const model = ctx.names.modelFromEndpoint(endpointName);
     if (!model) return { kind: 'ignored', why: `${endpointName} is not an endpoint of this stack` };
     const modelRecord = await ctx.registry.getModel(model);
-    if (modelRecord?.challenger === undefined) return { kind: 'ignored', why: `no rollout in flight for ${model}` };
+    if (modelRecord?.challenger === undefined)
+      return { kind: 'ignored', why: `no rollout in flight for ${model}` };
     const n = modelRecord.challenger;
     const version = await ctx.registry.getVersion(model, n);
-    if (version?.status !== 'DEPLOYING' || !version.endpointConfigName) return { kind: 'ignored', why: `${model} v${n} is not deploying` };
+    if (version?.status !== 'DEPLOYING' || !version.endpointConfigName)
+      return { kind: 'ignored', why: `${model} v${n} is not deploying` };
 
     // Until the create/update call has returned, the endpoint's state is the previous rollout's.
     if (!version.rolloutRequestedAt) return { kind: 'in-progress', status: 'rollout not yet requested' };
@@ -68,7 +80,12 @@ export class ProcessEndpointChange {
         subject: `${model} v${n} is in production`,
         message: `${endpointName} now serves v${n} (${endpoint.configName}).${previous !== undefined ? ` v${previous} was archived.` : ''}`,
       });
-      return { kind: 'promoted', version: n, ...(previous !== undefined ? { archived: previous } : {}), ...(await this.next(model)) };
+      return {
+        kind: 'promoted',
+        version: n,
+        ...(previous !== undefined ? { archived: previous } : {}),
+        ...(await this.next(model)),
+      };
     }
 
     const rolledBack = endpoint.status === 'InService';
@@ -85,15 +102,35 @@ export class ProcessEndpointChange {
       from: ['DEPLOYING'],
       to,
       set: { failureReason: reason, updatedAt: at },
-      audit: { model, at, eventId: auditId(to, n), type: to, actor: ACTOR, version: n, from: 'DEPLOYING', to, reason },
+      audit: {
+        model,
+        at,
+        eventId: auditId(to, n),
+        type: to,
+        actor: ACTOR,
+        version: n,
+        from: 'DEPLOYING',
+        to,
+        reason,
+      },
     });
     if (!ended) return { kind: 'ignored', why: `${model} v${n} was already ${to}` };
     if (failed && modelRecord.champion === undefined && endpoint.status === 'Failed') {
       // The endpoint never served: remove it so that the next version can create it afresh.
       await ctx.endpoints.deleteEndpoint(endpointName);
     }
-    await ctx.notifier.notify({ kind: 'deployment-failed', model, subject: `${model} v${n}: ${rolledBack ? 'rolled back' : 'deployment failed'}`, message: reason });
-    return { kind: rolledBack ? 'rolled-back' : 'deploy-failed', version: n, reason, ...(await this.next(model)) };
+    await ctx.notifier.notify({
+      kind: 'deployment-failed',
+      model,
+      subject: `${model} v${n}: ${rolledBack ? 'rolled back' : 'deployment failed'}`,
+      message: reason,
+    });
+    return {
+      kind: rolledBack ? 'rolled-back' : 'deploy-failed',
+      version: n,
+      reason,
+      ...(await this.next(model)),
+    };
   }
 
   /** Creates or updates the model's alarms (PutMetricAlarm is an upsert, so this is safe to repeat). */

@@ -49,7 +49,10 @@ export class ProcessTrainingJob {
       if (job.status === 'InProgress' || job.status === 'Stopping') return { kind: 'in-progress' };
       const at = ctx.clock.now().toISOString();
       if (job.status === 'Failed' || job.status === 'Stopped') {
-        const reason = job.status === 'Stopped' ? `training job ${jobName} was stopped${job.failureReason ? `: ${job.failureReason}` : ''}` : `training job ${jobName} failed: ${job.failureReason ?? 'no reason given'}`;
+        const reason =
+          job.status === 'Stopped'
+            ? `training job ${jobName} was stopped${job.failureReason ? `: ${job.failureReason}` : ''}`
+            : `training job ${jobName} failed: ${job.failureReason ?? 'no reason given'}`;
         const moved = await ctx.registry.transitionVersion({
           model,
           version: n,
@@ -58,7 +61,13 @@ export class ProcessTrainingJob {
           set: { failureReason: reason, metrics: job.metrics, updatedAt: at },
           audit: this.audit(model, n, 'TRAINING_FAILED', reason, 'TRAINING', 'FAILED', at),
         });
-        if (moved) await ctx.notifier.notify({ kind: 'training-failed', model, subject: `${model} v${n}: training failed`, message: reason });
+        if (moved)
+          await ctx.notifier.notify({
+            kind: 'training-failed',
+            model,
+            subject: `${model} v${n}: training failed`,
+            message: reason,
+          });
         return { kind: 'failed', reason };
       }
       // Completed.
@@ -67,8 +76,20 @@ export class ProcessTrainingJob {
         version: n,
         from: ['TRAINING'],
         to: 'TRAINED',
-        set: { metrics: job.metrics, ...(job.artifactUri ? { artifactUri: job.artifactUri } : {}), updatedAt: at },
-        audit: this.audit(model, n, 'TRAINED', `training job ${jobName} completed: ${formatMetrics(job.metrics)}`, 'TRAINING', 'TRAINED', at),
+        set: {
+          metrics: job.metrics,
+          ...(job.artifactUri ? { artifactUri: job.artifactUri } : {}),
+          updatedAt: at,
+        },
+        audit: this.audit(
+          model,
+          n,
+          'TRAINED',
+          `training job ${jobName} completed: ${formatMetrics(job.metrics)}`,
+          'TRAINING',
+          'TRAINED',
+          at,
+        ),
       });
       version = await ctx.registry.getVersion(model, n);
     }
@@ -92,25 +113,43 @@ export class ProcessTrainingJob {
     const modelRecord = await ctx.registry.getModel(model);
     if (!modelRecord?.config) throw new Error(`model ${model} has no stored config; cannot gate v${n}`);
     const gate = resolveGate(modelRecord.config);
-    const championVersion = modelRecord.champion !== undefined ? await ctx.registry.getVersion(model, modelRecord.champion) : undefined;
+    const championVersion =
+      modelRecord.champion !== undefined
+        ? await ctx.registry.getVersion(model, modelRecord.champion)
+        : undefined;
     const result = evaluateGate(
       gate,
       version.metrics ?? {},
-      championVersion?.metrics ? { version: championVersion.version, metrics: championVersion.metrics } : undefined,
+      championVersion?.metrics
+        ? { version: championVersion.version, metrics: championVersion.metrics }
+        : undefined,
     );
     const at = ctx.clock.now().toISOString();
     const failed = result.checks.filter((c) => !c.passed).map((c) => c.detail);
-    const reason = result.decision === 'REJECTED' ? `gate rejected the candidate: ${failed.join('; ')}` : result.checks.map((c) => c.detail).join('; ');
+    const reason =
+      result.decision === 'REJECTED'
+        ? `gate rejected the candidate: ${failed.join('; ')}`
+        : result.checks.map((c) => c.detail).join('; ');
     const moved = await ctx.registry.transitionVersion({
       model,
       version: n,
       from: ['TRAINED'],
       to: result.decision,
-      set: { gate: { passed: result.passed, checks: result.checks }, updatedAt: at, ...(result.decision === 'REJECTED' ? { failureReason: reason } : {}) },
+      set: {
+        gate: { passed: result.passed, checks: result.checks },
+        updatedAt: at,
+        ...(result.decision === 'REJECTED' ? { failureReason: reason } : {}),
+      },
       audit: this.audit(model, n, `GATE_${result.decision}`, reason, 'TRAINED', result.decision, at),
     });
     if (result.decision === 'REJECTED') {
-      if (moved) await ctx.notifier.notify({ kind: 'version-rejected', model, subject: `${model} v${n}: candidate rejected`, message: reason });
+      if (moved)
+        await ctx.notifier.notify({
+          kind: 'version-rejected',
+          model,
+          subject: `${model} v${n}: candidate rejected`,
+          message: reason,
+        });
       return { kind: 'rejected', version: n, reason };
     }
     if (result.decision === 'PENDING_APPROVAL') {
@@ -127,12 +166,22 @@ export class ProcessTrainingJob {
     return undefined;
   }
 
-  private audit(model: string, version: number, type: string, reason: string, from: string, to: string, at: string) {
+  private audit(
+    model: string,
+    version: number,
+    type: string,
+    reason: string,
+    from: string,
+    to: string,
+    at: string,
+  ) {
     return { model, at, eventId: auditId(type, version), type, actor: ACTOR, version, from, to, reason };
   }
 }
 
 function formatMetrics(metrics: Readonly<Record<string, number>>): string {
   const entries = Object.entries(metrics);
-  return entries.length ? entries.map(([k, v]) => `${k}=${Math.round(v * 1e6) / 1e6}`).join(', ') : 'no metrics reported';
+  return entries.length
+    ? entries.map(([k, v]) => `${k}=${Math.round(v * 1e6) / 1e6}`).join(', ')
+    : 'no metrics reported';
 }

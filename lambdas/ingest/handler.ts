@@ -41,7 +41,11 @@ export function createIngestHandler(getContext: () => MlopsContext) {
     } catch (error) {
       if (error instanceof InvalidEventError || error instanceof SyntaxError) {
         // Redelivering a malformed message cannot help: say so loudly and let it go.
-        logger.error('malformed message dropped', { messageId: record.messageId, error: (error as Error).message, body: record.body.slice(0, 2000) });
+        logger.error('malformed message dropped', {
+          messageId: record.messageId,
+          error: (error as Error).message,
+          body: record.body.slice(0, 2000),
+        });
         metrics.addMetric('MalformedEvents', MetricUnit.Count, 1);
         return undefined;
       }
@@ -56,7 +60,10 @@ export function createIngestHandler(getContext: () => MlopsContext) {
     try {
       // A fully failed batch is reported item by item too (rather than thrown), so that SQS's
       // per-message receive count, and then the dead-letter queue, apply the same way.
-      return await processPartialResponse(event, processRecord, processor, { context, throwOnFullBatchFailure: false });
+      return await processPartialResponse(event, processRecord, processor, {
+        context,
+        throwOnFullBatchFailure: false,
+      });
     } finally {
       metrics.publishStoredMetrics();
     }

@@ -29,7 +29,11 @@ export interface AwsClients {
 }
 
 /** Creates the context for a handler from its settings (read from the environment by default). */
-export function createAwsContext(log: Log, settings: HandlerSettings = readSettings(), overrides: Partial<AwsClients> = {}): MlopsContext {
+export function createAwsContext(
+  log: Log,
+  settings: HandlerSettings = readSettings(),
+  overrides: Partial<AwsClients> = {},
+): MlopsContext {
   const region = settings.region;
   const clients: AwsClients = {
     dynamodb: overrides.dynamodb ?? new DynamoDBClient({ region }),
@@ -41,7 +45,8 @@ export function createAwsContext(log: Log, settings: HandlerSettings = readSetti
   let defaultModelConfig: Record<string, unknown> | undefined;
   if (settings.defaultModelConfig) {
     const parsed: unknown = JSON.parse(settings.defaultModelConfig);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('DEFAULT_MODEL_CONFIG must be a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('DEFAULT_MODEL_CONFIG must be a JSON object');
     defaultModelConfig = parsed as Record<string, unknown>;
   }
   return {

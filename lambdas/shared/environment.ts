@@ -40,7 +40,9 @@ export interface HandlerSettings {
 export function readSettings(env: NodeJS.ProcessEnv = process.env): HandlerSettings {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
     throw new Error(`invalid handler environment: ${problems}`);
   }
   const e = parsed.data;

@@ -47,7 +47,11 @@ export const trainingJobStateChangeEvent = envelope(
 export const endpointStateChangeEvent = envelope(
   'aws.sagemaker',
   'SageMaker Endpoint State Change',
-  z.object({ EndpointName: z.string().min(1), EndpointStatus: z.string().optional(), EndpointConfigName: z.string().optional() }),
+  z.object({
+    EndpointName: z.string().min(1),
+    EndpointStatus: z.string().optional(),
+    EndpointConfigName: z.string().optional(),
+  }),
 );
 
 /** "CloudWatch Alarm State Change". */

@@ -99,7 +99,11 @@ export class SageMakerExecutionRole extends Construct {
     // models/<model>/code/ (checked by ingest), and nowhere else.
     const scriptSources = props.data.objectsArn(`${BUCKET_PREFIXES.models}*/code/`);
     this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'ReadScriptSources', actions: ['s3:GetObject'], resources: [scriptSources] }),
+      new iam.PolicyStatement({
+        sid: 'ReadScriptSources',
+        actions: ['s3:GetObject'],
+        resources: [scriptSources],
+      }),
     );
 
     // The built-in XGBoost image lives in an AWS-owned account that differs per region

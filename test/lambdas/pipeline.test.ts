@@ -49,8 +49,15 @@ beforeAll(async () => {
 afterAll(async () => harness?.stop());
 
 /** Uploads a dataset for `model` and returns the new version's training job name. */
-async function newVersion(model: string, rows: number, seed: number): Promise<{ version: number; jobName: string }> {
-  const event = await harness.upload(`datasets/${model}/batch-${seed}.csv`, churnCsv(rows, seed).replace('churned', 'label'));
+async function newVersion(
+  model: string,
+  rows: number,
+  seed: number,
+): Promise<{ version: number; jobName: string }> {
+  const event = await harness.upload(
+    `datasets/${model}/batch-${seed}.csv`,
+    churnCsv(rows, seed).replace('churned', 'label'),
+  );
   const result = await ingest(sqsBatch(event), lambdaContext);
   expect(result.batchItemFailures).toEqual([]);
   const latest = (await ctx.registry.listVersions(model)).at(-1)!;
@@ -68,7 +75,13 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   let v2: { version: number; jobName: string };
 
   it('a late InProgress event before completion changes nothing', async () => {
-    await harness.upload('models/churn/config.json', JSON.stringify({ gate: { threshold: 0.7, regressionTolerance: 0.01 }, deployment: { strategy: 'linear', stepPercent: 20, bakeSeconds: 600 } }));
+    await harness.upload(
+      'models/churn/config.json',
+      JSON.stringify({
+        gate: { threshold: 0.7, regressionTolerance: 0.01 },
+        deployment: { strategy: 'linear', stepPercent: 20, bakeSeconds: 600 },
+      }),
+    );
     v1 = await newVersion(model, 400, 1);
     const outcome = await training(trainingEvent(v1.jobName, 'InProgress'), lambdaContext);
     expect(outcome).toEqual({ kind: 'in-progress' });
@@ -90,7 +103,12 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
       endpointConfigName: v1.jobName,
     });
     expect(version!.gate!.passed).toBe(true);
-    expect(version!.gate!.checks.map((c) => c.name)).toEqual(['metric-reported', 'threshold', 'no-regression', 'approval']);
+    expect(version!.gate!.checks.map((c) => c.name)).toEqual([
+      'metric-reported',
+      'threshold',
+      'no-regression',
+      'approval',
+    ]);
     expect(version!.rolloutRequestedAt).toBeDefined();
 
     const sm = harness.aws.sagemaker;
@@ -98,11 +116,22 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
     expect(sm).toHaveReceivedCommandWith(CreateModelCommand, {
       ModelName: v1.jobName,
       ExecutionRoleArn: ROLE_ARN,
-      PrimaryContainer: { Image: '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1', ModelDataUrl: version!.artifactUri },
+      PrimaryContainer: {
+        Image: '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',
+        ModelDataUrl: version!.artifactUri,
+      },
     });
     expect(sm).toHaveReceivedCommandWith(CreateEndpointConfigCommand, {
       EndpointConfigName: v1.jobName,
-      ProductionVariants: [{ VariantName: 'AllTraffic', ModelName: v1.jobName, InstanceType: 'ml.m5.large', InitialInstanceCount: 1, InitialVariantWeight: 1 }],
+      ProductionVariants: [
+        {
+          VariantName: 'AllTraffic',
+          ModelName: v1.jobName,
+          InstanceType: 'ml.m5.large',
+          InitialInstanceCount: 1,
+          InitialVariantWeight: 1,
+        },
+      ],
       DataCaptureConfig: {
         EnableCapture: true,
         InitialSamplingPercentage: 100,
@@ -112,23 +141,35 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
       },
     });
     expect(sm).toHaveReceivedCommandTimes(CreateEndpointCommand, 1);
-    expect(sm).toHaveReceivedCommandWith(CreateEndpointCommand, { EndpointName: endpointName, EndpointConfigName: v1.jobName });
+    expect(sm).toHaveReceivedCommandWith(CreateEndpointCommand, {
+      EndpointName: endpointName,
+      EndpointConfigName: v1.jobName,
+    });
     const audit = await ctx.registry.listAudit(model);
     expect(audit.filter((a) => a.type === 'TRAINED')).toHaveLength(1);
     expect(audit.filter((a) => a.type === 'GATE_APPROVED')).toHaveLength(1);
   });
 
   it('an endpoint event while creating changes nothing; InService promotes v1 and creates its alarms', async () => {
-    expect(await endpoints(endpointEvent(endpointName, 'CREATING'), lambdaContext)).toMatchObject({ kind: 'in-progress' });
+    expect(await endpoints(endpointEvent(endpointName, 'CREATING'), lambdaContext)).toMatchObject({
+      kind: 'in-progress',
+    });
     harness.aws.settleEndpoint(endpointName, 'in-service');
-    expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({ kind: 'promoted', version: v1.version });
+    expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({
+      kind: 'promoted',
+      version: v1.version,
+    });
     expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({ kind: 'ignored' }); // duplicate
 
     expect(await status(model, v1.version)).toBe('PRODUCTION');
     const record = await ctx.registry.getModel(model);
     expect(record).toMatchObject({ champion: v1.version, alarmsCreated: true });
     expect(record!.challenger).toBeUndefined();
-    expect([...harness.aws.alarms.keys()].sort()).toEqual(['mlops-churn-error-rate', 'mlops-churn-invocations-anomaly', 'mlops-churn-latency-anomaly']);
+    expect([...harness.aws.alarms.keys()].sort()).toEqual([
+      'mlops-churn-error-rate',
+      'mlops-churn-invocations-anomaly',
+      'mlops-churn-latency-anomaly',
+    ]);
     expect(harness.aws.cloudwatch).toHaveReceivedCommandWith(PutMetricAlarmCommand, {
       AlarmName: 'mlops-churn-latency-anomaly',
       ComparisonOperator: 'GreaterThanUpperThreshold',
@@ -139,24 +180,40 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   it('a better v2 rolls out blue/green (linear, from the config) guarded by the model alarms, then is promoted', async () => {
     v2 = await newVersion(model, 400, 2);
     harness.aws.finishJob(v2.jobName, { metrics: { 'validation:auc': 0.93 } });
-    expect(await training(trainingEvent(v2.jobName), lambdaContext)).toMatchObject({ kind: 'deploying', deploy: { kind: 'updating' } });
+    expect(await training(trainingEvent(v2.jobName), lambdaContext)).toMatchObject({
+      kind: 'deploying',
+      deploy: { kind: 'updating' },
+    });
     expect(harness.aws.sagemaker).toHaveReceivedCommandWith(UpdateEndpointCommand, {
       EndpointName: endpointName,
       EndpointConfigName: v2.jobName,
       DeploymentConfig: {
         BlueGreenUpdatePolicy: {
-          TrafficRoutingConfiguration: { Type: 'LINEAR', WaitIntervalInSeconds: 600, LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 20 } },
+          TrafficRoutingConfiguration: {
+            Type: 'LINEAR',
+            WaitIntervalInSeconds: 600,
+            LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 20 },
+          },
           TerminationWaitInSeconds: 120,
           // 5 linear steps x 600 s bake + 120 s termination wait + 1800 s to provision the new fleet.
           MaximumExecutionTimeoutInSeconds: 4920,
         },
-        AutoRollbackConfiguration: { Alarms: [{ AlarmName: 'mlops-churn-error-rate' }, { AlarmName: 'mlops-churn-latency-anomaly' }] },
+        AutoRollbackConfiguration: {
+          Alarms: [{ AlarmName: 'mlops-churn-error-rate' }, { AlarmName: 'mlops-churn-latency-anomaly' }],
+        },
       },
     });
     // A late event about v1's creation arrives while v2 is updating: nothing changes.
-    expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({ kind: 'in-progress', status: 'Updating' });
+    expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({
+      kind: 'in-progress',
+      status: 'Updating',
+    });
     harness.aws.settleEndpoint(endpointName, 'in-service');
-    expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({ kind: 'promoted', version: v2.version, archived: v1.version });
+    expect(await endpoints(endpointEvent(endpointName), lambdaContext)).toMatchObject({
+      kind: 'promoted',
+      version: v2.version,
+      archived: v1.version,
+    });
     expect(await status(model, v2.version)).toBe('PRODUCTION');
     expect(await status(model, v1.version)).toBe('ARCHIVED');
     expect((await ctx.registry.getModel(model))?.champion).toBe(v2.version);
@@ -169,7 +226,9 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
     expect(await training(trainingEvent(v3.jobName), lambdaContext)).toMatchObject({ kind: 'rejected' });
     const version = await ctx.registry.getVersion(model, v3.version);
     expect(version).toMatchObject({ status: 'REJECTED' });
-    expect(version!.failureReason).toMatch(/validation:auc 0\.9 against champion v2 0\.93 \(tolerance 0\.01\): worse than the champion/);
+    expect(version!.failureReason).toMatch(
+      /validation:auc 0\.9 against champion v2 0\.93 \(tolerance 0\.01\): worse than the champion/,
+    );
     expect(harness.aws.sagemaker).not.toHaveReceivedCommand(CreateModelCommand);
     expect(harness.aws.sagemaker).not.toHaveReceivedCommand(UpdateEndpointCommand);
   });
@@ -186,7 +245,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
     const version = await ctx.registry.getVersion(model, v4.version);
     expect(version).toMatchObject({ status: 'ROLLED_BACK' });
     expect(version!.failureReason).toMatch(/still serves .*v2-.*Alarm mlops-churn-error-rate in ALARM/);
-    expect((await ctx.registry.getModel(model))).toMatchObject({ champion: v2.version });
+    expect(await ctx.registry.getModel(model)).toMatchObject({ champion: v2.version });
     expect((await ctx.registry.listAudit(model)).filter((a) => a.type === 'ROLLED_BACK')).toHaveLength(1);
   });
 
@@ -203,28 +262,52 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('alarm events open one incident under duplicates, and OK resolves it', async () => {
-    harness.aws.setAlarm('mlops-churn-error-rate', 'ALARM', 'Threshold Crossed: 3 out of the last 5 datapoints were greater than the threshold (0.05).');
+    harness.aws.setAlarm(
+      'mlops-churn-error-rate',
+      'ALARM',
+      'Threshold Crossed: 3 out of the last 5 datapoints were greater than the threshold (0.05).',
+    );
     const opened = await alarms(alarmEvent('mlops-churn-error-rate', 'ALARM', 'OK'), lambdaContext);
     const again = await alarms(alarmEvent('mlops-churn-error-rate', 'ALARM', 'OK'), lambdaContext);
     expect(opened).toMatchObject({ kind: 'opened', model });
     expect(again).toMatchObject({ kind: 'unchanged' });
     const open = await ctx.registry.listOpenIncidents();
     expect(open).toHaveLength(1);
-    expect(open[0]).toMatchObject({ model, alarmName: 'mlops-churn-error-rate', version: v2.version, status: 'OPEN' });
+    expect(open[0]).toMatchObject({
+      model,
+      alarmName: 'mlops-churn-error-rate',
+      version: v2.version,
+      status: 'OPEN',
+    });
 
     // A late ALARM event after the alarm recovered opens nothing.
     harness.aws.setAlarm('mlops-churn-error-rate', 'OK', 'back to normal');
-    expect(await alarms(alarmEvent('mlops-churn-error-rate', 'OK', 'ALARM'), lambdaContext)).toMatchObject({ kind: 'resolved' });
-    expect(await alarms(alarmEvent('mlops-churn-error-rate', 'ALARM', 'OK'), lambdaContext)).toMatchObject({ kind: 'unchanged' });
+    expect(await alarms(alarmEvent('mlops-churn-error-rate', 'OK', 'ALARM'), lambdaContext)).toMatchObject({
+      kind: 'resolved',
+    });
+    expect(await alarms(alarmEvent('mlops-churn-error-rate', 'ALARM', 'OK'), lambdaContext)).toMatchObject({
+      kind: 'unchanged',
+    });
     expect(await ctx.registry.listOpenIncidents()).toHaveLength(0);
     expect(await ctx.registry.listIncidents(model)).toHaveLength(1);
   });
 
   it('ignores events about resources that are not ours, and drops malformed events', async () => {
-    expect(await training(trainingEvent('someone-elses-job'), lambdaContext)).toMatchObject({ kind: 'ignored' });
-    expect(await endpoints(endpointEvent('other-endpoint'), lambdaContext)).toMatchObject({ kind: 'ignored' });
-    expect(await alarms(alarmEvent('billing-alarm', 'ALARM', 'OK'), lambdaContext)).toMatchObject({ kind: 'ignored' });
-    expect(await training({ source: 'aws.sagemaker', 'detail-type': 'SageMaker Training Job State Change', detail: {} }, lambdaContext)).toEqual({ kind: 'malformed' });
+    expect(await training(trainingEvent('someone-elses-job'), lambdaContext)).toMatchObject({
+      kind: 'ignored',
+    });
+    expect(await endpoints(endpointEvent('other-endpoint'), lambdaContext)).toMatchObject({
+      kind: 'ignored',
+    });
+    expect(await alarms(alarmEvent('billing-alarm', 'ALARM', 'OK'), lambdaContext)).toMatchObject({
+      kind: 'ignored',
+    });
+    expect(
+      await training(
+        { source: 'aws.sagemaker', 'detail-type': 'SageMaker Training Job State Change', detail: {} },
+        lambdaContext,
+      ),
+    ).toEqual({ kind: 'malformed' });
   });
 });
 
@@ -234,7 +317,9 @@ describe('manual approval and a first rollout that fails', () => {
     await harness.upload('models/leads/config.json', JSON.stringify({ gate: { approval: 'manual' } }));
     const v1 = await newVersion(model, 300, 7);
     harness.aws.finishJob(v1.jobName, { metrics: { 'validation:auc': 0.8 } });
-    expect(await training(trainingEvent(v1.jobName), lambdaContext)).toMatchObject({ kind: 'pending-approval' });
+    expect(await training(trainingEvent(v1.jobName), lambdaContext)).toMatchObject({
+      kind: 'pending-approval',
+    });
     expect(await status(model, v1.version)).toBe('PENDING_APPROVAL');
 
     const approval = new ApproveVersion(ctx);
@@ -243,11 +328,16 @@ describe('manual approval and a first rollout that fails', () => {
     expect(await approval.approve(model, v1.version, 'alice@example.com')).toEqual({ approved: false });
 
     harness.aws.settleEndpoint('mlops-leads', 'failed');
-    expect(await endpoints(endpointEvent('mlops-leads', 'FAILED'), lambdaContext)).toMatchObject({ kind: 'deploy-failed', version: v1.version });
+    expect(await endpoints(endpointEvent('mlops-leads', 'FAILED'), lambdaContext)).toMatchObject({
+      kind: 'deploy-failed',
+      version: v1.version,
+    });
     const version = await ctx.registry.getVersion(model, v1.version);
     expect(version).toMatchObject({ status: 'DEPLOY_FAILED' });
     expect(version!.failureReason).toMatch(/did not pass the ping health check/);
-    expect(harness.aws.sagemaker).toHaveReceivedCommandWith(DeleteEndpointCommand, { EndpointName: 'mlops-leads' });
+    expect(harness.aws.sagemaker).toHaveReceivedCommandWith(DeleteEndpointCommand, {
+      EndpointName: 'mlops-leads',
+    });
     expect((await ctx.registry.getModel(model))?.champion).toBeUndefined();
   });
 });

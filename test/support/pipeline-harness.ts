@@ -39,7 +39,12 @@ export const ROLE_ARN = 'arn:aws:iam::123456789012:role/mlops-sagemaker';
 export const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:mlops-notifications';
 
 function validation(message: string): SageMakerServiceException {
-  return new SageMakerServiceException({ name: 'ValidationException', $fault: 'client', message, $metadata: {} });
+  return new SageMakerServiceException({
+    name: 'ValidationException',
+    $fault: 'client',
+    message,
+    $metadata: {},
+  });
 }
 
 interface FakeJob {
@@ -66,7 +71,15 @@ export class FakeAws {
   readonly models = new Set<string>();
   readonly configs = new Set<string>();
   readonly endpoints = new Map<string, FakeEndpoint>();
-  readonly alarms = new Map<string, { input: PutMetricAlarmCommandInput; state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; at: Date }>();
+  readonly alarms = new Map<
+    string,
+    {
+      input: PutMetricAlarmCommandInput;
+      state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+      reason: string;
+      at: Date;
+    }
+  >();
   /** Errors to throw from the next CreateTrainingJob calls (transient faults). */
   readonly createTrainingJobFaults: Error[] = [];
 
@@ -90,7 +103,10 @@ export class FakeAws {
       if (fault) throw fault;
       const name = input.TrainingJobName!;
       if (this.jobs.has(name)) {
-        throw new ResourceInUse({ message: `Training job names must be unique within an AWS account and region, and a training job with this name already exists (${name})`, $metadata: {} });
+        throw new ResourceInUse({
+          message: `Training job names must be unique within an AWS account and region, and a training job with this name already exists (${name})`,
+          $metadata: {},
+        });
       }
       this.jobs.set(name, { input, status: 'InProgress', metrics: {} });
       return { TrainingJobArn: `arn:aws:sagemaker:us-east-1:123456789012:training-job/${name}` };
@@ -105,40 +121,67 @@ export class FakeAws {
         ...(job.failureReason ? { FailureReason: job.failureReason } : {}),
         AlgorithmSpecification: job.input.AlgorithmSpecification,
         HyperParameters: job.input.HyperParameters,
-        FinalMetricDataList: Object.entries(job.metrics).map(([MetricName, Value]) => ({ MetricName, Value, Timestamp: new Date() })),
-        ...(job.status === 'Completed' ? { ModelArtifacts: { S3ModelArtifacts: `${job.input.OutputDataConfig!.S3OutputPath}${TrainingJobName}/output/model.tar.gz` } } : {}),
+        FinalMetricDataList: Object.entries(job.metrics).map(([MetricName, Value]) => ({
+          MetricName,
+          Value,
+          Timestamp: new Date(),
+        })),
+        ...(job.status === 'Completed'
+          ? {
+              ModelArtifacts: {
+                S3ModelArtifacts: `${job.input.OutputDataConfig!.S3OutputPath}${TrainingJobName}/output/model.tar.gz`,
+              },
+            }
+          : {}),
       };
     });
     sm.on(CreateModelCommand).callsFake(({ ModelName }: { ModelName: string }) => {
-      if (this.models.has(ModelName)) throw validation(`Cannot create already existing model "arn:aws:sagemaker:us-east-1:123456789012:model/${ModelName}".`);
+      if (this.models.has(ModelName))
+        throw validation(
+          `Cannot create already existing model "arn:aws:sagemaker:us-east-1:123456789012:model/${ModelName}".`,
+        );
       this.models.add(ModelName);
       return {};
     });
     sm.on(CreateEndpointConfigCommand).callsFake(({ EndpointConfigName }: { EndpointConfigName: string }) => {
       if (this.configs.has(EndpointConfigName)) {
-        throw validation(`Cannot create already existing endpoint configuration "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/${EndpointConfigName}".`);
+        throw validation(
+          `Cannot create already existing endpoint configuration "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/${EndpointConfigName}".`,
+        );
       }
       this.configs.add(EndpointConfigName);
       return {};
     });
-    sm.on(CreateEndpointCommand).callsFake(({ EndpointName, EndpointConfigName }: { EndpointName: string; EndpointConfigName: string }) => {
-      if (this.endpoints.has(EndpointName)) {
-        throw validation(`Cannot create already existing endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/${EndpointName}".`);
-      }
-      this.endpoints.set(EndpointName, { config: EndpointConfigName, status: 'Creating', modified: new Date() });
-      return {};
-    });
-    sm.on(UpdateEndpointCommand).callsFake(({ EndpointName, EndpointConfigName }: { EndpointName: string; EndpointConfigName: string }) => {
-      const endpoint = this.endpoints.get(EndpointName);
-      if (!endpoint) throw validation(`Could not find endpoint "${EndpointName}".`);
-      if (endpoint.status !== 'InService') throw validation(`Cannot update in-progress endpoint "${EndpointName}".`);
-      endpoint.pending = EndpointConfigName;
-      endpoint.status = 'Updating';
-      endpoint.modified = new Date();
-      return {};
-    });
+    sm.on(CreateEndpointCommand).callsFake(
+      ({ EndpointName, EndpointConfigName }: { EndpointName: string; EndpointConfigName: string }) => {
+        if (this.endpoints.has(EndpointName)) {
+          throw validation(
+            `Cannot create already existing endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/${EndpointName}".`,
+          );
+        }
+        this.endpoints.set(EndpointName, {
+          config: EndpointConfigName,
+          status: 'Creating',
+          modified: new Date(),
+        });
+        return {};
+      },
+    );
+    sm.on(UpdateEndpointCommand).callsFake(
+      ({ EndpointName, EndpointConfigName }: { EndpointName: string; EndpointConfigName: string }) => {
+        const endpoint = this.endpoints.get(EndpointName);
+        if (!endpoint) throw validation(`Could not find endpoint "${EndpointName}".`);
+        if (endpoint.status !== 'InService')
+          throw validation(`Cannot update in-progress endpoint "${EndpointName}".`);
+        endpoint.pending = EndpointConfigName;
+        endpoint.status = 'Updating';
+        endpoint.modified = new Date();
+        return {};
+      },
+    );
     sm.on(DeleteEndpointCommand).callsFake(({ EndpointName }: { EndpointName: string }) => {
-      if (!this.endpoints.delete(EndpointName)) throw validation(`Could not find endpoint "${EndpointName}".`);
+      if (!this.endpoints.delete(EndpointName))
+        throw validation(`Could not find endpoint "${EndpointName}".`);
       return {};
     });
     sm.on(DescribeEndpointCommand).callsFake(({ EndpointName }: { EndpointName: string }) => {
@@ -156,13 +199,24 @@ export class FakeAws {
     });
     this.cloudwatch.on(PutMetricAlarmCommand).callsFake((input: PutMetricAlarmCommandInput) => {
       const existing = this.alarms.get(input.AlarmName!);
-      this.alarms.set(input.AlarmName!, { input, state: existing?.state ?? 'INSUFFICIENT_DATA', reason: existing?.reason ?? '', at: existing?.at ?? new Date() });
+      this.alarms.set(input.AlarmName!, {
+        input,
+        state: existing?.state ?? 'INSUFFICIENT_DATA',
+        reason: existing?.reason ?? '',
+        at: existing?.at ?? new Date(),
+      });
       return {};
     });
     this.cloudwatch.on(DescribeAlarmsCommand).callsFake(({ AlarmNames }: { AlarmNames: string[] }) => ({
       MetricAlarms: AlarmNames.filter((n) => this.alarms.has(n)).map((n) => {
         const alarm = this.alarms.get(n)!;
-        return { AlarmName: n, StateValue: alarm.state, StateReason: alarm.reason, StateTransitionedTimestamp: alarm.at, StateUpdatedTimestamp: alarm.at };
+        return {
+          AlarmName: n,
+          StateValue: alarm.state,
+          StateReason: alarm.reason,
+          StateTransitionedTimestamp: alarm.at,
+          StateUpdatedTimestamp: alarm.at,
+        };
       }),
     }));
     this.sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
@@ -191,10 +245,12 @@ export class FakeAws {
       endpoint.status = 'InService';
     } else if (outcome === 'rolled-back') {
       endpoint.status = 'InService';
-      endpoint.failureReason = 'Alarm mlops-churn-error-rate in ALARM during the baking period; traffic rolled back';
+      endpoint.failureReason =
+        'Alarm mlops-churn-error-rate in ALARM during the baking period; traffic rolled back';
     } else {
       endpoint.status = 'Failed';
-      endpoint.failureReason = 'The primary container for production variant AllTraffic did not pass the ping health check.';
+      endpoint.failureReason =
+        'The primary container for production variant AllTraffic did not pass the ping health check.';
     }
     delete endpoint.pending;
   }
@@ -254,12 +310,24 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
           region: 'us-east-1',
           ...overrides,
         },
-        { dynamodb: dynamo.client, s3: s3.client, sagemaker: sagemakerClient, cloudwatch: cloudwatchClient, sns: snsClient },
+        {
+          dynamodb: dynamo.client,
+          s3: s3.client,
+          sagemaker: sagemakerClient,
+          cloudwatch: cloudwatchClient,
+          sns: snsClient,
+        },
       );
     },
     async upload(key, body) {
       const put = await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
-      return s3Event(s3.bucket, key, Buffer.byteLength(body), put.ETag?.replace(/"/g, '') ?? '', String(++sequencer).padStart(16, '0'));
+      return s3Event(
+        s3.bucket,
+        key,
+        Buffer.byteLength(body),
+        put.ETag?.replace(/"/g, '') ?? '',
+        String(++sequencer).padStart(16, '0'),
+      );
     },
     async stop() {
       aws.restore();
@@ -298,7 +366,12 @@ export function sqsBatch(...events: unknown[]): SQSEvent {
       messageId: `msg-${i}-${Math.random().toString(36).slice(2, 8)}`,
       receiptHandle: 'rh',
       body: typeof event === 'string' ? event : JSON.stringify(event),
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'events', ApproximateFirstReceiveTimestamp: '0' },
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'events',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
       messageAttributes: {},
       md5OfBody: '',
       eventSource: 'aws:sqs',
@@ -336,7 +409,11 @@ export function endpointEvent(endpointName: string, status = 'IN_SERVICE') {
   };
 }
 
-export function alarmEvent(alarmName: string, state: 'OK' | 'ALARM', previous: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA') {
+export function alarmEvent(
+  alarmName: string,
+  state: 'OK' | 'ALARM',
+  previous: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA',
+) {
   return {
     version: '0',
     id: `a-${alarmName}-${state}`,
@@ -373,7 +450,7 @@ export const lambdaContext = {
 /** A learnable binary dataset: the label depends on two of the features. */
 export function churnCsv(rows: number, seed = 1): string {
   let state = seed;
-  const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 0x100000000);
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 0x100000000;
   const lines = ['tenure,monthly_charges,support_calls,churned'];
   for (let i = 0; i < rows; i++) {
     const tenure = Math.floor(random() * 72);
@@ -384,4 +461,3 @@ export function churnCsv(rows: number, seed = 1): string {
   }
   return lines.join('\n') + '\n';
 }
-

@@ -53,7 +53,11 @@ describe('SageMakerExecutionRole', () => {
       s.find((st) => st.Sid === 'ListPreparedAndArtifacts')?.Resource as { 'Fn::GetAtt': string[] }
     )['Fn::GetAtt'][0];
     const objects = (prefix: string) => `\${${bucket}.Arn}/${prefix}*`;
-    expect(resourcesGranted(s, 's3:GetObject')).toEqual([objects('artifacts/'), objects('models/*/code/'), objects('prepared/')]);
+    expect(resourcesGranted(s, 's3:GetObject')).toEqual([
+      objects('artifacts/'),
+      objects('models/*/code/'),
+      objects('prepared/'),
+    ]);
     expect(resourcesGranted(s, 's3:PutObject')).toEqual([objects('artifacts/'), objects('capture/')]);
     expect(grants(s, 's3:ListBucket')).toEqual([
       {

@@ -1,0 +1,26 @@
+/**
+ * Local adapter of the {@link AlarmService} port. Where this stands: adapter for the local cloud;
+ * the endpoint-events use case ensures a model's alarms through it, the alarm-events use case reads
+ * their state. It puts into the local alarm evaluator exactly the PutMetricAlarm requests the
+ * CloudWatch adapter sends ({@link buildModelAlarmRequests}), so what is evaluated locally is what
+ * AWS evaluates.
+ */
+import type { AlarmService, ModelAlarmsSpec } from '../../core/ports/monitoring';
+import type { LocalAlarmEvaluator } from '../../local/metrics/alarm-evaluator';
+import { buildModelAlarmRequests } from '../aws/cloudwatch-alarm-service';
+
+export class LocalAlarmService implements AlarmService {
+  constructor(private readonly evaluator: Pick<LocalAlarmEvaluator, 'putMetricAlarm' | 'describe'>) {}
+
+  async ensureModelAlarms(spec: ModelAlarmsSpec): Promise<void> {
+    for (const request of buildModelAlarmRequests(spec)) this.evaluator.putMetricAlarm(request);
+  }
+
+  async describeAlarmState(
+    alarmName: string,
+  ): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined> {
+    const alarm = this.evaluator.describe(alarmName);
+    if (alarm === undefined) return undefined;
+    return { state: alarm.state, reason: alarm.reason, updatedAt: alarm.updatedAt.toISOString() };
+  }
+}
