@@ -22,7 +22,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*', '../../adapters/*', '../../lambdas/*'], message: 'core imports no AWS SDK, CDK, adapter or handler code' }] },
+        {
+          patterns: [
+            {
+              group: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*', '../../adapters/*', '../../lambdas/*'],
+              message: 'core imports no AWS SDK, CDK, adapter or handler code',
+            },
+          ],
+        },
       ],
     },
   },

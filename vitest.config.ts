@@ -9,6 +9,11 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // Handlers log through Powertools: keep test output readable.
-    env: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_SERVICE_NAME: 'test', POWERTOOLS_METRICS_NAMESPACE: 'ServerlessMlopsTest' },
+    env: {
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_SERVICE_NAME: 'test',
+      POWERTOOLS_METRICS_NAMESPACE: 'ServerlessMlopsTest',
+    },
   },
 });

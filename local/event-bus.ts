@@ -161,6 +161,8 @@ export class LocalEventBus implements EventPublisher {
   publish(event: CloudEvent): void {
     try {
       if (this.closed) {
+        // Only an event some rule wanted is worth a warning (data capture flushed at shutdown is not).
+        if (![...this.rules.values()].some((rule) => matches(rule.pattern, event))) return;
         this.log.warn('event published after close, dropped', {
           id: event.id,
           'detail-type': event['detail-type'],

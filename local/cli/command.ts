@@ -1,0 +1,31 @@
+/**
+ * The shape of an `mlops` CLI command. Where this stands: the CLI's plumbing; each command is its
+ * own module under `local/cli/commands/` and is listed in `local/cli/commands/index.ts`.
+ */
+
+/** Where a command writes (injectable for tests). */
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+export interface CliCommand {
+  /** The first word: `mlops <name> ...`. */
+  readonly name: string;
+  /** One line for `mlops --help`. */
+  readonly summary: string;
+  /** Full help text for `mlops <name> --help`. */
+  readonly help: string;
+  /** Runs with the arguments after the name; resolves to the exit code. */
+  run(args: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** A mistake in the command line: printed with the command's help, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

@@ -1,0 +1,92 @@
+/**
+ * `mlops demo` (`npm run demo`): starts a local cloud of its own, runs the whole scenario against
+ * it (see local/demo/demo.ts) and exits 0 only if every stage did what it should. Where this
+ * stands: CLI command.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LocalCloud } from '../../cloud';
+import { runDemo, type DemoCloud } from '../../demo/demo';
+import { UsageError, type CliCommand } from '../command';
+
+const HELP = `Usage: mlops demo [options]
+
+Starts a local cloud (DynamoDB Local, an S3 API, the event bus, the handlers, local training,
+endpoints and alarms) in its own folder on free ports, then: uploads a generated dataset and
+follows it through validation, training, the registry, the gate and promotion; sends real
+traffic to the endpoint; uploads a second dataset and compares the candidate with the champion;
+injects a fault into a third rollout and shows the alarm, the incident and the rollback.
+
+Options:
+  --dir <path>        where the demo's cloud keeps its data (default .mlops-local/demo; wiped first)
+  --time-scale <n>    simulated seconds per real second for bake times and alarm periods (default 60)
+  --keep              leave the data folder in place afterwards (it is removed by default)
+  -h, --help          show this help
+`;
+
+/** Adapts a LocalCloud to what the demo needs. */
+export function demoCloudOf(cloud: LocalCloud): DemoCloud {
+  return {
+    registry: cloud.context.registry,
+    objects: cloud.context.objects,
+    bucket: cloud.context.bucket,
+    timeScale: cloud.time.scale,
+    endpointUrl: (name) => cloud.endpoints.endpointUrl(name),
+    injectFault: (name, fault) => cloud.endpoints.injectFault(name, fault),
+    clearFault: (name) => cloud.endpoints.clearFault(name),
+  };
+}
+
+export const demoCommand: CliCommand = {
+  name: 'demo',
+  summary:
+    'run the whole pipeline on a local cloud: data, training, gate, promotion, traffic, a fault and its rollback',
+  help: HELP,
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args: [...args],
+      options: {
+        dir: { type: 'string' },
+        'time-scale': { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const timeScale = values['time-scale'] === undefined ? 60 : Number(values['time-scale']);
+    if (!(timeScale > 0) || !Number.isFinite(timeScale))
+      throw new UsageError(`--time-scale must be a number > 0, got "${values['time-scale']}"`);
+    const dir = values.dir ?? join('.mlops-local', 'demo');
+
+    io.out(
+      `Starting a local cloud in ${dir} (time runs ${timeScale}× faster for bake times and alarm periods)…`,
+    );
+    const t0 = Date.now();
+    const cloud = await LocalCloud.start({
+      dir,
+      fresh: true,
+      s3Port: 0,
+      dynamodbPort: 0,
+      timeScale,
+      quiet: true,
+      handlerLogLevel: 'SILENT',
+    });
+    io.out(
+      `Local cloud up in ${((Date.now() - t0) / 1000).toFixed(1)} s: S3 ${cloud.env.s3Endpoint}, DynamoDB ${cloud.env.dynamodbEndpoint}, bucket ${cloud.env.bucket}, table ${cloud.env.registryTable}`,
+    );
+    try {
+      const result = await runDemo(demoCloudOf(cloud), { print: (line) => io.out(line) });
+      return result.ok ? 0 : 1;
+    } finally {
+      await cloud.stop();
+      if (!values.keep) await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,6 @@
+/** Every `mlops` command; add a new command module here. */
+import type { CliCommand } from '../command';
+import { demoCommand } from './demo';
+import { localCommand } from './local';
+
+export const COMMANDS: readonly CliCommand[] = [localCommand, demoCommand];

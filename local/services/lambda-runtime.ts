@@ -1,0 +1,214 @@
+/**
+ * What the Lambda runtime gives a handler, for handlers running in the local cloud's process: the
+ * environment Powertools reads, a Lambda `Context`, an SQS-shaped batch for the ingest queue, and
+ * the handlers' stdout (Powertools logs and EMF metric lines) routed the way CloudWatch Logs would
+ * route it: log lines to a readable console, metric lines to the local metric store. Where this
+ * stands: local runtime; the handlers do not know they run here.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { format } from 'node:util';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type MetricDatum } from '../contracts';
+import { parseEmf } from '../metrics/emf';
+
+/** The stack's metrics namespace (lib/constructs/mlops-function.ts `METRICS_NAMESPACE`). */
+export const LOCAL_METRICS_NAMESPACE = 'ServerlessMlops';
+
+/**
+ * Powertools settings the stack gives every function, as defaults (a value already in the
+ * environment wins). Must be applied before the handler modules are loaded: Powertools reads them
+ * when its Logger and Metrics are created, at import.
+ */
+export function applyLambdaEnvironment(env: NodeJS.ProcessEnv = process.env, logLevel = 'INFO'): void {
+  const defaults: Record<string, string> = {
+    POWERTOOLS_SERVICE_NAME: 'mlops-local',
+    POWERTOOLS_METRICS_NAMESPACE: LOCAL_METRICS_NAMESPACE,
+    POWERTOOLS_LOG_LEVEL: logLevel,
+    AWS_REGION: LOCAL_REGION,
+    // The SDK's reminder that Node 20 support ends in 2027, printed once per client, is noise here.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  for (const [name, value] of Object.entries(defaults)) env[name] ??= value;
+}
+
+/**
+ * The function being invoked, per asynchronous context. All local functions share one Powertools
+ * Logger (a module-level singleton), so the function name it prints is whichever invocation called
+ * `addContext` last; this says which invocation a log line really comes from.
+ */
+const invocations = new AsyncLocalStorage<{ readonly functionName: string }>();
+
+/** Runs one invocation of a local function (its log lines are labelled with its name). */
+export function invoke<T>(functionName: string, run: (context: Context) => Promise<T>): Promise<T> {
+  return invocations.run({ functionName }, () => run(lambdaContext(functionName)));
+}
+
+/** A Lambda context for one invocation of a local function. */
+export function lambdaContext(functionName: string, timeoutMs = 15 * 60 * 1000): Context {
+  const started = Date.now();
+  const requestId = randomUUID();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `local/[$LATEST]${requestId.replace(/-/g, '')}`,
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - started)),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * The SQS batch the ingest function receives for EventBridge events sent to its queue (the rule's
+ * SQS target puts the event, as JSON, in the message body).
+ */
+export function sqsBatch(
+  events: readonly CloudEvent[],
+  receiveCount = 1,
+  queueName = 'mlops-ingest',
+): SQSEvent {
+  const now = String(Date.now());
+  return {
+    Records: events.map((event) => ({
+      messageId: randomUUID(),
+      receiptHandle: randomUUID(),
+      body: JSON.stringify(event),
+      attributes: {
+        ApproximateReceiveCount: String(receiveCount),
+        SentTimestamp: now,
+        SenderId: 'AIDAEVENTBRIDGE',
+        ApproximateFirstReceiveTimestamp: now,
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${queueName}`,
+      awsRegion: LOCAL_REGION,
+    })),
+  };
+}
+
+/** Where handler output goes. */
+export interface HandlerOutputOptions {
+  /** Receives the data points of every EMF line (the metric store). */
+  readonly onMetrics?: (data: MetricDatum[]) => void;
+  /** Prints one formatted log line. @default to stdout (stderr for warnings and errors) */
+  readonly print?: (line: string, level: string) => void;
+  /** Print nothing at all. @default false */
+  readonly silent?: boolean;
+}
+
+/** The console-like object Powertools writes to (its `console` property, see Logger/Metrics `setConsole`). */
+export interface PowertoolsConsole {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  trace(...args: unknown[]): void;
+}
+
+/**
+ * A console for Powertools: EMF documents become metric data points, JSON log lines become one
+ * readable line each (`12:00:01.123 ingest INFO ingest outcome {...}`), anything else is printed
+ * as is.
+ */
+export function handlerConsole(options: HandlerOutputOptions = {}): PowertoolsConsole {
+  const print =
+    options.print ??
+    ((line: string, level: string) => {
+      if (level === 'WARN' || level === 'ERROR' || level === 'CRITICAL') process.stderr.write(`${line}\n`);
+      else process.stdout.write(`${line}\n`);
+    });
+  const write =
+    (fallbackLevel: string) =>
+    (...args: unknown[]) => {
+      const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : format(...args);
+      const parsed = parseObject(text);
+      if (parsed && '_aws' in parsed) {
+        const data = parseEmf(parsed);
+        if (data.length > 0) options.onMetrics?.(data);
+        return;
+      }
+      if (options.silent) return;
+      if (!parsed) {
+        print(text, fallbackLevel);
+        return;
+      }
+      const level = typeof parsed.level === 'string' ? parsed.level : fallbackLevel;
+      print(formatLogLine(parsed), level);
+    };
+  return {
+    log: write('INFO'),
+    info: write('INFO'),
+    debug: write('DEBUG'),
+    warn: write('WARN'),
+    error: write('ERROR'),
+    trace: write('TRACE'),
+  };
+}
+
+/** Keys of a Powertools log line that the short format shows in front, or leaves out. */
+const HIDDEN_KEYS = new Set([
+  'level',
+  'message',
+  'timestamp',
+  'service',
+  'sampling_rate',
+  'xray_trace_id',
+  'cold_start',
+  'function_arn',
+  'function_memory_size',
+  'function_name',
+  'function_request_id',
+]);
+
+/** One readable line for a Powertools JSON log entry. */
+export function formatLogLine(entry: Readonly<Record<string, unknown>>): string {
+  const time =
+    typeof entry.timestamp === 'string'
+      ? entry.timestamp.slice(11, 23)
+      : new Date().toISOString().slice(11, 23);
+  const name =
+    invocations.getStore()?.functionName ??
+    (typeof entry.function_name === 'string' ? entry.function_name : undefined);
+  const fn = name ? name.replace(/^[a-z0-9-]+?-local-/, '') : String(entry.service ?? '');
+  const level = String(entry.level ?? 'INFO');
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entry)) if (!HIDDEN_KEYS.has(key)) rest[key] = value;
+  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+  return `${time} ${fn} ${level} ${String(entry.message ?? '')}${extra}`;
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Points a Powertools Logger or Metrics instance at another console. Powertools keeps it in a
+ * `console` property (its own `Console` on stdout, as in Lambda); the local runtime redirects it,
+ * as Lambda's runtime redirects stdout to CloudWatch Logs.
+ */
+export function redirectPowertoolsConsole(instance: object, target: PowertoolsConsole): () => void {
+  const holder = instance as { console?: unknown };
+  const previous = holder.console;
+  holder.console = target;
+  return () => {
+    holder.console = previous;
+  };
+}

@@ -1,0 +1,304 @@
+/**
+ * The local cloud's S3: s3rver on 127.0.0.1, its objects kept on disk, the data bucket created, and
+ * every object it stores turned into the EventBridge "Object Created" event S3 would send (S3 →
+ * EventBridge is how the stack's ingest rule hears about datasets). Where this stands: local
+ * runtime (infrastructure the local cloud starts); the S3 adapter reaches it through the SDK, as it
+ * reaches S3 in AWS.
+ *
+ * Notes:
+ * - s3rver accepts only its fixed credentials: access key `S3RVER`, secret `S3RVER`; clients must
+ *   use path-style addressing, and (SDK v3 ≥ 3.729, AWS CLI ≥ 1.37/2.23) must not send the new
+ *   default CRC32 checksums, which s3rver predates: `requestChecksumCalculation: 'WHEN_REQUIRED'`
+ *   (`AWS_REQUEST_CHECKSUM_CALCULATION=when_required` for the CLI).
+ * - s3rver 3 encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only offers
+ *   through its legacy provider: listings of more than 1000 keys need the Node process to run
+ *   with `--openssl-legacy-provider` (the `mlops` launcher sets it). See {@link canPaginateListings}.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type EventPublisher } from '../contracts';
+import { choosePort } from './dynamodb-local';
+
+/** s3rver's fixed credentials (it refuses any other signature). */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/** The port the local S3 listens on unless told otherwise (s3rver's own default). */
+export const DEFAULT_S3_PORT = 4568;
+
+/** The local cloud's data bucket. */
+export const DEFAULT_LOCAL_BUCKET = 'mlops-local-data';
+
+/** A record of an S3 event notification (the S3 → SNS/SQS/Lambda format s3rver emits). */
+export interface S3NotificationRecord {
+  readonly eventName: string;
+  readonly eventTime?: string;
+  readonly awsRegion?: string;
+  readonly requestParameters?: { readonly sourceIPAddress?: string };
+  readonly responseElements?: Readonly<Record<string, string>>;
+  readonly s3: {
+    readonly bucket: { readonly name: string };
+    readonly object: {
+      readonly key: string;
+      readonly size?: number;
+      readonly eTag?: string;
+      readonly versionId?: string;
+      readonly sequencer?: string;
+    };
+  };
+}
+
+/** The `detail` of an EventBridge "Object Created" event (S3 User Guide, "EventBridge event message structure"). */
+export interface ObjectCreatedDetail {
+  readonly version: '0';
+  readonly bucket: { readonly name: string };
+  readonly object: {
+    readonly key: string;
+    readonly size?: number;
+    readonly etag?: string;
+    readonly 'version-id'?: string;
+    readonly sequencer?: string;
+  };
+  readonly 'request-id': string;
+  readonly requester: string;
+  readonly 'source-ip-address'?: string;
+  readonly reason: 'PutObject' | 'POST Object' | 'CopyObject' | 'CompleteMultipartUpload';
+}
+
+/**
+ * Decodes a key as S3 event notifications carry it: URL-encoded with `+` for spaces (EventBridge
+ * events carry the key as is).
+ */
+export function decodeNotificationKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+/** Monotonic sequencer: hex, fixed width, increasing within this process (S3's only promise is order per key). */
+let lastSequence = 0n;
+export function nextSequencer(): string {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  lastSequence = now > lastSequence ? now : lastSequence + 1n;
+  return lastSequence.toString(16).toUpperCase().padStart(18, '0');
+}
+
+/** What the request that stored an object was, as far as the event's `reason` needs. */
+export interface ObjectRequest {
+  readonly method: string;
+  readonly multipartCompletion: boolean;
+  readonly copy: boolean;
+}
+
+/**
+ * Converts one S3 notification record into the EventBridge "Object Created" event AWS delivers,
+ * or undefined for anything but an object creation.
+ *
+ * @param keyEncoding `'url'` when the record's key is URL-encoded as AWS sends it; `'raw'` when it
+ *   is the key itself (s3rver's records carry the decoded key).
+ */
+export function objectCreatedEvent(
+  record: S3NotificationRecord,
+  options: { keyEncoding: 'url' | 'raw'; request?: ObjectRequest; sequencer?: string },
+): CloudEvent<ObjectCreatedDetail> | undefined {
+  if (!record.eventName.startsWith('ObjectCreated:')) return undefined;
+  const { bucket, object } = record.s3;
+  const key = options.keyEncoding === 'url' ? decodeNotificationKey(object.key) : object.key;
+  const reason = createdReason(record.eventName, options.request);
+  const requestId =
+    record.responseElements?.['x-amz-request-id'] ?? randomBytes(8).toString('hex').toUpperCase();
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Object Created',
+    source: 'aws.s3',
+    account: LOCAL_ACCOUNT,
+    time: toEventTime(record.eventTime),
+    region: LOCAL_REGION,
+    resources: [`arn:aws:s3:::${bucket.name}`],
+    detail: {
+      version: '0',
+      bucket: { name: bucket.name },
+      object: {
+        key,
+        ...(object.size !== undefined ? { size: Number(object.size) } : {}),
+        ...(object.eTag ? { etag: object.eTag.replace(/"/g, '') } : {}),
+        ...(object.versionId ? { 'version-id': object.versionId } : {}),
+        sequencer: options.sequencer ?? object.sequencer ?? nextSequencer(),
+      },
+      'request-id': requestId,
+      requester: LOCAL_ACCOUNT,
+      ...(record.requestParameters?.sourceIPAddress
+        ? { 'source-ip-address': stripIpv6Prefix(record.requestParameters.sourceIPAddress) }
+        : {}),
+      reason,
+    },
+  };
+}
+
+function createdReason(eventName: string, request: ObjectRequest | undefined): ObjectCreatedDetail['reason'] {
+  switch (eventName) {
+    case 'ObjectCreated:Copy':
+      return 'CopyObject';
+    case 'ObjectCreated:CompleteMultipartUpload':
+      return 'CompleteMultipartUpload';
+    case 'ObjectCreated:Post':
+      // s3rver reports both a browser POST and a multipart completion as Post.
+      return request && !request.multipartCompletion ? 'POST Object' : 'CompleteMultipartUpload';
+    default:
+      return request?.copy ? 'CopyObject' : 'PutObject';
+  }
+}
+
+/** EventBridge `time` has second precision: `2024-01-01T00:00:00Z`. */
+function toEventTime(time: string | undefined): string {
+  const date = time ? new Date(time) : new Date();
+  return (Number.isNaN(date.getTime()) ? new Date() : date).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function stripIpv6Prefix(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice('::ffff:'.length) : ip;
+}
+
+/** Whether s3rver can page listings in this process (DES available: see the note at the top). */
+export function canPaginateListings(): boolean {
+  try {
+    createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Client settings for the local S3: endpoint, s3rver's credentials, path style, no default checksums. */
+export function s3ClientConfig(endpoint: string): S3ClientConfig {
+  return {
+    endpoint,
+    region: LOCAL_REGION,
+    forcePathStyle: true,
+    credentials: { ...S3RVER_CREDENTIALS },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+}
+
+/** The part of s3rver's (CommonJS, untyped) API used here; see node_modules/s3rver/README.md. */
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+  on(event: 'event', listener: (event: { Records: S3NotificationRecord[] }) => void): void;
+  httpServer?: Server;
+  /** Koa's middleware stack (s3rver extends Koa). */
+  middleware: ((ctx: KoaContext, next: () => Promise<void>) => Promise<void>)[];
+}
+interface KoaContext {
+  readonly method: string;
+  readonly query: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+type S3rverConstructor = new (options: {
+  address: string;
+  port: number;
+  silent: boolean;
+  directory: string;
+  configureBuckets: { name: string; configs: (string | Buffer)[] }[];
+  vhostBuckets: boolean;
+}) => S3rverInstance;
+
+export interface LocalS3Options {
+  /** Where objects are kept (created if missing). */
+  readonly dataDir: string;
+  /** Port on 127.0.0.1; 0 picks a free one. @default {@link DEFAULT_S3_PORT} */
+  readonly port?: number;
+  /** Wipe `dataDir` before starting. @default false */
+  readonly fresh?: boolean;
+  /** Buckets to create if missing. @default [DEFAULT_LOCAL_BUCKET] */
+  readonly buckets?: readonly string[];
+  /** Where "Object Created" events go (all buckets). */
+  readonly events?: EventPublisher;
+  /** Log s3rver's requests to the console. @default false */
+  readonly verbose?: boolean;
+}
+
+/** A running local S3. */
+export interface LocalS3 {
+  /** `http://127.0.0.1:<port>` */
+  readonly endpoint: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly buckets: readonly string[];
+  /** A client for the server (see {@link s3ClientConfig}). */
+  readonly client: S3Client;
+  /** Stops the server (closing open keep-alive connections). Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+/** Starts s3rver, creates the buckets, and publishes an "Object Created" event per stored object. */
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+  const dataDir = resolve(options.dataDir);
+  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+  const buckets = [...(options.buckets ?? [DEFAULT_LOCAL_BUCKET])];
+  const port = await choosePort(options.port ?? DEFAULT_S3_PORT, 'the local S3 server', '--s3-port');
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port,
+    silent: !options.verbose,
+    directory: dataDir,
+    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
+    // Path-style only: bucket names never come from the Host header.
+    vhostBuckets: false,
+  });
+
+  // s3rver emits its event synchronously inside the request that stored the object: remember
+  // that request, so that the event can say how the object was created.
+  const requests = new AsyncLocalStorage<ObjectRequest>();
+  server.middleware.unshift((ctx, next) =>
+    requests.run(
+      {
+        method: ctx.method,
+        multipartCompletion: ctx.method === 'POST' && ctx.query['uploadId'] !== undefined,
+        copy: ctx.headers['x-amz-copy-source'] !== undefined,
+      },
+      next,
+    ),
+  );
+  const events = options.events;
+  if (events) {
+    server.on('event', (notification) => {
+      for (const record of notification.Records) {
+        const request = requests.getStore();
+        const event = objectCreatedEvent(record, {
+          keyEncoding: 'raw',
+          sequencer: nextSequencer(),
+          ...(request ? { request } : {}),
+        });
+        if (event) events.publish(event as unknown as CloudEvent);
+      }
+    });
+  }
+
+  const address = await server.run();
+  const endpoint = `http://127.0.0.1:${address.port}`;
+  const client = new S3Client(s3ClientConfig(endpoint));
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint,
+    port: address.port,
+    dataDir,
+    buckets,
+    client,
+    stop() {
+      return (stopping ??= (async () => {
+        client.destroy();
+        // close() waits for open keep-alive sockets; drop them first.
+        server.httpServer?.closeAllConnections();
+        await server.close();
+      })());
+    },
+  };
+}

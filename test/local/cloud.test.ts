@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INGEST_MAX_RECEIVE_COUNT } from '../../lib/constructs/ingest-pipeline';
+import { FUNCTION_ASYNC_RETRY_ATTEMPTS } from '../../lib/constructs/event-handler';
+import {
+  alarmStateChangePattern,
+  endpointStateChangePattern,
+  trainingJobStateChangePattern,
+} from '../../lib/constructs/lifecycle-handlers';
+import { DEFAULT_INGEST_MAX_CONCURRENCY } from '../../lib/serverless-mlops-stack';
+import { LOCAL_STACK_DEFAULTS, LocalCloud, stackEventPatterns, type LocalCloudEnv } from '../../local/cloud';
+import { fromCdkEventPattern } from '../../local/event-bus';
+import { s3ClientConfig } from '../../local/services/s3-server';
+import { churnCsv } from '../support/pipeline-harness';
+
+/** The harness's learnable dataset, with the label column under the default name (`label`). */
+const dataset = (rows: number) => churnCsv(rows).replace(/^(.*),churned\n/, '$1,label\n');
+
+function jvmsFor(dir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', `^java .*DynamoDBLocal\\.jar.*${dir}`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('the local cloud mirrors the stack', () => {
+  it('routes with the stack rules’ own patterns', () => {
+    const local = stackEventPatterns('mlops', 'bucket');
+    expect(local.trainingEvents).toEqual(
+      fromCdkEventPattern(trainingJobStateChangePattern('mlops') as Record<string, unknown>),
+    );
+    expect(local.endpointEvents).toEqual(
+      fromCdkEventPattern(endpointStateChangePattern('mlops') as Record<string, unknown>),
+    );
+    expect(local.alarmEvents).toEqual(
+      fromCdkEventPattern(alarmStateChangePattern('mlops') as Record<string, unknown>),
+    );
+  });
+
+  it('uses the stack’s delivery settings', () => {
+    expect(LOCAL_STACK_DEFAULTS.ingestMaxConcurrency).toBe(DEFAULT_INGEST_MAX_CONCURRENCY);
+    expect(LOCAL_STACK_DEFAULTS.ingestMaxReceiveCount).toBe(INGEST_MAX_RECEIVE_COUNT);
+    expect(LOCAL_STACK_DEFAULTS.functionAsyncRetryAttempts).toBe(FUNCTION_ASYNC_RETRY_ATTEMPTS);
+  });
+});
+
+describe('LocalCloud', () => {
+  let dir: string;
+  let cloud: LocalCloud | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mlops-cloud-'));
+    cloud = await LocalCloud.start({
+      dir,
+      s3Port: 0,
+      dynamodbPort: 0,
+      timeScale: 60,
+      quiet: true,
+      handlerLogLevel: 'SILENT',
+    });
+  });
+  afterAll(async () => {
+    await cloud?.stop();
+    expect(jvmsFor(dir)).toEqual([]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes env.json with what a person needs', async () => {
+    const env = JSON.parse(await readFile(join(dir, 'env.json'), 'utf8')) as LocalCloudEnv;
+    expect(env).toMatchObject({
+      s3Endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      dynamodbEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      region: 'us-east-1',
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      bucket: 'mlops-local-data',
+      registryTable: 'mlops-registry',
+    });
+    expect(env).toEqual(cloud!.env);
+  });
+
+  it('takes a CSV dropped under datasets/<model>/ to a trained version in production', async () => {
+    const s3 = new S3Client(s3ClientConfig(cloud!.env.s3Endpoint));
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: cloud!.env.bucket,
+          Key: 'datasets/churn/customers.csv',
+          Body: dataset(300),
+        }),
+      );
+    } finally {
+      s3.destroy();
+    }
+    const registry = cloud!.context.registry;
+    const version = await until(
+      'a version with its training job',
+      async () => {
+        await cloud!.bus.drain();
+        const [first] = await registry.listVersions('churn');
+        return first?.trainingJobName ? first : undefined;
+      },
+      15_000,
+    );
+    expect(version.version).toBe(1);
+    const job = await cloud!.training.waitForJob(version.trainingJobName!, 20_000);
+    expect(job.status).toBe('Completed');
+    const promoted = await until(
+      'the version in production',
+      async () => {
+        await cloud!.bus.drain();
+        const current = await registry.getVersion('churn', 1);
+        return current?.status === 'PRODUCTION' ? current : undefined;
+      },
+      20_000,
+    );
+    expect(promoted.status).toBe('PRODUCTION');
+    expect(cloud!.bus.deadLetters()).toEqual([]);
+  }, 45_000);
+
+  it('stops everything, once, and removes env.json', async () => {
+    await Promise.all([cloud!.stop(), cloud!.stop()]);
+    expect(jvmsFor(dir)).toEqual([]);
+    expect(existsSync(join(dir, 'env.json'))).toBe(false);
+  });
+});

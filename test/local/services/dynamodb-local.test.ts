@@ -1,0 +1,113 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  choosePort,
+  registryTableDefinition,
+  startLocalDynamoDb,
+  type LocalDynamoDb,
+} from '../../../local/services/dynamodb-local';
+
+const TABLE = 'mlops-registry';
+const item = { PK: { S: 'MODEL#churn' }, SK: { S: 'MODEL' }, note: { S: 'kept across restarts' } };
+
+function javaPidsFor(dataDir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-f', `^java .*DynamoDBLocal\\.jar.*${dataDir}`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('local DynamoDB (DynamoDB Local on disk)', () => {
+  let dir: string;
+  let dynamo: LocalDynamoDb | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mlops-ddb-'));
+  });
+  afterAll(async () => {
+    await dynamo?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates the registry table as the stack does', async () => {
+    dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE });
+    expect(dynamo.tableCreated).toBe(true);
+    expect(dynamo.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const { Table } = await dynamo.client.send(new DescribeTableCommand({ TableName: TABLE }));
+    expect(Table?.KeySchema).toEqual(registryTableDefinition(TABLE).KeySchema);
+    expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
+      IndexName: 'byStatus',
+      KeySchema: [
+        { AttributeName: 'GSI1PK', KeyType: 'HASH' },
+        { AttributeName: 'GSI1SK', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    });
+    await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+  });
+
+  it('keeps the data across a stop and a start, and leaves no JVM behind', async () => {
+    await dynamo!.stop();
+    await dynamo!.stop(); // idempotent
+    expect(javaPidsFor(join(dir, 'db'))).toEqual([]);
+    dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE });
+    expect(dynamo.tableCreated).toBe(false);
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: TABLE, Key: { PK: item.PK, SK: item.SK } }),
+    );
+    expect(Item?.note?.S).toBe('kept across restarts');
+  });
+
+  it('starts empty with fresh', async () => {
+    await dynamo!.stop();
+    dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE, fresh: true });
+    expect(dynamo.tableCreated).toBe(true);
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: TABLE, Key: { PK: item.PK, SK: item.SK } }),
+    );
+    expect(Item).toBeUndefined();
+  });
+
+  it('refuses a port that is already taken, with a clear message', async () => {
+    await expect(choosePort(dynamo!.port, 'DynamoDB Local', '--dynamodb-port')).rejects.toThrow(
+      /port \d+ on 127\.0\.0\.1 is already in use.*--dynamodb-port/,
+    );
+  });
+
+  it('stops the JVM even when the Node process that started it is killed', async () => {
+    const dataDir = join(dir, 'killed');
+    const script = `
+      import { startLocalDynamoDb } from ${JSON.stringify(join(process.cwd(), 'local/services/dynamodb-local.ts'))};
+      await startLocalDynamoDb({ dataDir: ${JSON.stringify(dataDir)}, port: 0, tableName: 'registry' });
+      console.log('up');
+      setInterval(() => {}, 1000);
+    `;
+    const file = join(dir, 'start-and-hang.mts');
+    await writeFile(file, script);
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('up') && resolve());
+        child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+      });
+      expect(javaPidsFor(dataDir)).toHaveLength(1);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const deadline = Date.now() + 15_000;
+    while (javaPidsFor(dataDir).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(javaPidsFor(dataDir)).toEqual([]);
+  });
+});
