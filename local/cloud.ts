@@ -374,6 +374,11 @@ export class LocalCloud {
       direct('endpoint-events', patterns.endpointEvents, createEndpointEventsHandler(getContext));
       direct('alarm-events', patterns.alarmEvents, createAlarmEventsHandler(getContext));
 
+      // Endpoint URLs, kept current in env.json as endpoints come into service.
+      const endpointDirectory: Record<string, string> = endpointUrls(
+        endpoints,
+        await endpointNames(join(dir, 'endpoints')),
+      );
       const env: LocalCloudEnv = {
         dir,
         pid: process.pid,
@@ -387,11 +392,28 @@ export class LocalCloud {
         registryTable,
         resourcePrefix: prefix,
         timeScale: time.scale,
-        endpoints: { host, urls: endpointUrls(endpoints, await endpointNames(join(dir, 'endpoints'))) },
+        endpoints: { host, urls: endpointDirectory },
         files,
         startedAt: new Date().toISOString(),
       };
       await writeFile(join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`);
+      // Not a rule of the stack: the local cloud's own directory of endpoint URLs (env.json).
+      bus.addRule({
+        name: 'local-endpoint-directory',
+        pattern: { source: ['aws.sagemaker'], 'detail-type': ['SageMaker Endpoint State Change'] },
+        target: async (event: CloudEvent) => {
+          const name = String((event.detail as { EndpointName?: unknown }).EndpointName ?? '');
+          const url = endpoints.endpointUrl(name);
+          if (url && endpointDirectory[name] !== url) {
+            endpointDirectory[name] = url;
+            log.info(`endpoint ${name} serves at ${url} (POST ${url}/invocations)`);
+          } else if (!url && name in endpointDirectory) {
+            delete endpointDirectory[name];
+          } else return;
+          await writeFile(join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`);
+        },
+        retryAttempts: 0,
+      });
       const cloud = new LocalCloud(
         env,
         context,
