@@ -4,6 +4,7 @@
  * not perfectly (AUC around 0.85-0.9), and `drift` shifts the population the way a new market or a
  * price change would.
  */
+import { seededRandom } from '../training/gbm';
 
 export interface ChurnOptions {
   readonly rows: number;
@@ -21,18 +22,6 @@ export const CHURN_FEATURES = [
   'late_payments',
   'age',
 ] as const;
-
-/** A seeded generator (mulberry32): the same seed gives the same file. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One row of features, in {@link CHURN_FEATURES} order, plus its label. */
 export function churnRow(random: () => number, drift = 0): { features: number[]; churned: 0 | 1 } {

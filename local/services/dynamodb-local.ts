@@ -24,9 +24,8 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
   waitUntilTableExists,
-  type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { REGISTRY_TABLE_LAYOUT } from '../../adapters/dynamodb/table-layout';
+import { registryTableDefinition } from '../../adapters/dynamodb/table-layout';
 import { LOCAL_REGION } from '../contracts';
 
 /** DynamoDB Local with `-sharedDb` accepts any credentials; these are what the local cloud uses. */
@@ -92,35 +91,6 @@ export function assertJava(): number {
     );
   }
   return major;
-}
-
-/** The registry table's definition, as the CDK construct creates it (PK/SK, GSI byStatus, on-demand). */
-export function registryTableDefinition(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, statusIndex } = REGISTRY_TABLE_LAYOUT;
-  return {
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: partitionKey, AttributeType: 'S' },
-      { AttributeName: sortKey, AttributeType: 'S' },
-      { AttributeName: statusIndex.partitionKey, AttributeType: 'S' },
-      { AttributeName: statusIndex.sortKey, AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: partitionKey, KeyType: 'HASH' },
-      { AttributeName: sortKey, KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: statusIndex.name,
-        KeySchema: [
-          { AttributeName: statusIndex.partitionKey, KeyType: 'HASH' },
-          { AttributeName: statusIndex.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
-    ],
-  };
 }
 
 /** Creates the registry table unless it exists; true when it was created now. */

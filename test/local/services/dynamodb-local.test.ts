@@ -4,12 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  choosePort,
-  registryTableDefinition,
-  startLocalDynamoDb,
-  type LocalDynamoDb,
-} from '../../../local/services/dynamodb-local';
+import { choosePort, startLocalDynamoDb, type LocalDynamoDb } from '../../../local/services/dynamodb-local';
+import { registryTableDefinition } from '../../../adapters/dynamodb/table-layout';
 
 const TABLE = 'mlops-registry';
 const item = { PK: { S: 'MODEL#churn' }, SK: { S: 'MODEL' }, note: { S: 'kept across restarts' } };
