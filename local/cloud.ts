@@ -28,6 +28,7 @@ import { BUCKET_PREFIXES, ResourceNames } from '../core/domain/naming';
 import { systemClock } from '../core/ports/clock';
 import type { Log, MlopsContext } from '../core/use-cases/context';
 import { LOCAL_REGION, localTime, type CloudEvent, type LocalTime } from './contracts';
+import { ControlServer } from './control-server';
 import { LocalEventBus, type BusLogger, type EventPattern } from './event-bus';
 import { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
 import { LocalMetricStore } from './metrics/metric-store';
@@ -114,6 +115,8 @@ export interface LocalCloudEnv {
   readonly timeScale: number;
   /** Local inference endpoints: the host they listen on, and the URL of each one running at start. */
   readonly endpoints: { readonly host: string; readonly urls: Readonly<Record<string, string>> };
+  /** The control API (fault injection into local endpoints): see local/control-server.ts. */
+  readonly controlUrl: string;
   readonly files: {
     readonly deadLetters: string;
     readonly notifications: string;
@@ -374,6 +377,8 @@ export class LocalCloud {
       direct('endpoint-events', patterns.endpointEvents, createEndpointEventsHandler(getContext));
       direct('alarm-events', patterns.alarmEvents, createAlarmEventsHandler(getContext));
 
+      const control = await ControlServer.start(endpoints);
+      started.push(control);
       // Endpoint URLs, kept current in env.json as endpoints come into service.
       const endpointDirectory: Record<string, string> = endpointUrls(
         endpoints,
@@ -393,6 +398,7 @@ export class LocalCloud {
         resourcePrefix: prefix,
         timeScale: time.scale,
         endpoints: { host, urls: endpointDirectory },
+        controlUrl: control.url,
         files,
         startedAt: new Date().toISOString(),
       };
@@ -428,6 +434,7 @@ export class LocalCloud {
         time,
         log,
       );
+      cloud.onStop(() => control.stop());
       if (!quiet) {
         if (options.log) for (const line of describeLocalCloud(env).split('\n')) log.info(line);
         else console.log(describeLocalCloud(env));

@@ -44,14 +44,18 @@ export interface DemoResult {
   readonly versions: readonly VersionRecord[];
 }
 
-/** The model config the demo uses: fast rollouts, a sensitive error-rate alarm. */
-export function demoModelConfig(): Record<string, unknown> {
+/**
+ * The model config the demo uses: a canary rollout and a sensitive error-rate alarm. The bake time
+ * must outlast the alarm (3 one-minute periods, in simulated time) and take about 15 real seconds.
+ */
+export function demoModelConfig(timeScale: number): Record<string, unknown> {
+  const bakeSeconds = Math.min(3600, Math.max(300, Math.round(15 * timeScale)));
   return {
     labelColumn: 'churned',
     problemType: 'binary_classification',
     hyperparameters: { num_round: 60, max_depth: 4, eta: 0.2 },
     gate: { threshold: 0.75, regressionTolerance: 0.03 },
-    deployment: { strategy: 'canary', stepPercent: 50, bakeSeconds: 900, terminationWaitSeconds: 60 },
+    deployment: { strategy: 'canary', stepPercent: 50, bakeSeconds, terminationWaitSeconds: 60 },
     monitoring: { errorRateThreshold: 0.05, evaluationPeriods: 3, datapointsToAlarm: 2 },
   };
 }
@@ -69,6 +73,11 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
   const timeout = (options.stageTimeoutSeconds ?? 180) * 1000;
   const stages: DemoStage[] = [];
   const started = Date.now();
+  if (cloud.timeScale < 10) {
+    print(
+      `Note: this local cloud runs at time scale ${cloud.timeScale}: each rollout bakes for minutes and alarms need three one-minute periods. Start it with --time-scale 60 for a quick demo.`,
+    );
+  }
 
   const stage = async (name: string, run: () => Promise<string>): Promise<void> => {
     const t0 = Date.now();
@@ -166,7 +175,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
       await cloud.objects.write(
         cloud.bucket,
         `models/${model}/config.json`,
-        JSON.stringify(demoModelConfig(), null, 2),
+        JSON.stringify(demoModelConfig(cloud.timeScale), null, 2),
         'application/json',
       );
       return `models/${model}/config.json: label "churned", gate AUC ≥ 0.75 and within 0.03 of the champion, canary 50 %`;
@@ -224,7 +233,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
         timeout,
         'the rollout to start',
       );
-      cloud.injectFault(endpointName, { errorRate: 1, target: 'new' });
+      await cloud.injectFault(endpointName, { errorRate: 1, target: 'new' });
       print(`    injected a fault: every request to v${v3}'s new fleet answers 500`);
       const url = cloud.endpointUrl(endpointName)!;
       const rows = churnRequests(50, 9);
@@ -258,7 +267,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
       } finally {
         stop = true;
         await traffic;
-        cloud.clearFault(endpointName);
+        await cloud.clearFault(endpointName);
       }
     });
   } catch (error) {

@@ -8,20 +8,25 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalCloud } from '../../cloud';
 import { runDemo, type DemoCloud } from '../../demo/demo';
+import { findRunningCloud, remoteDemoCloud } from '../../demo/remote-cloud';
 import { UsageError, type CliCommand } from '../command';
 
 const HELP = `Usage: mlops demo [options]
 
-Starts a local cloud (DynamoDB Local, an S3 API, the event bus, the handlers, local training,
-endpoints and alarms) in its own folder on free ports, then: uploads a generated dataset and
+Uses the local cloud running in .mlops-local (\`npm run local\`) if there is one, with a model
+name of its own; otherwise starts a local cloud (DynamoDB Local, an S3 API, the event bus, the
+handlers, local training, endpoints and alarms) in its own folder on free ports. Then: uploads a
+generated dataset and
 follows it through validation, training, the registry, the gate and promotion; sends real
 traffic to the endpoint; uploads a second dataset and compares the candidate with the champion;
 injects a fault into a third rollout and shows the alarm, the incident and the rollback.
 
 Options:
-  --dir <path>        where the demo's cloud keeps its data (default .mlops-local/demo; wiped first)
-  --time-scale <n>    simulated seconds per real second for bake times and alarm periods (default 60)
-  --keep              leave the data folder in place afterwards (it is removed by default)
+  --own               start a local cloud of its own even when one is running
+  --dir <path>        where the demo's own cloud keeps its data (default .mlops-local/demo; wiped first)
+  --time-scale <n>    simulated seconds per real second for bake times and alarm periods, for its
+                      own cloud (default 60)
+  --keep              leave its own cloud's data folder in place afterwards (removed by default)
   -h, --help          show this help
 `;
 
@@ -33,8 +38,8 @@ export function demoCloudOf(cloud: LocalCloud): DemoCloud {
     bucket: cloud.context.bucket,
     timeScale: cloud.time.scale,
     endpointUrl: (name) => cloud.endpoints.endpointUrl(name),
-    injectFault: (name, fault) => cloud.endpoints.injectFault(name, fault),
-    clearFault: (name) => cloud.endpoints.clearFault(name),
+    injectFault: async (name, fault) => cloud.endpoints.injectFault(name, fault),
+    clearFault: async (name) => cloud.endpoints.clearFault(name),
   };
 }
 
@@ -50,6 +55,7 @@ export const demoCommand: CliCommand = {
         dir: { type: 'string' },
         'time-scale': { type: 'string' },
         keep: { type: 'boolean', default: false },
+        own: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: true,
@@ -64,6 +70,23 @@ export const demoCommand: CliCommand = {
     if (!(timeScale > 0) || !Number.isFinite(timeScale))
       throw new UsageError(`--time-scale must be a number > 0, got "${values['time-scale']}"`);
     const dir = values.dir ?? join('.mlops-local', 'demo');
+
+    const running =
+      values.own || values.dir !== undefined ? undefined : await findRunningCloud('.mlops-local');
+    if (running) {
+      // A model of its own, so that the demo leaves the running cloud's other models alone.
+      const model = `churn-demo-${Date.now().toString(36)}`;
+      io.out(
+        `Using the local cloud running in ${running.dir} (pid ${running.pid}); the demo's model is ${model}.`,
+      );
+      const remote = remoteDemoCloud(running);
+      try {
+        const result = await runDemo(remote, { print: (line) => io.out(line), model });
+        return result.ok ? 0 : 1;
+      } finally {
+        remote.close();
+      }
+    }
 
     io.out(
       `Starting a local cloud in ${dir} (time runs ${timeScale}× faster for bake times and alarm periods)…`,

@@ -1,0 +1,116 @@
+/**
+ * The local cloud's control API: what a person or the demo can ask of a running local cloud that
+ * AWS has no API for (fault injection into a local endpoint). Where this stands: local runtime;
+ * listens on 127.0.0.1 only, on a free port written to `env.json` as `controlUrl`.
+ *
+ *   PUT    /endpoints/<name>/fault   {"errorRate":1,"addedLatencyMs":0,"target":"new"|"all"}
+ *   DELETE /endpoints/<name>/fault
+ *   GET    /endpoints/<name>         {"url": "..."} or 404
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Fault } from '../adapters/local/local-endpoint-service';
+
+/** What the control API drives. */
+export interface ControlTarget {
+  endpointUrl(name: string): string | undefined;
+  injectFault(name: string, fault: Fault): void;
+  clearFault(name: string): void;
+}
+
+const ROUTE = /^\/endpoints\/([a-z0-9-]{1,63})(\/fault)?$/;
+const MAX_BODY = 16 * 1024;
+
+export class ControlServer {
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(target: ControlTarget, host = '127.0.0.1'): Promise<ControlServer> {
+    const server = createServer((request, response) => {
+      handle(target, request, response).catch((error: unknown) =>
+        reply(response, 500, { error: String(error) }),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    return new ControlServer(server, `http://${host}:${port}`);
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+async function handle(
+  target: ControlTarget,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const match = ROUTE.exec(new URL(request.url ?? '/', 'http://localhost').pathname);
+  const name = match?.[1];
+  if (!name) return reply(response, 404, { error: 'no such route' });
+  if (!target.endpointUrl(name)) return reply(response, 404, { error: `no endpoint ${name} is serving` });
+  if (!match[2]) {
+    if (request.method !== 'GET') return reply(response, 405, { error: 'use GET' });
+    return reply(response, 200, { url: target.endpointUrl(name) });
+  }
+  if (request.method === 'DELETE') {
+    target.clearFault(name);
+    return reply(response, 204);
+  }
+  if (request.method !== 'PUT') return reply(response, 405, { error: 'use PUT or DELETE' });
+  const fault = parseFault(await readBody(request));
+  if (typeof fault === 'string') return reply(response, 400, { error: fault });
+  target.injectFault(name, fault);
+  return reply(response, 204);
+}
+
+/** Validates a fault; returns a message naming the bad field otherwise. */
+export function parseFault(text: string): Fault | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text || '{}');
+  } catch {
+    return 'the body is not JSON';
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the body must be a JSON object';
+  const { errorRate, addedLatencyMs, target, ...rest } = raw as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length) return `unknown field ${unknown[0]}`;
+  if (errorRate !== undefined && !(typeof errorRate === 'number' && errorRate >= 0 && errorRate <= 1))
+    return 'errorRate must be a number from 0 to 1';
+  if (
+    addedLatencyMs !== undefined &&
+    !(typeof addedLatencyMs === 'number' && addedLatencyMs >= 0 && addedLatencyMs <= 60_000)
+  ) {
+    return 'addedLatencyMs must be a number from 0 to 60000';
+  }
+  if (target !== undefined && target !== 'new' && target !== 'all') return 'target must be "new" or "all"';
+  if (errorRate === undefined && addedLatencyMs === undefined)
+    return 'give errorRate, addedLatencyMs or both';
+  return {
+    ...(errorRate !== undefined ? { errorRate } : {}),
+    ...(addedLatencyMs !== undefined ? { addedLatencyMs } : {}),
+    ...(target !== undefined ? { target } : {}),
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of request) {
+    body += String(chunk);
+    if (body.length > MAX_BODY) throw new Error('body too large');
+  }
+  return body;
+}
+
+function reply(response: ServerResponse, status: number, body?: unknown): void {
+  response.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
+  response.end(body === undefined ? undefined : JSON.stringify(body));
+}
