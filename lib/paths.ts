@@ -18,4 +18,5 @@ export const HANDLER_ENTRIES = {
   trainingEvents: path.join(PROJECT_ROOT, 'lambdas', 'training-events', 'handler.ts'),
   endpointEvents: path.join(PROJECT_ROOT, 'lambdas', 'endpoint-events', 'handler.ts'),
   alarmEvents: path.join(PROJECT_ROOT, 'lambdas', 'alarm-events', 'handler.ts'),
+  monitor: path.join(PROJECT_ROOT, 'lambdas', 'monitor', 'handler.ts'),
 } as const;

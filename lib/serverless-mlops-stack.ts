@@ -5,6 +5,7 @@
  *
  *   DataBucket --(EventBridge, SQS)--> IngestPipeline --> SageMaker training
  *   SageMaker / CloudWatch --(EventBridge)--> training-, endpoint-, alarm-events handlers
+ *   EventBridge schedule (hourly) --> DriftMonitor --(EMF)--> drift metrics the model alarms watch
  *   RegistryTable, Notifications and SageMakerExecutionRole are shared by the handlers.
  *
  * Nothing runs while idle: on-demand DynamoDB, Lambda, SQS, EventBridge and S3 only.
@@ -14,6 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/environment';
 import { DataBucket } from './constructs/data-bucket';
+import { DriftMonitor } from './constructs/drift-monitor';
 import { IngestPipeline, MAX_CONCURRENCY_RANGE } from './constructs/ingest-pipeline';
 import {
   AlarmEventsHandler,
@@ -95,6 +97,7 @@ export class ServerlessMlopsStack extends Stack {
   readonly trainingEvents: TrainingEventsHandler;
   readonly endpointEvents: EndpointEventsHandler;
   readonly alarmEvents: AlarmEventsHandler;
+  readonly driftMonitor: DriftMonitor;
 
   constructor(scope: Construct, id: string, props: ServerlessMlopsStackProps = {}) {
     super(scope, id, {
@@ -169,6 +172,12 @@ export class ServerlessMlopsStack extends Stack {
       sageMakerRole: this.sageMakerRole.role,
     });
     this.alarmEvents = new AlarmEventsHandler(this, 'AlarmEvents', shared);
+    this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
+      data: this.data,
+      table: this.registry.table,
+      environment,
+      ...logOptions,
+    });
 
     new CfnOutput(this, 'DataBucketName', {
       value: this.data.bucket.bucketName,
@@ -201,6 +210,14 @@ export class ServerlessMlopsStack extends Stack {
     new CfnOutput(this, 'AlarmEventsDeadLetterQueueUrl', {
       value: this.alarmEvents.deadLetterQueue.queueUrl,
       description: 'Alarm events that failed',
+    });
+    new CfnOutput(this, 'DriftMonitorFunctionName', {
+      value: this.driftMonitor.handler.function.functionName,
+      description: 'Invoke with {"model":"<name>"} to measure drift now',
+    });
+    new CfnOutput(this, 'DriftMonitorDeadLetterQueueUrl', {
+      value: this.driftMonitor.deadLetterQueue.queueUrl,
+      description: 'Drift monitor runs that failed',
     });
   }
 }

@@ -8,11 +8,16 @@
  * core do not know where they run.
  *
  * ```ts
+ * The drift monitor runs on its schedule (hourly, scaled by the time scale) and on demand
+ * ({@link LocalCloud.monitor}, the control API's `POST /monitor`, `mlops monitor`); its EMF metrics
+ * reach the local metric store, where the alarm evaluator sees them.
+ *
  * const cloud = await LocalCloud.start({ dir: '.mlops-local' });
  * // aws --endpoint-url cloud.env.s3Endpoint s3 cp data.csv s3://<bucket>/datasets/churn/data.csv
  * await cloud.stop();
  * ```
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -24,10 +29,12 @@ import { LocalAlarmService } from '../adapters/local/local-alarm-service';
 import { LocalEndpointService } from '../adapters/local/local-endpoint-service';
 import { LocalNotifier } from '../adapters/local/local-notifier';
 import { LocalTrainingService } from '../adapters/local/local-training-service';
+import { DRIFT_WINDOW_SECONDS } from '../core/domain/drift-metrics';
 import { BUCKET_PREFIXES, ResourceNames } from '../core/domain/naming';
+import type { MonitorOutcome } from '../core/use-cases/monitor-drift';
 import { systemClock } from '../core/ports/clock';
 import type { Log, MlopsContext } from '../core/use-cases/context';
-import { LOCAL_REGION, localTime, type CloudEvent, type LocalTime } from './contracts';
+import { LOCAL_ACCOUNT, LOCAL_REGION, localTime, type CloudEvent, type LocalTime } from './contracts';
 import { ControlServer } from './control-server';
 import { LocalEventBus, type BusLogger, type EventPattern } from './event-bus';
 import { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
@@ -94,6 +101,13 @@ export interface LocalCloudOptions {
   readonly ingestMaxConcurrency?: number;
   /** JSON object merged under every model's config (the stack's `defaultModelConfig`). */
   readonly defaultModelConfig?: Readonly<Record<string, unknown>>;
+  /**
+   * Run the drift monitor on its hourly schedule (scaled by `timeScale`); off, it runs only on
+   * demand. @default true
+   */
+  readonly monitorSchedule?: boolean;
+  /** Fewest captured records in a window for the monitor to publish drift. @default 100 */
+  readonly monitorMinRecords?: number;
   /** Handlers' Powertools log level. @default INFO (WARN when quiet) */
   readonly handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
@@ -194,7 +208,21 @@ export class LocalCloud {
     readonly s3: LocalS3,
     readonly time: LocalTime,
     private readonly log: Log,
+    private readonly runMonitor: (
+      request: Readonly<Record<string, unknown>>,
+    ) => Promise<MonitorOutcome | { kind: 'malformed' }>,
   ) {}
+
+  /**
+   * Runs the drift monitor now, as `{ "model": "<name>" }` invokes the monitor function: over the
+   * window (one scaled hour, or `windowMinutes` real minutes) ending now, for one model or all.
+   * Captured traffic reaches S3 when the endpoints' capture buffers are written (every 5 seconds).
+   */
+  monitor(
+    request: { model?: string; windowMinutes?: number } = {},
+  ): Promise<MonitorOutcome | { kind: 'malformed' }> {
+    return this.runMonitor(request);
+  }
 
   /** Starts every part, wires the rules, writes `env.json`, and prints how to reach it (unless quiet). */
   static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
@@ -243,12 +271,14 @@ export class LocalCloud {
       { createTrainingEventsHandler },
       { createEndpointEventsHandler },
       { createAlarmEventsHandler },
+      { createMonitorHandler, driftMetrics },
       observability,
     ] = await Promise.all([
       import('../lambdas/ingest/handler'),
       import('../lambdas/training-events/handler'),
       import('../lambdas/endpoint-events/handler'),
       import('../lambdas/alarm-events/handler'),
+      import('../lambdas/monitor/handler'),
       import('../lambdas/shared/observability'),
     ]);
 
@@ -286,6 +316,11 @@ export class LocalCloud {
         ),
         redirectPowertoolsConsole(
           observability.metrics,
+          handlerConsole({ onMetrics: (data) => data.forEach((datum) => metrics.put(datum)) }),
+        ),
+        // The drift monitor's own EMF instance (namespace ServerlessMlops/Drift, dimension Model).
+        redirectPowertoolsConsole(
+          driftMetrics,
           handlerConsole({ onMetrics: (data) => data.forEach((datum) => metrics.put(datum)) }),
         ),
       ];
@@ -377,7 +412,32 @@ export class LocalCloud {
       direct('endpoint-events', patterns.endpointEvents, createEndpointEventsHandler(getContext));
       direct('alarm-events', patterns.alarmEvents, createAlarmEventsHandler(getContext));
 
-      const control = await ControlServer.start(endpoints);
+      // The drift monitor: the stack's hourly schedule (DriftMonitor), scaled, plus on-demand runs.
+      const monitorHandler = createMonitorHandler(getContext, undefined, {
+        windowMs: time.ms(DRIFT_WINDOW_SECONDS),
+        ...(options.monitorMinRecords !== undefined ? { minRecords: options.monitorMinRecords } : {}),
+      });
+      const runMonitor = (event: unknown) =>
+        invoke(`${prefix}-local-monitor`, (lambda) => monitorHandler(event, lambda));
+      if (options.monitorSchedule ?? true) {
+        let running: Promise<unknown> | undefined;
+        const timer = setInterval(() => {
+          if (running) return; // a slow run is not overlapped by the next one
+          running = runMonitor(scheduledEvent(new Date()))
+            .catch((error: unknown) => log.warn('scheduled drift monitor run failed', String(error)))
+            .finally(() => (running = undefined));
+        }, time.ms(DRIFT_WINDOW_SECONDS));
+        timer.unref();
+        started.push({
+          stop: async () => {
+            clearInterval(timer);
+            await running;
+          },
+        });
+      }
+      const monitor = (request: Readonly<Record<string, unknown>> = {}) => runMonitor(request);
+
+      const control = await ControlServer.start(endpoints, undefined, monitor);
       started.push(control);
       // Endpoint URLs, kept current in env.json as endpoints come into service.
       const endpointDirectory: Record<string, string> = endpointUrls(
@@ -433,6 +493,7 @@ export class LocalCloud {
         s3,
         time,
         log,
+        monitor,
       );
       cloud.onStop(() => control.stop());
       if (!quiet) {
@@ -480,6 +541,21 @@ export class LocalCloud {
     await attempt('DynamoDB Local', () => this.dynamodb.stop());
     await attempt('env.json', () => removeEnvFileIfOurs(this.env));
   }
+}
+
+/** EventBridge's "Scheduled Event", as a schedule rule delivers it to its target. */
+function scheduledEvent(at: Date): CloudEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT,
+    time: at.toISOString(),
+    region: LOCAL_REGION,
+    resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/mlops-drift-monitor`],
+    detail: {},
+  };
 }
 
 /** Saves the alarms' definitions: the evaluator keeps them in memory only. */

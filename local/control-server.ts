@@ -6,6 +6,8 @@
  *   PUT    /endpoints/<name>/fault   {"errorRate":1,"addedLatencyMs":0,"target":"new"|"all"}
  *   DELETE /endpoints/<name>/fault
  *   GET    /endpoints/<name>         {"url": "..."} or 404
+ *   POST   /monitor                  {"model":"<name>","windowMinutes":60} (both optional): runs the
+ *                                    drift monitor now, answers its outcome (400 when malformed)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +21,9 @@ export interface ControlTarget {
 }
 
 const ROUTE = /^\/endpoints\/([a-z0-9-]{1,63})(\/fault)?$/;
+
+/** Runs the drift monitor on demand (the local cloud's monitor handler). */
+export type MonitorRunner = (request: Readonly<Record<string, unknown>>) => Promise<{ kind: string }>;
 const MAX_BODY = 16 * 1024;
 
 export class ControlServer {
@@ -27,9 +32,13 @@ export class ControlServer {
     readonly url: string,
   ) {}
 
-  static async start(target: ControlTarget, host = '127.0.0.1'): Promise<ControlServer> {
+  static async start(
+    target: ControlTarget,
+    host = '127.0.0.1',
+    monitor?: MonitorRunner,
+  ): Promise<ControlServer> {
     const server = createServer((request, response) => {
-      handle(target, request, response).catch((error: unknown) =>
+      handle(target, request, response, monitor).catch((error: unknown) =>
         reply(response, 500, { error: String(error) }),
       );
     });
@@ -51,8 +60,24 @@ async function handle(
   target: ControlTarget,
   request: IncomingMessage,
   response: ServerResponse,
+  monitor?: MonitorRunner,
 ): Promise<void> {
-  const match = ROUTE.exec(new URL(request.url ?? '/', 'http://localhost').pathname);
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (path === '/monitor') {
+    if (!monitor) return reply(response, 404, { error: 'no drift monitor in this local cloud' });
+    if (request.method !== 'POST') return reply(response, 405, { error: 'use POST' });
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(request)) || '{}');
+    } catch {
+      return reply(response, 400, { error: 'the body is not JSON' });
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return reply(response, 400, { error: 'the body must be a JSON object' });
+    const outcome = await monitor(body as Record<string, unknown>);
+    return reply(response, outcome.kind === 'malformed' ? 400 : 200, outcome);
+  }
+  const match = ROUTE.exec(path);
   const name = match?.[1];
   if (!name) return reply(response, 404, { error: 'no such route' });
   if (!target.endpointUrl(name)) return reply(response, 404, { error: `no endpoint ${name} is serving` });

@@ -3,11 +3,17 @@
  * endpoint-events use case ensures a model's alarms once its endpoint is in service. Alarm state
  * changes reach the alarm-events handler through EventBridge, so alarm actions are optional.
  *
- * Three alarms per model, on the endpoint variant's AWS/SageMaker metrics (dimensions EndpointName
- * and VariantName, one-minute periods):
+ * Five alarms per model. Three on the endpoint variant's AWS/SageMaker metrics (dimensions
+ * EndpointName and VariantName, one-minute periods):
  * - latency: `ModelLatency` (Average) above its anomaly-detection band;
  * - invocations: `Invocations` (Sum) outside its band, either way (a surge or a collapse);
  * - error rate: (`Invocation4XXErrors` + `Invocation5XXErrors`) / `Invocations` above a threshold.
+ * Two on the drift monitor's metrics (core/domain/drift-metrics.ts: namespace
+ * `ServerlessMlops/Drift`, dimension Model, one data point per model and hour):
+ * - feature drift: `FeatureDriftMax` (Maximum over an hour) above monitoring.featureDriftThreshold;
+ * - prediction drift: `PredictionDrift` (Maximum over an hour) above monitoring.predictionDriftThreshold.
+ * A drift alarm trips on one drifted window (EvaluationPeriods = DatapointsToAlarm = 1) and an hour
+ * without a measurement (too little traffic) is not breaching.
  * PutMetricAlarm is an upsert, so ensuring the alarms twice changes nothing.
  */
 import {
@@ -17,6 +23,12 @@ import {
   type MetricDataQuery,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
+import {
+  DRIFT_DIMENSION,
+  DRIFT_METRICS,
+  DRIFT_NAMESPACE,
+  DRIFT_WINDOW_SECONDS,
+} from '../../core/domain/drift-metrics';
 import type { AlarmService, ModelAlarmsSpec } from '../../core/ports/monitoring';
 import { toTags } from './tags';
 
@@ -52,7 +64,10 @@ export class CloudWatchAlarmService implements AlarmService {
   }
 }
 
-/** The three PutMetricAlarm requests of a model: latency, invocations, error rate (in that order). */
+/**
+ * The PutMetricAlarm requests of a model: latency, invocations, error rate, feature drift,
+ * prediction drift (in that order).
+ */
 export function buildModelAlarmRequests(spec: ModelAlarmsSpec): PutMetricAlarmCommandInput[] {
   const common = {
     EvaluationPeriods: spec.evaluationPeriods,
@@ -109,7 +124,51 @@ export function buildModelAlarmRequests(spec: ModelAlarmsSpec): PutMetricAlarmCo
       ComparisonOperator: 'GreaterThanThreshold',
       ...common,
     },
+    driftAlarm(
+      spec,
+      spec.names.featureDrift,
+      DRIFT_METRICS.featureDriftMax,
+      spec.featureDriftThreshold,
+      `Model ${spec.model}: largest feature drift of captured traffic against the training data above ${spec.featureDriftThreshold}.`,
+    ),
+    driftAlarm(
+      spec,
+      spec.names.predictionDrift,
+      DRIFT_METRICS.predictionDrift,
+      spec.predictionDriftThreshold,
+      `Model ${spec.model}: drift of the predictions against the training labels above ${spec.predictionDriftThreshold}.`,
+    ),
   ];
+}
+
+/** A drift alarm: one hourly data point of the drift monitor above the threshold. */
+function driftAlarm(
+  spec: ModelAlarmsSpec,
+  alarmName: string,
+  metricName: string,
+  threshold: number,
+  description: string,
+): PutMetricAlarmCommandInput {
+  return {
+    AlarmName: alarmName,
+    AlarmDescription: description,
+    Namespace: DRIFT_NAMESPACE,
+    MetricName: metricName,
+    Dimensions: [{ Name: DRIFT_DIMENSION, Value: spec.model }],
+    Statistic: 'Maximum',
+    Period: DRIFT_WINDOW_SECONDS,
+    EvaluationPeriods: 1,
+    DatapointsToAlarm: 1,
+    Threshold: threshold,
+    ComparisonOperator: 'GreaterThanThreshold',
+    // No measurement (an idle model, too little traffic in a window) is not drift.
+    TreatMissingData: 'notBreaching',
+    ...(spec.notificationTopicArn !== undefined
+      ? { AlarmActions: [spec.notificationTopicArn], OKActions: [spec.notificationTopicArn] }
+      : {}),
+    // PutMetricAlarm applies Tags when it creates the alarm and ignores them on updates.
+    Tags: toTags(spec.tags),
+  };
 }
 
 /** The error-rate expression over the queries `invocations`, `errors4xx` and `errors5xx`. */

@@ -342,6 +342,12 @@ export class DynamoDbRegistryStore implements RegistryStore {
         `${counterName} = ${nextValue}`,
         ...this.ensureModel(expression, model, version.createdAt, { withCounter: false }),
         ...expression.assignments({ updatedAt: version.createdAt }),
+        // The first accepted dataset becomes the data-quality baseline; never overwritten.
+        ...(request.baselineDatasetId
+          ? [
+              `${expression.name('baselineDatasetId')} = if_not_exists(${expression.name('baselineDatasetId')}, ${expression.value(request.baselineDatasetId)})`,
+            ]
+          : []),
       ];
       const condition = `attribute_not_exists(${counterName}) OR ${counterName} = ${expression.value(current)}`;
 

@@ -174,9 +174,38 @@ export const modelConfigSchema = z
         /** Number of one-minute periods an alarm looks at. */
         evaluationPeriods: z.number().int().min(1).max(60).default(5),
         datapointsToAlarm: z.number().int().min(1).max(60).default(3),
+        /** Live drift alarm: the largest feature drift (KS / L-infinity) of captured traffic against the training baseline. */
+        featureDriftThreshold: z.number().gt(0).max(1).default(0.2),
+        /** Live drift alarm: drift of the predictions' distribution against the validation predictions' baseline. */
+        predictionDriftThreshold: z.number().gt(0).max(1).default(0.2),
       })
       .strict()
-      .default({ anomalyBandWidth: 3, errorRateThreshold: 0.05, evaluationPeriods: 5, datapointsToAlarm: 3 }),
+      .default({
+        anomalyBandWidth: 3,
+        errorRateThreshold: 0.05,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 3,
+        featureDriftThreshold: 0.2,
+        predictionDriftThreshold: 0.2,
+      }),
+    /**
+     * The data-quality gate before training: every dataset is checked against the model's baseline
+     * (the champion's training data, or the first accepted dataset). Schema and quality violations
+     * always block training; drift blocks only when `blockOnDrift` is on.
+     */
+    dataQuality: z
+      .object({
+        /** KS (numeric) and L-infinity (categorical) distance above which a column has drifted. */
+        driftThreshold: z.number().gt(0).max(1).default(0.1),
+        /** Population stability index above which a numeric column has drifted. */
+        psiThreshold: z.number().gt(0).max(10).default(0.25),
+        /** Refuse to train on a dataset that drifted (off: drift is recorded, training goes on). */
+        blockOnDrift: z.boolean().default(false),
+        /** Largest accepted drop of a column's completeness below the baseline's (a fraction). */
+        completenessTolerance: z.number().min(0).max(1).default(0.05),
+      })
+      .strict()
+      .default({ driftThreshold: 0.1, psiThreshold: 0.25, blockOnDrift: false, completenessTolerance: 0.05 }),
     /** What an alarm does besides opening an incident: notify only, roll back, or retrain. */
     alarmPolicy: z.enum(['notify', 'rollback', 'retrain']).default('notify'),
   })

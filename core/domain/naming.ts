@@ -167,12 +167,25 @@ export class ResourceNames {
     return `${this.prefix}-${model}`;
   }
 
-  /** The model's alarms; all start with {@link alarmPrefix} so the alarm rule can match them. */
-  alarms(model: string): { latency: string; invocations: string; errorRate: string } {
+  /**
+   * The model's alarms; all start with {@link alarmPrefix} so the alarm rule can match them. The
+   * endpoint alarms (latency, invocations, error rate) watch SageMaker's metrics; the drift alarms
+   * (feature drift, prediction drift) watch the drift monitor's metrics and are never rollback
+   * alarms (drift is measured hourly, long after a rollout's bake time).
+   */
+  alarms(model: string): {
+    latency: string;
+    invocations: string;
+    errorRate: string;
+    featureDrift: string;
+    predictionDrift: string;
+  } {
     return {
       latency: `${this.alarmPrefix()}${model}-latency-anomaly`,
       invocations: `${this.alarmPrefix()}${model}-invocations-anomaly`,
       errorRate: `${this.alarmPrefix()}${model}-error-rate`,
+      featureDrift: `${this.alarmPrefix()}${model}-feature-drift`,
+      predictionDrift: `${this.alarmPrefix()}${model}-prediction-drift`,
     };
   }
 
@@ -191,9 +204,9 @@ export class ResourceNames {
 
   /** Recovers the model from one of our alarm names, or undefined when it is not ours. */
   modelFromAlarm(alarmName: string): string | undefined {
-    const match = new RegExp(`^${this.prefix}-(.+)-(latency-anomaly|invocations-anomaly|error-rate)$`).exec(
-      alarmName,
-    );
+    const match = new RegExp(
+      `^${this.prefix}-(.+)-(latency-anomaly|invocations-anomaly|error-rate|feature-drift|prediction-drift)$`,
+    ).exec(alarmName);
     const model = match?.[1];
     return model && MODEL_NAME_PATTERN.test(model) ? model : undefined;
   }

@@ -89,8 +89,71 @@ export interface DatasetRecord {
   readonly rejection?: { readonly code: string; readonly reason: string };
   /** The version trained from this dataset, once created. */
   readonly version?: number;
+  /** The data-quality gate's verdict on this dataset (absent for datasets rejected before profiling). */
+  readonly dataQuality?: DataQualitySummary;
   readonly createdAt: string;
 }
+
+/** What the data-quality gate decided: train, train and flag the drift, or refuse. */
+export type DataQualityDecision = 'accepted' | 'accepted-with-drift' | 'rejected';
+
+/** Drift of one column against the baseline, as recorded in the registry. */
+export interface ColumnDriftSummary {
+  readonly column: string;
+  readonly kind: 'numeric' | 'categorical';
+  /** KS statistic (numeric) or L-infinity distance of the frequencies (categorical). */
+  readonly distance: number;
+  /** Population stability index (numeric columns). */
+  readonly psi?: number;
+  readonly drifted: boolean;
+}
+
+/** One constraint violation, as Model Monitor words it in `constraint_violations.json`. */
+export interface DataQualityViolation {
+  readonly feature_name: string;
+  readonly constraint_check_type: string;
+  readonly description: string;
+}
+
+/**
+ * The data-quality gate's summary of a dataset: a person reads the decision and why without
+ * opening the reports (which hold the full statistics and constraints).
+ */
+export interface DataQualitySummary {
+  readonly decision: DataQualityDecision;
+  /** The dataset compared against; absent when this dataset had no baseline (it becomes the baseline). */
+  readonly baselineDatasetId?: string;
+  /** Where the baseline came from. */
+  readonly baselineSource: 'champion' | 'first-accepted' | 'none';
+  /** Thresholds in force (from the model's `dataQuality` config). */
+  readonly thresholds: {
+    readonly distance: number;
+    readonly psi: number;
+    readonly completenessTolerance: number;
+    readonly blockOnDrift: boolean;
+  };
+  /** Per-column drift against the baseline (empty without a baseline). */
+  readonly drift: readonly ColumnDriftSummary[];
+  /** Names of the drifted columns. */
+  readonly driftedColumns: readonly string[];
+  readonly maxDistance?: number;
+  readonly maxPsi?: number;
+  /** Schema and quality violations (at most {@link MAX_RECORDED_VIOLATIONS}; `violationCount` has the total). */
+  readonly violations: readonly DataQualityViolation[];
+  readonly violationCount: number;
+  /** `s3://` URIs of the reports written under `reports/<model>/<datasetId>/`. */
+  readonly reports: {
+    readonly statistics: string;
+    readonly constraints: string;
+    readonly violations?: string;
+  };
+  /** One sentence: the decision and why (also the audit line's reason). */
+  readonly summary: string;
+  readonly checkedAt: string;
+}
+
+/** The registry keeps the first violations of a dataset; the report file has them all. */
+export const MAX_RECORDED_VIOLATIONS = 50;
 
 /** Result of one gate check, kept on the version for the audit. */
 export interface GateCheck {
@@ -135,6 +198,11 @@ export interface ModelRecord {
   readonly champion?: number;
   /** The version currently being rolled out, if any. */
   readonly challenger?: number;
+  /**
+   * The dataset the data-quality gate compares new data with while the model has no champion
+   * whose training data has reports: the first dataset accepted under the gate (set once).
+   */
+  readonly baselineDatasetId?: string;
   /** Whether the model's alarms exist (created at first promotion). */
   readonly alarmsCreated?: boolean;
   /** The last rejection recorded against the model itself (bad name, bad config). */

@@ -8,9 +8,19 @@ export interface ModelAlarmsSpec {
   readonly model: string;
   readonly endpointName: string;
   readonly variantName: string;
-  readonly names: { readonly latency: string; readonly invocations: string; readonly errorRate: string };
+  readonly names: {
+    readonly latency: string;
+    readonly invocations: string;
+    readonly errorRate: string;
+    readonly featureDrift: string;
+    readonly predictionDrift: string;
+  };
   readonly anomalyBandWidth: number;
   readonly errorRateThreshold: number;
+  /** FeatureDriftMax above this (KS / L-infinity distance) is an alarm (monitoring.featureDriftThreshold). */
+  readonly featureDriftThreshold: number;
+  /** PredictionDrift above this is an alarm (monitoring.predictionDriftThreshold). */
+  readonly predictionDriftThreshold: number;
   readonly evaluationPeriods: number;
   readonly datapointsToAlarm: number;
   /** Where alarm actions notify (the stack's topic), if anywhere. */

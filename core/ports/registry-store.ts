@@ -20,6 +20,11 @@ export interface NewVersion {
   /** Builds the version record once the store has allocated its number. */
   readonly buildVersion: (version: number) => VersionRecord;
   readonly audit: Omit<AuditEvent, 'version'>;
+  /**
+   * Records this dataset as the model's data-quality baseline (`ModelRecord.baselineDatasetId`)
+   * in the same transaction, unless the model already has one.
+   */
+  readonly baselineDatasetId?: string;
 }
 
 /** Changes applied with a status transition. */

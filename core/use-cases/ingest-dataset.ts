@@ -3,8 +3,10 @@
  * ingest handler (SQS batch of EventBridge "Object Created" events) and by the local cloud.
  *
  * Flow: classify the key -> (duplicate? resume) -> load the model's config -> one streaming pass
- * that validates, profiles and splits the CSV into the prepared channels -> register dataset and
- * version atomically -> start the training job under a deterministic name.
+ * that validates, profiles (the registry summary and the data-quality profile) and splits the CSV
+ * into the prepared channels -> the data-quality gate against the model's baseline (reports under
+ * `reports/<model>/<datasetId>/`; see data-quality-gate.ts) -> register dataset and version
+ * atomically -> start the training job under a deterministic name.
  *
  * Idempotent: the dataset id is derived from the object's key and version, so a redelivered event
  * finds its dataset registered and only makes sure its training job exists (CreateTrainingJob is
@@ -15,6 +17,8 @@ import { createHash } from 'node:crypto';
 import { builtInXgboostHyperparameters, xgboostImageUri } from '../domain/algorithm-images';
 import { readCsvRecords, CsvSyntaxError } from '../domain/csv';
 import { DatasetPreparer } from '../domain/dataset-preparation';
+import { DatasetProfiler } from '../profiling/profiler';
+import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
 import { RejectionError } from '../domain/errors';
 import { parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
 import {
@@ -30,6 +34,7 @@ import type { DatasetProfile, DatasetRecord, VersionRecord } from '../domain/reg
 import { AsyncChannel } from '../support/async-channel';
 import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
 import { auditId, type MlopsContext } from './context';
+import { DataQualityGate } from './data-quality-gate';
 
 /** The object that was created, as the event describes it. */
 export interface ObjectCreated {
@@ -76,6 +81,17 @@ const ACTOR = 'ingest';
 /** Lines are grouped into chunks of about this many characters before they go to the writer. */
 const CHUNK_CHARS = 256 * 1024;
 
+/** What the single pass over a dataset produced. */
+interface Prepared {
+  /** The registry's summary (rows, split, per-column basics). */
+  readonly profile: DatasetProfile;
+  /** The streaming column profiles (sketches, histograms, top values) behind the data-quality reports. */
+  readonly statistics: ColumnProfiles;
+  readonly contentHash: string;
+  readonly train: string;
+  readonly validation: string;
+}
+
 /** Validates, prepares and registers a dataset, then starts its training job. */
 export class IngestDataset {
   constructor(private readonly ctx: MlopsContext) {}
@@ -120,7 +136,7 @@ export class IngestDataset {
       return this.reject(base, new RejectionError('INVALID_CONFIG', reason));
     }
 
-    let prepared: { profile: DatasetProfile; contentHash: string; train: string; validation: string };
+    let prepared: Prepared;
     try {
       prepared = await this.prepare(key, object, datasetId, config.config);
     } catch (error) {
@@ -135,6 +151,27 @@ export class IngestDataset {
         base,
         new RejectionError('INVALID_CONFIG', `models/${model}/config.json is invalid: ${sourceProblem}`),
       );
+
+    // The data-quality gate, on the profile of the whole dataset. A refusal leaves the prepared
+    // files written above in place (harmless: nothing points at them) and starts no training job.
+    const quality = await new DataQualityGate(ctx).check({
+      model,
+      datasetId,
+      source: key.kind === 'file' ? key.key : key.folder,
+      profile: prepared.statistics,
+      settings: config.config.dataQuality,
+    });
+    if (quality.rejection)
+      return this.reject(
+        {
+          ...base,
+          contentHash: prepared.contentHash,
+          profile: prepared.profile,
+          dataQuality: quality.summary,
+        },
+        { code: quality.rejection.code, message: quality.rejection.reason },
+      );
+
     const gate = resolveGate(config.config);
     const plan = trainingPlan(config.config, ctx.region);
     const dataset: DatasetRecord = {
@@ -144,6 +181,7 @@ export class IngestDataset {
       profile: prepared.profile,
       preparedTrainUri: prepared.train,
       preparedValidationUri: prepared.validation,
+      dataQuality: quality.summary,
     };
     const registered = await ctx.registry.registerDatasetAndVersion({
       dataset,
@@ -163,10 +201,11 @@ export class IngestDataset {
         model,
         datasetId,
         'VERSION_CREATED',
-        `dataset ${datasetId} accepted (${prepared.profile.rows} rows); training starts`,
+        `dataset ${datasetId} accepted (${prepared.profile.rows} rows); data quality ${quality.summary.summary}; training starts`,
         undefined,
         'TRAINING',
       ),
+      ...(quality.becomesBaseline ? { baselineDatasetId: datasetId } : {}),
     });
     if (!registered.version)
       throw new Error(`registry returned no version for dataset ${model}/${datasetId}`);
@@ -282,7 +321,7 @@ export class IngestDataset {
     object: ObjectCreated,
     datasetId: string,
     config: ModelConfig,
-  ): Promise<{ profile: DatasetProfile; contentHash: string; train: string; validation: string }> {
+  ): Promise<Prepared> {
     const { ctx } = this;
     const files = await this.datasetFiles(key, object);
     const keys = preparedKeys(key.model, datasetId);
@@ -301,8 +340,11 @@ export class IngestDataset {
     );
     const hash = createHash('sha256');
     let profile: DatasetProfile;
+    let statistics: ColumnProfiles;
     try {
       let preparer: DatasetPreparer | undefined;
+      // The data-quality profile is built in the same pass, from the raw fields of every data row.
+      let profiler: DatasetProfiler | undefined;
       for (const file of files) {
         // S3 URL-encodes keys in event notifications ("a b.csv" arrives as "a+b.csv"): try the key
         // as given, then decoded.
@@ -325,10 +367,15 @@ export class IngestDataset {
               if (!headerSeen) {
                 headerSeen = true;
                 if (preparer) preparer.startFile(file.key, record.fields);
-                else preparer = new DatasetPreparer(record.fields, config, file.key);
+                else {
+                  preparer = new DatasetPreparer(record.fields, config, file.key);
+                  // The preparer has checked the header (names present, unique once trimmed).
+                  profiler = new DatasetProfiler(record.fields.map((name) => name.trim()));
+                }
                 continue;
               }
               const line = preparer!.prepare(record.fields, record.line);
+              profiler!.add(record.fields);
               pending[line.channel].push(line.text);
               const size =
                 line.channel === 'train'
@@ -355,6 +402,7 @@ export class IngestDataset {
         if (pending.validation.length) await validationChannel.push(pending.validation.join('\n') + '\n');
       }
       profile = preparer!.finish();
+      statistics = profiler!.finish();
       trainChannel.close();
       validationChannel.close();
     } catch (error) {
@@ -379,6 +427,7 @@ export class IngestDataset {
     );
     return {
       profile,
+      statistics,
       contentHash: hash.digest('hex'),
       train: `s3://${ctx.bucket}/${keys.train}`,
       validation: `s3://${ctx.bucket}/${keys.validation}`,
@@ -420,7 +469,11 @@ export class IngestDataset {
     return parts.map((p) => ({ key: p.key, ...(p.versionId ? { versionId: p.versionId } : {}) }));
   }
 
-  private async reject(base: Omit<DatasetRecord, 'status'>, error: RejectionError): Promise<IngestOutcome> {
+  /** Records a rejected dataset: a {@link RejectionError}, or the data-quality gate's refusal (`DATA_QUALITY`, `DATA_DRIFT`). */
+  private async reject(
+    base: Omit<DatasetRecord, 'status'>,
+    error: { readonly code: string; readonly message: string },
+  ): Promise<IngestOutcome> {
     const { ctx } = this;
     ctx.log.warn('dataset rejected', {
       model: base.model,

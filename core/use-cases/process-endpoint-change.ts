@@ -133,7 +133,10 @@ export class ProcessEndpointChange {
     };
   }
 
-  /** Creates or updates the model's alarms (PutMetricAlarm is an upsert, so this is safe to repeat). */
+  /**
+   * Creates or updates the model's alarms (PutMetricAlarm is an upsert, so this is safe to repeat):
+   * the endpoint alarms and the drift alarms on the drift monitor's metrics.
+   */
   private async ensureAlarms(model: string, endpointName: string): Promise<void> {
     const { ctx } = this;
     const config = (await ctx.registry.getModel(model))?.config;
@@ -146,6 +149,8 @@ export class ProcessEndpointChange {
       names: ctx.names.alarms(model),
       anomalyBandWidth: m.anomalyBandWidth,
       errorRateThreshold: m.errorRateThreshold,
+      featureDriftThreshold: m.featureDriftThreshold,
+      predictionDriftThreshold: m.predictionDriftThreshold,
       evaluationPeriods: m.evaluationPeriods,
       datapointsToAlarm: m.datapointsToAlarm,
       tags: { 'mlops:model': model },

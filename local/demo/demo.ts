@@ -6,7 +6,7 @@
  */
 import type { RegistryStore } from '../../core/ports/registry-store';
 import type { ObjectStore } from '../../core/ports/object-store';
-import type { VersionRecord, VersionStatus } from '../../core/domain/registry';
+import type { DataQualitySummary, VersionRecord, VersionStatus } from '../../core/domain/registry';
 import { churnCsv, churnRequests } from './dataset';
 
 /** What the demo needs from a running local cloud. */
@@ -57,6 +57,14 @@ export function demoModelConfig(timeScale: number): Record<string, unknown> {
     gate: { threshold: 0.75, regressionTolerance: 0.03 },
     deployment: { strategy: 'canary', stepPercent: 50, bakeSeconds, terminationWaitSeconds: 60 },
     monitoring: { errorRateThreshold: 0.05, evaluationPeriods: 3, datapointsToAlarm: 2 },
+    // The data-quality gate: drift is recorded and shown, and training goes on (new data is often
+    // why one retrains); schema and quality violations would refuse the dataset.
+    dataQuality: {
+      driftThreshold: 0.1,
+      psiThreshold: 0.25,
+      blockOnDrift: false,
+      completenessTolerance: 0.05,
+    },
   };
 }
 
@@ -154,6 +162,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
           print(
             `    dataset ${created.datasetId} accepted: ${p.rows} rows, ${p.columns.length} columns, split ${p.trainRows}/${p.validationRows}`,
           );
+        if (dataset?.dataQuality) for (const line of dataQualityLines(dataset.dataQuality)) print(line);
         return created.version;
       }
       const audit = await cloud.registry.listAudit(model);
@@ -213,7 +222,8 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
     });
 
     await stage('Dataset 2: the candidate against the champion', async () => {
-      v2 = await upload('customers-2026-11.csv', churnCsv({ rows: 3000, seed: 23, drift: 0.3 }));
+      // A new market: customers newer and on pricier plans (tenure and charges drift; the rest does not).
+      v2 = await upload('customers-2026-11.csv', churnCsv({ rows: 3000, seed: 23, drift: 0.6 }));
       const ended = await follow(v2, ['PRODUCTION', 'REJECTED']);
       const champion = await cloud.registry.getVersion(model, v1);
       const verdict =
@@ -291,6 +301,38 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
   const ok = stages.length === STAGES && stages.every((s) => s.ok);
   print(`\n${ok ? '✔ demo passed' : '✘ demo failed'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { ok, stages, versions };
+}
+
+/**
+ * The data-quality gate's verdict as the registry holds it: the baseline, each column's drift
+ * (KS or L-infinity distance, PSI) and the policy's decision.
+ */
+export function dataQualityLines(dq: DataQualitySummary): string[] {
+  const lines: string[] = [];
+  if (!dq.baselineDatasetId) {
+    lines.push(
+      `    data quality: no baseline yet; this dataset becomes the baseline (decision: ${dq.decision})`,
+    );
+    return lines;
+  }
+  const source =
+    dq.baselineSource === 'champion' ? "the champion's training data" : 'the first accepted dataset';
+  lines.push(
+    `    data quality against ${dq.baselineDatasetId} (${source}); a column drifts past distance ${dq.thresholds.distance} (KS with Deequ's small-sample correction, or L∞) or PSI ${dq.thresholds.psi}`,
+  );
+  const width = Math.max(...dq.drift.map((d) => d.column.length), 6);
+  for (const d of dq.drift) {
+    const measure = d.kind === 'numeric' ? 'KS' : 'L∞';
+    const psi = d.psi === undefined ? '         ' : `PSI ${d.psi.toFixed(3).padStart(5)}`;
+    lines.push(
+      `      drift ${d.column.padEnd(width)}  ${measure} ${d.distance.toFixed(3)}  ${psi}  ${d.drifted ? 'DRIFTED' : 'ok'}`,
+    );
+  }
+  for (const v of dq.violations.slice(0, 5))
+    lines.push(`      violation ${v.feature_name}: ${v.constraint_check_type}: ${v.description}`);
+  // The summary starts with the decision: "accepted-with-drift: drift in …".
+  lines.push(`    data quality decision: ${dq.summary}`);
+  return lines;
 }
 
 function fmt(value: number | undefined): string {

@@ -167,13 +167,24 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
     expect(record!.challenger).toBeUndefined();
     expect([...harness.aws.alarms.keys()].sort()).toEqual([
       'mlops-churn-error-rate',
+      'mlops-churn-feature-drift',
       'mlops-churn-invocations-anomaly',
       'mlops-churn-latency-anomaly',
+      'mlops-churn-prediction-drift',
     ]);
     expect(harness.aws.cloudwatch).toHaveReceivedCommandWith(PutMetricAlarmCommand, {
       AlarmName: 'mlops-churn-latency-anomaly',
       ComparisonOperator: 'GreaterThanUpperThreshold',
       ThresholdMetricId: 'ad1',
+    });
+    // The drift alarms watch the drift monitor's metrics, with the config's thresholds (defaults here).
+    expect(harness.aws.cloudwatch).toHaveReceivedCommandWith(PutMetricAlarmCommand, {
+      AlarmName: 'mlops-churn-feature-drift',
+      Namespace: 'ServerlessMlops/Drift',
+      MetricName: 'FeatureDriftMax',
+      Dimensions: [{ Name: 'Model', Value: 'churn' }],
+      Threshold: 0.2,
+      TreatMissingData: 'notBreaching',
     });
   });
 

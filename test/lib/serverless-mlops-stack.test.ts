@@ -20,9 +20,9 @@ describe('ServerlessMlopsStack with defaults', () => {
     template = synthMlopsStack().template;
   });
 
-  it('creates the four handlers on Node.js 24, arm64, with X-Ray and source maps', () => {
+  it('creates the five handlers on Node.js 24, arm64, with X-Ray and source maps', () => {
     const fns = Object.values(functions(template));
-    expect(fns).toHaveLength(4);
+    expect(fns).toHaveLength(5);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -61,11 +61,17 @@ describe('ServerlessMlopsStack with defaults', () => {
       });
       services.push(variables.POWERTOOLS_SERVICE_NAME as string);
     }
-    expect(services.sort()).toEqual(['alarm-events', 'endpoint-events', 'ingest', 'training-events']);
+    expect(services.sort()).toEqual([
+      'alarm-events',
+      'endpoint-events',
+      'ingest',
+      'monitor',
+      'training-events',
+    ]);
   });
 
   it('retains log groups for one month, one per function, passed to the function', () => {
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 5);
     for (const fn of Object.values(functions(template))) {
       expect(fn.Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup/) } });
     }
@@ -77,6 +83,8 @@ describe('ServerlessMlopsStack with defaults', () => {
       [
         'AlarmEventsDeadLetterQueueUrl',
         'DataBucketName',
+        'DriftMonitorDeadLetterQueueUrl',
+        'DriftMonitorFunctionName',
         'EndpointEventsDeadLetterQueueUrl',
         'IngestDeadLetterQueueUrl',
         'NotificationTopicArn',

@@ -2,5 +2,7 @@
 import type { CliCommand } from '../command';
 import { demoCommand } from './demo';
 import { localCommand } from './local';
+import { monitorCommand } from './monitor';
+import { profileCommand } from './profile';
 
-export const COMMANDS: readonly CliCommand[] = [localCommand, demoCommand];
+export const COMMANDS: readonly CliCommand[] = [localCommand, demoCommand, profileCommand, monitorCommand];

@@ -23,9 +23,13 @@ const spec: ModelAlarmsSpec = {
     latency: 'mlops-churn-latency-anomaly',
     invocations: 'mlops-churn-invocations-anomaly',
     errorRate: 'mlops-churn-error-rate',
+    featureDrift: 'mlops-churn-feature-drift',
+    predictionDrift: 'mlops-churn-prediction-drift',
   },
   anomalyBandWidth: 3,
   errorRateThreshold: 0.05,
+  featureDriftThreshold: 0.2,
+  predictionDriftThreshold: 0.25,
   evaluationPeriods: 5,
   datapointsToAlarm: 3,
   tags: { 'mlops:model': 'churn' },
@@ -56,11 +60,11 @@ beforeEach(() => {
 });
 
 describe('CloudWatchAlarmService.ensureModelAlarms', () => {
-  it('puts exactly the three alarms', async () => {
+  it('puts exactly the five alarms', async () => {
     cloudwatch.on(PutMetricAlarmCommand).resolves({});
     await service.ensureModelAlarms(spec);
 
-    expect(cloudwatch).toHaveReceivedCommandTimes(PutMetricAlarmCommand, 3);
+    expect(cloudwatch).toHaveReceivedCommandTimes(PutMetricAlarmCommand, 5);
     const inputs = cloudwatch.commandCalls(PutMetricAlarmCommand).map((call) => call.args[0].input);
     expect(inputs).toEqual([
       {
@@ -114,6 +118,37 @@ describe('CloudWatchAlarmService.ensureModelAlarms', () => {
         Threshold: 0.05,
         ComparisonOperator: 'GreaterThanThreshold',
         ...common,
+      },
+      {
+        AlarmName: 'mlops-churn-feature-drift',
+        AlarmDescription:
+          'Model churn: largest feature drift of captured traffic against the training data above 0.2.',
+        Namespace: 'ServerlessMlops/Drift',
+        MetricName: 'FeatureDriftMax',
+        Dimensions: [{ Name: 'Model', Value: 'churn' }],
+        Statistic: 'Maximum',
+        Period: 3600,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        Threshold: 0.2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        Tags: [{ Key: 'mlops:model', Value: 'churn' }],
+      },
+      {
+        AlarmName: 'mlops-churn-prediction-drift',
+        AlarmDescription: 'Model churn: drift of the predictions against the training labels above 0.25.',
+        Namespace: 'ServerlessMlops/Drift',
+        MetricName: 'PredictionDrift',
+        Dimensions: [{ Name: 'Model', Value: 'churn' }],
+        Statistic: 'Maximum',
+        Period: 3600,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        Threshold: 0.25,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        Tags: [{ Key: 'mlops:model', Value: 'churn' }],
       },
     ]);
     expect(cloudwatch).toHaveReceivedNthCommandWith(PutMetricAlarmCommand, 3, {

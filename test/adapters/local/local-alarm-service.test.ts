@@ -14,9 +14,13 @@ const spec: ModelAlarmsSpec = {
     latency: 'mlops-churn-latency-anomaly',
     invocations: 'mlops-churn-invocations-anomaly',
     errorRate: 'mlops-churn-error-rate',
+    featureDrift: 'mlops-churn-feature-drift',
+    predictionDrift: 'mlops-churn-prediction-drift',
   },
   anomalyBandWidth: 3,
   errorRateThreshold: 0.05,
+  featureDriftThreshold: 0.2,
+  predictionDriftThreshold: 0.25,
   evaluationPeriods: 5,
   datapointsToAlarm: 3,
   notificationTopicArn: 'arn:aws:sns:us-east-1:000000000000:mlops-alerts',
@@ -77,8 +81,8 @@ describe('LocalAlarmService', () => {
     await service.ensureModelAlarms(spec);
     evaluator.evaluateNow(); // no traffic: OK
     await service.ensureModelAlarms(spec);
-    expect(evaluator.names()).toHaveLength(3);
+    expect(evaluator.names()).toHaveLength(5);
     expect((await service.describeAlarmState(spec.names.latency))?.state).toBe('OK');
-    expect(events).toHaveLength(3);
+    expect(events).toHaveLength(5);
   });
 });

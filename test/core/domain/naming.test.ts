@@ -216,6 +216,8 @@ describe('ResourceNames', () => {
       latency: 'mlops-churn-latency-anomaly',
       invocations: 'mlops-churn-invocations-anomaly',
       errorRate: 'mlops-churn-error-rate',
+      featureDrift: 'mlops-churn-feature-drift',
+      predictionDrift: 'mlops-churn-prediction-drift',
     });
     expect(names.alarmPrefix()).toBe('mlops-');
   });
@@ -281,12 +283,13 @@ describe('ResourceNames', () => {
   });
 
   it('recovers the model from each of its alarm names only', () => {
-    for (const model of ['churn', 'a', LONGEST_MODEL, 'latency-anomaly', 'x-error-rate']) {
+    for (const model of ['churn', 'a', LONGEST_MODEL, 'latency-anomaly', 'x-error-rate', 'y-feature-drift']) {
       for (const alarm of Object.values(names.alarms(model)))
         expect(names.modelFromAlarm(alarm), alarm).toBe(model);
     }
     expect(names.modelFromAlarm('other-churn-error-rate')).toBeUndefined();
     expect(names.modelFromAlarm('mlops-churn-cpu')).toBeUndefined();
+    expect(names.modelFromAlarm('mlops-churn-label-drift')).toBeUndefined();
     expect(names.modelFromAlarm('mlops--error-rate')).toBeUndefined();
     expect(names.modelFromAlarm('mlops-Churn-error-rate')).toBeUndefined();
   });

@@ -85,7 +85,7 @@ describe('lifecycle event rules', () => {
     const dlqs = Object.entries(
       template.findResources('AWS::SQS::Queue') as Record<string, CfnResourceJson>,
     ).filter(([id]) => id.includes('DeadLetterQueue'));
-    expect(dlqs).toHaveLength(4);
+    expect(dlqs).toHaveLength(5);
     for (const [, queue] of dlqs)
       expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
   });

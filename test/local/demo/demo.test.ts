@@ -36,6 +36,38 @@ describe('mlops demo', () => {
     expect(text).toMatch(/200 predictions in 20 requests/);
     // The second candidate was compared with the champion, with a verdict.
     expect(text).toMatch(/v2 validation:auc 0\.\d+ against champion v1 0\.\d+: (promoted|rejected)/);
+    // The data-quality gate: the first dataset becomes the baseline; the second (a new market) is
+    // checked against it, its drift shown per column, and the policy's decision printed.
+    expect(text).toMatch(
+      /data quality: no baseline yet; this dataset becomes the baseline \(decision: accepted\)/,
+    );
+    expect(text).toMatch(
+      /data quality against [a-z0-9-]+ \((the first accepted dataset|the champion's training data)\)/,
+    );
+    const drift = [
+      ...text.matchAll(/^ +drift (\S+) +(KS|L∞) (\d\.\d{3}) +(?:PSI +(\d+\.\d{3}))? +(DRIFTED|ok)$/gmu),
+    ];
+    const second = drift.slice(0, 8); // the second dataset's columns (seven features and the label)
+    expect(second.map((m) => m[1])).toEqual([
+      'tenure_months',
+      'monthly_charges',
+      'contract_months',
+      'support_calls',
+      'data_gb',
+      'late_payments',
+      'age',
+      'churned',
+    ]);
+    const byColumn = new Map(second.map((m) => [m[1], m]));
+    for (const column of ['tenure_months', 'monthly_charges']) {
+      expect(byColumn.get(column)![5], column).toBe('DRIFTED');
+      expect(Number(byColumn.get(column)![3])).toBeGreaterThan(0.1);
+    }
+    for (const column of ['contract_months', 'support_calls', 'age'])
+      expect(byColumn.get(column)![5], column).toBe('ok');
+    expect(text).toMatch(
+      /data quality decision: accepted-with-drift: .*drift in .*tenure_months.*training goes on \(dataQuality\.blockOnDrift is off\)/,
+    );
     // The fault: alarm, incident, rollback, and the champion kept serving.
     expect(text).toMatch(/incident OPEN: mlops-churn-error-rate: Threshold Crossed/);
     expect(text).toMatch(/v3 ROLLED_BACK/);

@@ -22,14 +22,18 @@ const spec: ModelAlarmsSpec = {
     latency: 'mlops-churn-latency-anomaly',
     invocations: 'mlops-churn-invocations-anomaly',
     errorRate: 'mlops-churn-error-rate',
+    featureDrift: 'mlops-churn-feature-drift',
+    predictionDrift: 'mlops-churn-prediction-drift',
   },
   anomalyBandWidth: 3,
   errorRateThreshold: 0.05,
+  featureDriftThreshold: 0.2,
+  predictionDriftThreshold: 0.25,
   evaluationPeriods: 5,
   datapointsToAlarm: 3,
   tags: { 'mlops:model': 'churn' },
 };
-const NAMES = [spec.names.latency, spec.names.invocations, spec.names.errorRate];
+const NAMES = Object.values(spec.names);
 const alarmRulePattern = {
   source: ['aws.cloudwatch'],
   'detail-type': ['CloudWatch Alarm State Change'],
@@ -106,9 +110,9 @@ describe('LocalAlarmEvaluator with the alarms of buildModelAlarmRequests', () =>
     expect(changes[2]?.reason).toBe(
       'Threshold Crossed: no datapoints were received for 5 periods and 5 missing datapoints were treated as [NonBreaching].',
     );
-    expect(published).toHaveLength(3);
+    expect(published).toHaveLength(NAMES.length);
     for (let period = 11; period < 20; period++) expect(evaluateAt(period)).toEqual([]);
-    expect(published).toHaveLength(3);
+    expect(published).toHaveLength(NAMES.length);
     expect(evaluator.states(NAMES)).toEqual(new Map(NAMES.map((name) => [name, 'OK'])));
   });
 

@@ -1,0 +1,91 @@
+/**
+ * Monitor handler: the hourly drift monitor. Thin: parse the event, pick the window, run
+ * MonitorDrift with drift metrics printed as EMF (Powertools Metrics).
+ *
+ * Two events:
+ * - the schedule's "Scheduled Event" (EventBridge): the last complete hour before the event's
+ *   `time`. The window comes from the event, not from the clock, so a retried or late delivery of
+ *   the same event monitors the same window (and finds it done);
+ * - `{ "model": "<name>" }` (both optional, e.g. `aws lambda invoke`): an on-demand run over the
+ *   hour (or `windowMinutes`) ending now, for one model or all of them.
+ */
+import { z } from 'zod';
+import { createEmfMetrics, EmfMetricsPublisher } from '../../adapters/aws/emf-metrics-publisher';
+import { DRIFT_NAMESPACE, DRIFT_WINDOW_SECONDS } from '../../core/domain/drift-metrics';
+import { MODEL_NAME_PATTERN } from '../../core/domain/naming';
+import type { MetricsPublisher } from '../../core/ports/metrics';
+import type { MlopsContext } from '../../core/use-cases/context';
+import {
+  lastCompleteWindow,
+  MonitorDrift,
+  trailingWindow,
+  type MonitorDriftOptions,
+} from '../../core/use-cases/monitor-drift';
+import { createAwsContext } from '../shared/aws-context';
+import { eventHandler } from '../shared/event-handler';
+import { InvalidEventError, parseEvent } from '../shared/events';
+import { lazy } from '../shared/lazy';
+import { logger } from '../shared/observability';
+
+/** EventBridge's scheduled event (rule with a schedule expression). */
+export const scheduledEvent = z.object({
+  source: z.literal('aws.events'),
+  'detail-type': z.literal('Scheduled Event'),
+  time: z.iso.datetime({ offset: true }),
+});
+
+/** An on-demand run. */
+export const onDemandMonitorEvent = z
+  .object({
+    model: z.string().regex(MODEL_NAME_PATTERN, 'not a valid model name').optional(),
+    /** Length of the window ending now, in minutes. @default 60 */
+    windowMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .optional(),
+  })
+  .strict();
+
+/** The drift metrics' EMF instance, one per function (the local cloud reroutes its output). */
+export const driftMetrics = createEmfMetrics(DRIFT_NAMESPACE);
+
+export interface MonitorHandlerOptions extends MonitorDriftOptions {
+  /** Length of a window in milliseconds (the local cloud scales it). @default one hour */
+  readonly windowMs?: number;
+}
+
+export function createMonitorHandler(
+  getContext: () => MlopsContext,
+  publisher: MetricsPublisher = new EmfMetricsPublisher(driftMetrics, DRIFT_NAMESPACE),
+  options: MonitorHandlerOptions = {},
+) {
+  const windowMs = options.windowMs ?? DRIFT_WINDOW_SECONDS * 1000;
+  return eventHandler('Monitor', (event) => {
+    const ctx = getContext();
+    const monitor = new MonitorDrift(ctx, publisher, options);
+    if (isObject(event) && 'source' in event) {
+      const parsed = parseEvent(scheduledEvent, event, 'EventBridge Scheduled Event');
+      return monitor.execute({ window: lastCompleteWindow(new Date(parsed.time), windowMs) });
+    }
+    const parsed = onDemandMonitorEvent.safeParse(event ?? {});
+    if (!parsed.success) {
+      const problems = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
+      throw new InvalidEventError(`not a valid monitor request: ${problems}`);
+    }
+    const length = parsed.data.windowMinutes !== undefined ? parsed.data.windowMinutes * 60_000 : windowMs;
+    return monitor.execute({
+      ...(parsed.data.model !== undefined ? { model: parsed.data.model } : {}),
+      window: trailingWindow(ctx.clock.now(), length),
+    });
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export const handler = createMonitorHandler(lazy(() => createAwsContext(logger)));
