@@ -18,7 +18,11 @@ export type RejectionCode =
   | 'MISSING_LABEL_COLUMN'
   | 'INVALID_DATASET'
   | 'UNSUPPORTED_FORMAT'
-  | 'INVALID_EVENT';
+  | 'INVALID_EVENT'
+  /** The data-quality gate: schema or quality violations against the model's baseline. */
+  | 'DATA_QUALITY'
+  /** The data-quality gate: drift against the baseline, with `dataQuality.blockOnDrift` on. */
+  | 'DATA_DRIFT';
 
 /** Input that can never succeed, however often it is retried. */
 export class RejectionError extends Error {

@@ -19,7 +19,7 @@ import { readCsvRecords, CsvSyntaxError } from '../domain/csv';
 import { DatasetPreparer } from '../domain/dataset-preparation';
 import { DatasetProfiler } from '../profiling/profiler';
 import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
-import { RejectionError } from '../domain/errors';
+import { RejectionError, type RejectionCode } from '../domain/errors';
 import { parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
 import {
   artifactPrefix,
@@ -472,7 +472,7 @@ export class IngestDataset {
   /** Records a rejected dataset: a {@link RejectionError}, or the data-quality gate's refusal (`DATA_QUALITY`, `DATA_DRIFT`). */
   private async reject(
     base: Omit<DatasetRecord, 'status'>,
-    error: { readonly code: string; readonly message: string },
+    error: { readonly code: RejectionCode; readonly message: string },
   ): Promise<IngestOutcome> {
     const { ctx } = this;
     ctx.log.warn('dataset rejected', {
