@@ -9,28 +9,19 @@
 import { formatCsvField } from './csv';
 import { RejectionError } from './errors';
 import type { ModelConfig } from './model-config';
-import type { ColumnSummary, DatasetProfile } from './registry';
+
+/** What the split produced; column statistics come from the profiler that runs in the same pass. */
+export interface SplitSummary {
+  readonly rows: number;
+  readonly trainRows: number;
+  readonly validationRows: number;
+}
 
 /**
  * A decimal number as XGBoost's CSV reader understands it. `Number()` alone would also accept
  * `0x1A`, `0b101`, `0o17` and `Infinity`, which XGBoost would misread.
  */
 const DECIMAL_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** Stop counting distinct values past this many (the count is then a lower bound). */
-const DISTINCT_CAP = 1000;
-
-interface ColumnStats {
-  name: string;
-  present: number;
-  missing: number;
-  numeric: number;
-  sum: number;
-  min: number;
-  max: number;
-  distinct: Set<string> | undefined;
-  distinctCount: number;
-}
 
 /** One prepared row, routed to its channel. */
 export interface PreparedLine {
@@ -42,7 +33,8 @@ export interface PreparedLine {
 export class DatasetPreparer {
   private readonly labelIndex: number;
   private readonly featureIndexes: number[];
-  private readonly columns: ColumnStats[];
+  /** Column names as trimmed in the header, for messages. */
+  private readonly names: readonly string[];
   private readonly numericFeatures: boolean;
   private readonly seedHash: number;
   private readonly validationThreshold: number;
@@ -86,17 +78,7 @@ export class DatasetPreparer {
         `the header has only the label column "${config.labelColumn}"; at least one feature column is needed`,
       );
     }
-    this.columns = names.map((name) => ({
-      name,
-      present: 0,
-      missing: 0,
-      numeric: 0,
-      sum: 0,
-      min: Number.POSITIVE_INFINITY,
-      max: Number.NEGATIVE_INFINITY,
-      distinct: new Set<string>(),
-      distinctCount: 0,
-    }));
+    this.names = names;
     // Built-in XGBoost reads numbers only; custom images and scripts get the text as it is.
     this.numericFeatures = config.algorithm.type === 'xgboost';
     this.seedHash = fnv1a(config.split.seed);
@@ -135,8 +117,8 @@ export class DatasetPreparer {
     return { channel, text: out.join(',') };
   }
 
-  /** Checks what can only be checked at the end and returns the dataset's profile. */
-  finish(): DatasetProfile {
+  /** Checks what can only be checked at the end and returns the split's counts. */
+  finish(): SplitSummary {
     const rows = this.trainRows + this.validationRows;
     if (rows === 0) throw this.reject('EMPTY_DATASET', 'the file has a header but no data rows');
     if (this.trainRows === 0 || this.validationRows === 0) {
@@ -151,16 +133,10 @@ export class DatasetPreparer {
         `the label column "${this.config.labelColumn}" has only the value ${[...this.labelValues].join('')}; a classifier needs at least two classes`,
       );
     }
-    return {
-      rows,
-      trainRows: this.trainRows,
-      validationRows: this.validationRows,
-      columns: this.columns.map(summarize),
-    };
+    return { rows, trainRows: this.trainRows, validationRows: this.validationRows };
   }
 
   private prepareLabel(raw: string, line: number): string {
-    const column = this.columns[this.labelIndex]!;
     const name = this.config.labelColumn;
     if (raw === '') throw this.reject('INVALID_DATASET', `line ${line}: the label column "${name}" is empty`);
     let value: number;
@@ -190,54 +166,29 @@ export class DatasetPreparer {
         );
       }
     }
-    this.observe(column, raw, value);
     if (this.labelValues.size <= 2) this.labelValues.add(String(value));
     return String(value);
   }
 
   private prepareFeature(index: number, rawField: string, line: number): string {
-    const column = this.columns[index]!;
+    const name = this.names[index]!;
     const raw = rawField.trim();
-    if (raw === '') {
-      column.missing++;
-      return '';
-    }
-    if (!this.numericFeatures) {
-      this.observe(column, raw, Number(raw));
-      return formatCsvField(rawField);
-    }
+    if (raw === '') return '';
+    if (!this.numericFeatures) return formatCsvField(rawField);
     const value = DECIMAL_NUMBER.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isFinite(value)) {
       if (/^[+-]?(nan|inf(inity)?)$/i.test(raw)) {
         throw this.reject(
           'INVALID_DATASET',
-          `line ${line}: column "${column.name}" holds "${raw}"; use a finite number, or leave the field empty for a missing value`,
+          `line ${line}: column "${name}" holds "${raw}"; use a finite number, or leave the field empty for a missing value`,
         );
       }
       throw this.reject(
         'INVALID_DATASET',
-        `line ${line}: column "${column.name}" holds text ("${truncate(raw)}"); built-in XGBoost needs numeric features: encode the column as numbers or drop it`,
+        `line ${line}: column "${name}" holds text ("${truncate(raw)}"); built-in XGBoost needs numeric features: encode the column as numbers or drop it`,
       );
     }
-    this.observe(column, raw, value);
     return raw;
-  }
-
-  private observe(column: ColumnStats, raw: string, value: number): void {
-    column.present++;
-    if (Number.isFinite(value)) {
-      column.numeric++;
-      column.sum += value;
-      if (value < column.min) column.min = value;
-      if (value > column.max) column.max = value;
-    }
-    if (column.distinct) {
-      column.distinct.add(raw);
-      if (column.distinct.size >= DISTINCT_CAP) {
-        column.distinctCount = column.distinct.size;
-        column.distinct = undefined;
-      }
-    }
   }
 
   /** Deterministic split: the same seed and row order always give the same channels. */
@@ -251,23 +202,6 @@ export class DatasetPreparer {
   ): RejectionError {
     return new RejectionError(code, `${this.source}: ${message}`);
   }
-}
-
-function summarize(column: ColumnStats): ColumnSummary {
-  const distinct = column.distinct ? column.distinct.size : column.distinctCount;
-  if (column.present === 0) return { name: column.name, type: 'empty', missing: column.missing, distinct: 0 };
-  if (column.numeric === column.present) {
-    return {
-      name: column.name,
-      type: 'numeric',
-      missing: column.missing,
-      distinct,
-      min: column.min,
-      max: column.max,
-      mean: column.sum / column.numeric,
-    };
-  }
-  return { name: column.name, type: 'categorical', missing: column.missing, distinct };
 }
 
 function truncate(text: string): string {

@@ -5,6 +5,7 @@
  * Table layout (one table, see design.md): `PK = MODEL#<name>` with
  * `SK = MODEL` (the model), `DATASET#<id>`, `VERSION#<000001>`, `EVENT#<iso time>#<id>`, `INCIDENT#<alarm>#<opened>`.
  */
+import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
 import type { ModelConfig } from './model-config';
 
 /** Every status a model version can be in. */
@@ -59,6 +60,23 @@ export interface ColumnSummary {
   readonly min?: number;
   readonly max?: number;
   readonly mean?: number;
+}
+
+/**
+ * The registry's per-column summary, derived from the streaming profile (the full statistics are
+ * in the dataset's `statistics.json` report).
+ */
+export function columnSummaries(profile: ColumnProfiles): ColumnSummary[] {
+  return profile.columns.map((column) => {
+    const base = { name: column.name, missing: column.missing, distinct: column.distinct };
+    if (column.present === 0 || column.inferredType === 'Unknown')
+      return { ...base, type: 'empty', distinct: 0 };
+    if (column.numeric) {
+      const { min, max, mean } = column.numeric;
+      return { ...base, type: 'numeric', min, max, mean };
+    }
+    return { ...base, type: 'categorical' };
+  });
 }
 
 /** What ingest learned about a dataset: shape, columns, split. */

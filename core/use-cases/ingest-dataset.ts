@@ -30,7 +30,12 @@ import {
   SUCCESS_MARKER,
   type DatasetKey,
 } from '../domain/naming';
-import type { DatasetProfile, DatasetRecord, VersionRecord } from '../domain/registry';
+import {
+  columnSummaries,
+  type DatasetProfile,
+  type DatasetRecord,
+  type VersionRecord,
+} from '../domain/registry';
 import { AsyncChannel } from '../support/async-channel';
 import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
 import { auditId, type MlopsContext } from './context';
@@ -401,8 +406,8 @@ export class IngestDataset {
         if (pending.train.length) await trainChannel.push(pending.train.join('\n') + '\n');
         if (pending.validation.length) await validationChannel.push(pending.validation.join('\n') + '\n');
       }
-      profile = preparer!.finish();
       statistics = profiler!.finish();
+      profile = { ...preparer!.finish(), columns: columnSummaries(statistics) };
       trainChannel.close();
       validationChannel.close();
     } catch (error) {
@@ -418,7 +423,7 @@ export class IngestDataset {
       JSON.stringify(
         {
           label: config.labelColumn,
-          features: profile.columns.map((c) => c.name).filter((n) => n !== config.labelColumn),
+          features: statistics.columns.map((c) => c.name).filter((n) => n !== config.labelColumn),
         },
         null,
         2,

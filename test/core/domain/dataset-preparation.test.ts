@@ -211,7 +211,7 @@ describe('DatasetPreparer: rows', () => {
     },
   );
 
-  it('treats an empty feature as missing: an empty field, counted in the profile', () => {
+  it('treats an empty feature as missing: an empty field', () => {
     const preparer = new DatasetPreparer(['label', 'a', 'b'], config(), SOURCE);
     const lines = prepareAll(preparer, [
       ['0', '', '1'],
@@ -222,10 +222,6 @@ describe('DatasetPreparer: rows', () => {
       ['1', '8', '9'],
     ]);
     expect(lines.map((l) => l.text)).toEqual(['0,,1', '1,2,', '0,3,4', '1,,5', '0,6,7', '1,8,9']);
-    const columns = preparer.finish().columns;
-    expect(columns.find((c) => c.name === 'a')!.missing).toBe(2);
-    expect(columns.find((c) => c.name === 'b')!.missing).toBe(1);
-    expect(columns.find((c) => c.name === 'label')!.missing).toBe(0);
   });
 
   it.each([
@@ -438,64 +434,16 @@ describe('DatasetPreparer: finish', () => {
     expectRejection(() => preparer.finish(), 'INVALID_DATASET', '1 data rows', 'too few', 'add rows');
   });
 
-  it('returns an exact profile for a small table', () => {
-    const preparer = new DatasetPreparer(['label', 'age', 'score', 'empty'], config(), SOURCE);
-    // Enough rows for both channels: a small table repeated.
-    const table = [
-      ['0', '10', '1.5', ''],
-      ['1', '20', '', ''],
-      ['0', '30', '2.5', ''],
-      ['1', '', '3.5', ''],
-      ['1', '40', '1.5', ''],
-    ];
-    const rows = Array.from({ length: 8 }, () => table).flat();
-    prepareAll(preparer, rows);
-    const profile = preparer.finish();
-    expect(profile.rows).toBe(40);
-    expect(profile.trainRows).toBeGreaterThan(0);
-    expect(profile.validationRows).toBeGreaterThan(0);
-    expect(profile.columns).toEqual([
-      { name: 'label', type: 'numeric', missing: 0, distinct: 2, min: 0, max: 1, mean: 0.6 },
-      { name: 'age', type: 'numeric', missing: 8, distinct: 4, min: 10, max: 40, mean: 25 },
-      { name: 'score', type: 'numeric', missing: 8, distinct: 3, min: 1.5, max: 3.5, mean: 2.25 },
-      { name: 'empty', type: 'empty', missing: 40, distinct: 0 },
-    ]);
-  });
-
-  it('profiles text columns of a custom image as categorical', () => {
-    const preparer = new DatasetPreparer(
-      ['label', 'city', 'n'],
-      config({ algorithm: { type: 'image', imageUri: IMAGE } }),
-      SOURCE,
-    );
-    const cities = ['Paris', 'Lyon', 'Paris', '', 'Nice'];
+  it('counts rows and the split (column statistics come from the profiler: see registry.test.ts)', () => {
+    const preparer = new DatasetPreparer(['label', 'age'], config(), SOURCE);
     prepareAll(
       preparer,
-      Array.from({ length: 50 }, (_, i) => [String(i % 2), cities[i % cities.length]!, String(i % 3)]),
+      Array.from({ length: 40 }, (_, i) => [String(i % 2), String(i)]),
     );
-    const profile = preparer.finish();
-    expect(profile.columns[1]).toEqual({ name: 'city', type: 'categorical', missing: 10, distinct: 3 });
-    expect(profile.columns[2]).toEqual({
-      name: 'n',
-      type: 'numeric',
-      missing: 0,
-      distinct: 3,
-      min: 0,
-      max: 2,
-      mean: expect.closeTo(49 / 50, 10),
-    });
-  });
-
-  it('caps the distinct count at a lower bound on high-cardinality columns', () => {
-    const preparer = new DatasetPreparer(['label', 'id'], config(), SOURCE);
-    prepareAll(
-      preparer,
-      Array.from({ length: 5000 }, (_, i) => [String(i % 2), String(i)]),
-    );
-    const id = preparer.finish().columns[1]!;
-    expect(id.distinct).toBeGreaterThanOrEqual(1000);
-    expect(id.distinct).toBeLessThanOrEqual(5000);
-    expect(id).toMatchObject({ type: 'numeric', min: 0, max: 4999, mean: 2499.5, missing: 0 });
+    const split = preparer.finish();
+    expect(split).toEqual({ rows: 40, trainRows: expect.any(Number), validationRows: expect.any(Number) });
+    expect(split.trainRows + split.validationRows).toBe(40);
+    expect(split.trainRows).toBeGreaterThan(split.validationRows);
   });
 });
 
