@@ -119,10 +119,42 @@ export function padVersion(version: number): string {
   return String(version).padStart(6, '0');
 }
 
-/** The S3 keys a version's prepared channels are written to. */
-export function preparedKeys(model: string, datasetId: string): { train: string; validation: string } {
+/** The S3 keys of a dataset's prepared channels and of its training schema (`{ label, features }`). */
+export function preparedKeys(
+  model: string,
+  datasetId: string,
+): { train: string; validation: string; schema: string } {
   const base = `${BUCKET_PREFIXES.prepared}${model}/${datasetId}`;
-  return { train: `${base}/train/train.csv`, validation: `${base}/validation/validation.csv` };
+  return {
+    train: `${base}/train/train.csv`,
+    validation: `${base}/validation/validation.csv`,
+    schema: `${base}/schema.json`,
+  };
+}
+
+/**
+ * Where a dataset's data-quality reports live (Model Monitor's formats): written by ingest, read as
+ * the baseline by the data-quality gate and the live drift monitor.
+ */
+export function reportKeys(
+  model: string,
+  datasetId: string,
+): { statistics: string; constraints: string; violations: string } {
+  const base = `${BUCKET_PREFIXES.reports}${model}/${datasetId}/`;
+  return {
+    statistics: `${base}statistics.json`,
+    constraints: `${base}constraints.json`,
+    violations: `${base}constraint_violations.json`,
+  };
+}
+
+/** The keys of a model's live-monitoring reports for one window. */
+export function monitoringReportKeys(
+  model: string,
+  windowId: string,
+): { statistics: string; summary: string } {
+  const base = `${BUCKET_PREFIXES.reports}${model}/monitoring/${windowId}`;
+  return { statistics: `${base}/statistics.json`, summary: `${base}/drift.json` };
 }
 
 /** The S3 prefix training output (model.tar.gz) goes to. */

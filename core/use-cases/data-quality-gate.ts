@@ -17,7 +17,7 @@
  * The verdict is a {@link DataQualitySummary} kept on the dataset's registry record.
  */
 import type { ModelConfig } from '../domain/model-config';
-import { BUCKET_PREFIXES } from '../domain/naming';
+import { reportKeys } from '../domain/naming';
 import {
   MAX_RECORDED_VIOLATIONS,
   type ColumnDriftSummary,
@@ -35,22 +35,6 @@ import {
   type ConstraintsJson,
 } from '../profiling/model-monitor';
 import type { MlopsContext } from './context';
-
-/**
- * Where a dataset's data-quality reports live: `reports/<model>/<datasetId>/`. The live drift
- * monitor reads the champion's training baseline from the same keys.
- */
-export function reportKeys(
-  model: string,
-  datasetId: string,
-): { statistics: string; constraints: string; violations: string } {
-  const base = `${BUCKET_PREFIXES.reports}${model}/${datasetId}/`;
-  return {
-    statistics: `${base}statistics.json`,
-    constraints: `${base}constraints.json`,
-    violations: `${base}constraint_violations.json`,
-  };
-}
 
 /** Model Monitor's check type for drift; every other check type is a schema or quality violation. */
 const DRIFT_CHECK = 'baseline_drift_check';

@@ -419,7 +419,7 @@ export class IngestDataset {
     await Promise.all(writes);
     await ctx.objects.write(
       ctx.bucket,
-      `${keys.train.replace(/train\/train\.csv$/, '')}schema.json`,
+      keys.schema,
       JSON.stringify(
         {
           label: config.labelColumn,

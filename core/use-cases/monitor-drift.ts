@@ -47,7 +47,7 @@ import {
   DRIFT_WINDOW_SECONDS,
 } from '../domain/drift-metrics';
 import type { ModelConfig } from '../domain/model-config';
-import { BUCKET_PREFIXES, capturePrefix } from '../domain/naming';
+import { capturePrefix, monitoringReportKeys, preparedKeys, reportKeys } from '../domain/naming';
 import type { VersionRecord } from '../domain/registry';
 import type { MetricsPublisher } from '../ports/metrics';
 import type { ColumnProfile, DatasetProfile, DriftReport } from '../profiling/api';
@@ -87,15 +87,6 @@ export function lastCompleteWindow(
 /** The window of `lengthMs` that ends at `at` (on-demand runs). */
 export function trailingWindow(at: Date, lengthMs: number = DRIFT_WINDOW_SECONDS * 1000): MonitoringWindow {
   return monitoringWindow(new Date(at.getTime() - lengthMs), at);
-}
-
-/** The keys of a model's monitoring reports for one window. */
-export function monitoringReportKeys(
-  model: string,
-  windowId: string,
-): { statistics: string; summary: string } {
-  const base = `${BUCKET_PREFIXES.reports}${model}/monitoring/${windowId}`;
-  return { statistics: `${base}/statistics.json`, summary: `${base}/drift.json` };
 }
 
 /** The drift figures of one model and window. */
@@ -220,7 +211,7 @@ export class MonitorDrift {
     const config = modelRecord?.config;
     if (!config) return { kind: 'skipped', ...base, why: 'the model has no config' };
 
-    const baselineKey = `${BUCKET_PREFIXES.reports}${model}/${version.datasetId}/statistics.json`;
+    const baselineKey = reportKeys(model, version.datasetId).statistics;
     const baselineText = await ctx.objects.readText(ctx.bucket, baselineKey);
     if (baselineText === undefined)
       return { kind: 'skipped', ...base, why: `no training baseline at ${baselineKey}` };
@@ -357,7 +348,7 @@ export class MonitorDrift {
     config: ModelConfig,
     baseline: DatasetProfile,
   ): Promise<TrainingSchema> {
-    const key = `${BUCKET_PREFIXES.prepared}${model}/${datasetId}/schema.json`;
+    const key = preparedKeys(model, datasetId).schema;
     const text = await this.ctx.objects.readText(this.ctx.bucket, key);
     if (text !== undefined) {
       const parsed = JSON.parse(text) as Partial<TrainingSchema>;

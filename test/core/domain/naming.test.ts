@@ -176,6 +176,7 @@ describe('keys and prefixes', () => {
     expect(preparedKeys('churn', 'ds1')).toEqual({
       train: 'prepared/churn/ds1/train/train.csv',
       validation: 'prepared/churn/ds1/validation/validation.csv',
+      schema: 'prepared/churn/ds1/schema.json',
     });
   });
 

@@ -12,7 +12,8 @@ import {
   type ConstraintsJson,
 } from '../../../core/profiling/model-monitor';
 import type { DatasetProfile } from '../../../core/profiling/api';
-import { evaluateDataQuality, reportKeys } from '../../../core/use-cases/data-quality-gate';
+import { reportKeys } from '../../../core/domain/naming';
+import { evaluateDataQuality } from '../../../core/use-cases/data-quality-gate';
 
 const DEFAULTS = modelConfigSchema.parse({}).dataQuality;
 

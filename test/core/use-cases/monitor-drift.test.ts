@@ -13,9 +13,9 @@ import type { RegistryStore } from '../../../core/ports/registry-store';
 import { toStatisticsJson } from '../../../core/profiling/model-monitor';
 import { DatasetProfiler } from '../../../core/profiling/profiler';
 import { silentLog, type MlopsContext } from '../../../core/use-cases/context';
+import { monitoringReportKeys } from '../../../core/domain/naming';
 import {
   lastCompleteWindow,
-  monitoringReportKeys,
   monitoringWindow,
   MonitorDrift,
   predictionDrift,
