@@ -126,6 +126,24 @@ export interface MonitorOutcome {
 export interface MonitorDriftOptions {
   /** Fewest captured input rows in a window to publish drift. @default {@link DEFAULT_MIN_RECORDS} */
   readonly minRecords?: number;
+  /** Length of a monitoring window in milliseconds (the local cloud scales it). @default one hour */
+  readonly windowMs?: number;
+}
+
+/**
+ * Which window to monitor:
+ * - `scheduledAt`: a scheduled run: the last complete window before the schedule's time, so that a
+ *   retried or late delivery of the same event monitors the same window (and finds it done);
+ * - `endingNow`: an on-demand run: the window ending now, of `lengthMs` (default: the window length);
+ * - `window`: exactly this one;
+ * - none: the last complete window before now.
+ */
+export interface MonitorRequest {
+  readonly model?: string;
+  readonly window?: MonitoringWindow;
+  readonly scheduledAt?: Date;
+  readonly endingNow?: boolean;
+  readonly lengthMs?: number;
 }
 
 /** What the summary `drift.json` holds. */
@@ -153,6 +171,7 @@ interface TrainingSchema {
 
 export class MonitorDrift {
   private readonly minRecords: number;
+  private readonly windowMs: number;
 
   constructor(
     private readonly ctx: MlopsContext,
@@ -160,6 +179,7 @@ export class MonitorDrift {
     options: MonitorDriftOptions = {},
   ) {
     this.minRecords = options.minRecords ?? DEFAULT_MIN_RECORDS;
+    this.windowMs = options.windowMs ?? DRIFT_WINDOW_SECONDS * 1000;
     if (!Number.isInteger(this.minRecords) || this.minRecords < 1)
       throw new RangeError(`minRecords must be a positive integer, got ${this.minRecords}`);
   }
@@ -168,11 +188,13 @@ export class MonitorDrift {
    * Monitors every model in production (or only `model`) over `window`.
    * @param window default: the last complete hour before now
    */
-  async execute(
-    request: { readonly model?: string; readonly window?: MonitoringWindow } = {},
-  ): Promise<MonitorOutcome> {
+  async execute(request: MonitorRequest = {}): Promise<MonitorOutcome> {
     const { ctx } = this;
-    const window = request.window ?? lastCompleteWindow(ctx.clock.now());
+    const window =
+      request.window ??
+      (request.endingNow
+        ? trailingWindow(ctx.clock.now(), request.lengthMs ?? this.windowMs)
+        : lastCompleteWindow(request.scheduledAt ?? ctx.clock.now(), request.lengthMs ?? this.windowMs));
     const champions = (await ctx.registry.listVersionsByStatus('PRODUCTION'))
       .filter((v) => request.model === undefined || v.model === request.model)
       .sort((a, b) => a.model.localeCompare(b.model) || a.version - b.version);

@@ -11,19 +11,14 @@
  */
 import { z } from 'zod';
 import { createEmfMetrics, EmfMetricsPublisher } from '../../adapters/aws/emf-metrics-publisher';
-import { DRIFT_NAMESPACE, DRIFT_WINDOW_SECONDS } from '../../core/domain/drift-metrics';
+import { DRIFT_NAMESPACE } from '../../core/domain/drift-metrics';
 import { MODEL_NAME_PATTERN } from '../../core/domain/naming';
 import type { MetricsPublisher } from '../../core/ports/metrics';
 import type { MlopsContext } from '../../core/use-cases/context';
-import {
-  lastCompleteWindow,
-  MonitorDrift,
-  trailingWindow,
-  type MonitorDriftOptions,
-} from '../../core/use-cases/monitor-drift';
+import { MonitorDrift, type MonitorDriftOptions } from '../../core/use-cases/monitor-drift';
 import { createAwsContext } from '../shared/aws-context';
 import { eventHandler } from '../shared/event-handler';
-import { InvalidEventError, parseEvent } from '../shared/events';
+import { parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
 import { logger } from '../shared/observability';
 
@@ -51,35 +46,22 @@ export const onDemandMonitorEvent = z
 /** The drift metrics' EMF instance, one per function (the local cloud reroutes its output). */
 export const driftMetrics = createEmfMetrics(DRIFT_NAMESPACE);
 
-export interface MonitorHandlerOptions extends MonitorDriftOptions {
-  /** Length of a window in milliseconds (the local cloud scales it). @default one hour */
-  readonly windowMs?: number;
-}
-
 export function createMonitorHandler(
   getContext: () => MlopsContext,
   publisher: MetricsPublisher = new EmfMetricsPublisher(driftMetrics, DRIFT_NAMESPACE),
-  options: MonitorHandlerOptions = {},
+  options: MonitorDriftOptions = {},
 ) {
-  const windowMs = options.windowMs ?? DRIFT_WINDOW_SECONDS * 1000;
   return eventHandler('Monitor', (event) => {
-    const ctx = getContext();
-    const monitor = new MonitorDrift(ctx, publisher, options);
+    const monitor = new MonitorDrift(getContext(), publisher, options);
     if (isObject(event) && 'source' in event) {
       const parsed = parseEvent(scheduledEvent, event, 'EventBridge Scheduled Event');
-      return monitor.execute({ window: lastCompleteWindow(new Date(parsed.time), windowMs) });
+      return monitor.execute({ scheduledAt: new Date(parsed.time) });
     }
-    const parsed = onDemandMonitorEvent.safeParse(event ?? {});
-    if (!parsed.success) {
-      const problems = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ');
-      throw new InvalidEventError(`not a valid monitor request: ${problems}`);
-    }
-    const length = parsed.data.windowMinutes !== undefined ? parsed.data.windowMinutes * 60_000 : windowMs;
+    const request = parseEvent(onDemandMonitorEvent, event ?? {}, 'on-demand monitor');
     return monitor.execute({
-      ...(parsed.data.model !== undefined ? { model: parsed.data.model } : {}),
-      window: trailingWindow(ctx.clock.now(), length),
+      ...(request.model !== undefined ? { model: request.model } : {}),
+      endingNow: true,
+      ...(request.windowMinutes !== undefined ? { lengthMs: request.windowMinutes * 60_000 } : {}),
     });
   });
 }

@@ -24,13 +24,14 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { REGISTRY_TABLE_LAYOUT } from '../../adapters/dynamodb/table-layout';
 import { DRIFT_WINDOW_SECONDS } from '../../core/domain/drift-metrics';
 import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import { HANDLER_ENTRIES } from '../paths';
-import { acknowledge, acknowledgeWildcardResource } from '../private/nag';
+import { acknowledgeWildcardResource } from '../private/nag';
+import { grantRegistryRead } from '../private/permissions';
+import { createDeadLetterQueue } from '../private/queues';
 import type { DataBucket } from './data-bucket';
 import { FUNCTION_ASYNC_RETRY_ATTEMPTS } from './event-handler';
 import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
@@ -85,16 +86,7 @@ export class DriftMonitor extends Construct {
       );
     }
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the monitor: the EventBridge target DLQ and the Lambda on-failure destination. cdk-nag only recognises redrive policies and Lambda DeadLetterConfig as DLQ use.',
-    );
+    this.deadLetterQueue = createDeadLetterQueue(this, { destinationOf: 'the monitor' });
 
     this.handler = new MlopsFunction(this, 'Handler', {
       entry: HANDLER_ENTRIES.monitor,
@@ -156,20 +148,7 @@ export class DriftMonitor extends Construct {
         resources: [reports],
       }),
     );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadRegistry',
-        actions: ['dynamodb:GetItem', 'dynamodb:Query'],
-        resources: [props.table.tableArn],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadRegistryStatusIndex',
-        actions: ['dynamodb:Query'],
-        resources: [`${props.table.tableArn}/index/${REGISTRY_TABLE_LAYOUT.statusIndex.name}`],
-      }),
-    );
+    grantRegistryRead(role, props.table);
 
     acknowledgeWildcardResource(
       role,

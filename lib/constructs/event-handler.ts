@@ -16,9 +16,10 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge } from '../private/nag';
+import { createDeadLetterQueue } from '../private/queues';
+import { validateInteger } from '../private/validation';
 import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
 
 /** Lambda's asynchronous retries after a function error (0 to 2). */
@@ -77,24 +78,13 @@ export class EventHandler extends Construct {
     super(scope, id);
     const retryAttempts = props.retryAttempts ?? 8;
     const maxEventAge = props.maxEventAge ?? Duration.hours(6);
-    if (!Number.isInteger(retryAttempts) || retryAttempts < 0 || retryAttempts > 185) {
-      throw new Error(`retryAttempts must be an integer between 0 and 185, got ${retryAttempts}`);
-    }
+    validateInteger('retryAttempts', retryAttempts, 0, 185);
     const ageSeconds = maxEventAge.toSeconds();
     if (ageSeconds < 60 || ageSeconds > 86_400) {
       throw new Error(`maxEventAge must be between 1 minute and 24 hours, got ${ageSeconds} seconds`);
     }
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the handler: the EventBridge target DLQ and the Lambda on-failure destination. cdk-nag only recognises redrive policies and Lambda DeadLetterConfig as DLQ use.',
-    );
+    this.deadLetterQueue = createDeadLetterQueue(this, { destinationOf: 'the handler' });
 
     this.handler = new MlopsFunction(this, 'Handler', {
       entry: props.entry,

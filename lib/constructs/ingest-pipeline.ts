@@ -20,6 +20,7 @@ import { Construct } from 'constructs';
 import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
+import { createDeadLetterQueue } from '../private/queues';
 import { validateInteger } from '../private/validation';
 import {
   grantPassSageMakerRole,
@@ -82,11 +83,7 @@ export class IngestPipeline extends Construct {
     validateInteger('maxConcurrency', maxConcurrency, MAX_CONCURRENCY_RANGE.min, MAX_CONCURRENCY_RANGE.max);
     validateInteger('batchSize', batchSize, 1, 10);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    this.deadLetterQueue = createDeadLetterQueue(this);
     // Lambda recommends a visibility timeout of at least six times the function timeout
     // (Lambda Developer Guide, "Using Lambda with Amazon SQS": configuring a queue).
     this.queue = new sqs.Queue(this, 'Queue', {

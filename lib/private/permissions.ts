@@ -69,9 +69,32 @@ export function grantRegistryReadWrite(grantee: iam.IGrantable, table: dynamodb.
     new iam.PolicyStatement({
       sid: 'RegistryStatusIndex',
       actions: ['dynamodb:Query'],
-      resources: [`${table.tableArn}/index/${REGISTRY_TABLE_LAYOUT.statusIndex.name}`],
+      resources: [statusIndexArn(table)],
     }),
   );
+}
+
+/** Read-only on the registry: GetItem and Query on the items, Query on the `byStatus` index. */
+export function grantRegistryRead(grantee: iam.IGrantable, table: dynamodb.ITable): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadRegistry',
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resources: [table.tableArn],
+    }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadRegistryStatusIndex',
+      actions: ['dynamodb:Query'],
+      resources: [statusIndexArn(table)],
+    }),
+  );
+}
+
+/** The ARN of the registry's `byStatus` index (no `index/*`). */
+function statusIndexArn(table: dynamodb.ITable): string {
+  return `${table.tableArn}/index/${REGISTRY_TABLE_LAYOUT.statusIndex.name}`;
 }
 
 /**

@@ -343,28 +343,18 @@ describe('updateEndpoint', () => {
     expect(sagemaker.commandCalls(UpdateEndpointCommand)[0]?.args[0].input).toEqual(expected);
   });
 
-  it('is a no-op when the endpoint is already updating to the same config', async () => {
-    sagemaker
-      .on(UpdateEndpointCommand)
-      .rejects(
-        validation(
-          'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-churn".',
-        ),
-      );
-    sagemaker.on(DescribeEndpointCommand).resolves(
-      describeResponse({
-        EndpointStatus: 'Updating',
-        EndpointConfigName: 'mlops-churn-v3-cfg',
-        PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v4-cfg' },
-      }),
-    );
-    await expect(
-      service.updateEndpoint('mlops-churn', 'mlops-churn-v4-cfg', policy()),
-    ).resolves.toBeUndefined();
-    expect(sagemaker).toHaveReceivedCommandWith(DescribeEndpointCommand, { EndpointName: 'mlops-churn' });
-  });
-
-  it('rethrows when the update in progress goes to another config', async () => {
+  it.each([
+    {
+      what: 'is a no-op when the endpoint is already updating to the same config',
+      pending: 'mlops-churn-v4-cfg',
+      noop: true,
+    },
+    {
+      what: 'rethrows when the update in progress goes to another config',
+      pending: 'mlops-churn-v3-cfg',
+      noop: false,
+    },
+  ])('$what', async ({ pending, noop }) => {
     sagemaker
       .on(UpdateEndpointCommand)
       .rejects(
@@ -376,12 +366,13 @@ describe('updateEndpoint', () => {
       describeResponse({
         EndpointStatus: 'Updating',
         EndpointConfigName: 'mlops-churn-v2-cfg',
-        PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v3-cfg' },
+        PendingDeploymentSummary: { EndpointConfigName: pending },
       }),
     );
-    await expect(service.updateEndpoint('mlops-churn', 'mlops-churn-v4-cfg', policy())).rejects.toThrow(
-      'Cannot update in-progress endpoint',
-    );
+    const update = service.updateEndpoint('mlops-churn', 'mlops-churn-v4-cfg', policy());
+    if (noop) await expect(update).resolves.toBeUndefined();
+    else await expect(update).rejects.toThrow('Cannot update in-progress endpoint');
+    expect(sagemaker).toHaveReceivedCommandWith(DescribeEndpointCommand, { EndpointName: 'mlops-churn' });
   });
 
   it('rethrows other errors without describing', async () => {
