@@ -11,6 +11,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { gaussian, seeded } from '../test/core/profiling/helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -21,19 +22,8 @@ function parseSize(text: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-/** Mulberry32: a small seeded generator. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function generate(path: string, bytes: number): Promise<void> {
-  const rnd = random(42);
+  const rnd = seeded(42);
   const segments = ['retail', 'enterprise', 'smb', 'public', 'education', 'other'];
   const out = createWriteStream(path);
   out.write('id,age,income,score,tenure_days,ratio,segment,churned\n');
@@ -43,14 +33,14 @@ async function generate(path: string, bytes: number): Promise<void> {
     const lines: string[] = [];
     for (let i = 0; i < 20000; i++) {
       id++;
-      const gauss = Math.sqrt(-2 * Math.log(rnd() || 1e-12)) * Math.cos(2 * Math.PI * rnd());
+      const gauss = gaussian(rnd);
       lines.push(
         `${id},${18 + Math.floor(rnd() * 73)},${(52000 + 15000 * gauss).toFixed(2)},${rnd().toFixed(6)},${Math.floor(rnd() * 3650)},${(-Math.log(rnd() || 1e-12)).toFixed(4)},${segments[Math.floor(rnd() * rnd() * segments.length)]},${rnd() < 0.2 ? 1 : 0}\n`,
       );
     }
     const chunk = lines.join('');
     written += chunk.length;
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) =>
     out.end((error?: Error | null) => (error ? reject(error) : resolve())),

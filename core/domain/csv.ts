@@ -174,7 +174,7 @@ export async function* readCsvRecords(
 }
 
 /** Line breaks in a chunk before its first byte that is not UTF-8 (to name the line of the error). */
-function linesBeforeInvalidByte(chunk: Uint8Array): number {
+export function linesBeforeInvalidByte(chunk: Uint8Array): number {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(chunk);
   const bad = text.indexOf('\uFFFD');
   const head = bad < 0 ? text : text.slice(0, bad);

@@ -14,6 +14,7 @@
  * correctly rounded operation), and falls back to `Number(text)` beyond that.
  */
 import { isUtf8 } from 'node:buffer';
+import { linesBeforeInvalidByte } from '../domain/csv';
 import { DatasetProfiler, ProfileInputError, type ColumnAccumulator, type ProfilerOptions } from './profiler';
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
@@ -31,14 +32,6 @@ const utf8 = (buf: Uint8Array, start: number, end: number): string =>
 export interface FastCsvOptions extends ProfilerOptions {
   /** Largest accepted field, in bytes. @default 1_048_576 */
   readonly maxFieldLength?: number;
-}
-
-function lineOfInvalidUtf8(bytes: Uint8Array, firstLine: number): number {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  const bad = text.indexOf('\uFFFD');
-  let lines = 0;
-  for (let i = 0; i < bad; i++) if (text.charCodeAt(i) === 10) lines++;
-  return firstLine + lines;
 }
 
 /** Profiles CSV bytes; the first record is the header. */
@@ -140,8 +133,6 @@ export async function profileCsvBytes(
         } else {
           // Unquoted: scan to the delimiter, parsing a decimal number on the way.
           let mantissa = 0;
-          let digits = 0;
-          let decimals = 0;
           let ok = true;
           let negative = false;
           let ascii = true;
@@ -157,7 +148,6 @@ export async function profileCsvBytes(
             const b = buf[q]! - 48;
             if (b < 0 || b > 9) break;
             mantissa = mantissa * 10 + b;
-            digits++;
             intDigits++;
             q++;
           }
@@ -169,11 +159,9 @@ export async function profileCsvBytes(
               const b = buf[q]! - 48;
               if (b < 0 || b > 9) break;
               mantissa = mantissa * 10 + b;
-              digits++;
               fracDigits++;
               q++;
             }
-            decimals = fracDigits;
           }
           if (intDigits + fracDigits === 0) ok = false;
           let exponent = 0;
@@ -213,8 +201,8 @@ export async function profileCsvBytes(
           if (q - p > maxField)
             throw new ProfileInputError(recordLine, `a field is longer than ${maxField} characters`);
           if (ok && q > p) {
-            const scale = exponent - decimals;
-            if (digits <= 15 && scale >= -22 && scale <= 22) {
+            const scale = exponent - fracDigits;
+            if (intDigits + fracDigits <= 15 && scale >= -22 && scale <= 22) {
               value = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
               if (negative) value = -value;
             } else value = Number(latin1(buf, p, q));
@@ -315,7 +303,7 @@ export async function profileCsvBytes(
     }
     const region = buf.subarray(0, end);
     if (!isUtf8(region))
-      throw new ProfileInputError(lineOfInvalidUtf8(region, line), 'the file is not valid UTF-8 text');
+      throw new ProfileInputError(line + linesBeforeInvalidByte(region), 'the file is not valid UTF-8 text');
     const used = parse(buf, end, false);
     if (used < buf.length) {
       carry = Buffer.from(buf.subarray(used));
@@ -327,7 +315,7 @@ export async function profileCsvBytes(
   if (head) carry = head;
   if (carry && carry.length > 0) {
     if (!isUtf8(carry))
-      throw new ProfileInputError(lineOfInvalidUtf8(carry, line), 'the file is not valid UTF-8 text');
+      throw new ProfileInputError(line + linesBeforeInvalidByte(carry), 'the file is not valid UTF-8 text');
     parse(carry, carry.length, true);
   }
   if (!profiler) throw new ProfileInputError(1, 'the file is empty: no header row');

@@ -212,13 +212,13 @@ export class KllSketch implements QuantileSketch {
 
   /** Adds another sketch's items (levels are merged, then compacted). */
   merge(other: QuantileSketch): void {
-    const data = other.toJSON().data;
-    let n = 0;
-    for (let h = 0; h < data.length; h++) n += data[h]!.length * 2 ** h;
-    this.addLevels(data, n);
+    this.addLevels(other.toJSON().data);
   }
 
-  private addLevels(data: readonly (readonly number[])[], n: number): void {
+  /** Adds retained items level by level (`data[h]` weighs 2^h). */
+  private addLevels(data: readonly (readonly number[])[]): void {
+    let n = 0;
+    for (let h = 0; h < data.length; h++) n += data[h]!.length * 2 ** h;
     if (n === 0) return;
     while (this.levels.length < data.length) {
       this.levels.push(new Float64Array(0));
@@ -246,9 +246,7 @@ export class KllSketch implements QuantileSketch {
   /** Rebuilds a sketch from Model Monitor's `sketch` object (`data[h]` weighs 2^h). */
   static fromJSON(json: { parameters: { c: number; k: number }; data: number[][] }, seed = 1): KllSketch {
     const sketch = new KllSketch({ k: json.parameters.k, c: json.parameters.c, seed });
-    let n = 0;
-    for (let h = 0; h < json.data.length; h++) n += json.data[h]!.length * 2 ** h;
-    sketch.addLevels(json.data, n);
+    sketch.addLevels(json.data);
     return sketch;
   }
 
@@ -345,7 +343,7 @@ const counts = new Uint32Array(8 * 256);
  * image of the float64 bits, 8 bits a pass, skipping passes where every key has the same digit.
  * Several times faster than TypedArray#sort on the level-0 buffer (the profiler's hottest sort).
  */
-export function sortFloat64(a: Float64Array, n: number): void {
+function sortFloat64(a: Float64Array, n: number): void {
   if (n < 64) {
     a.subarray(0, n).sort();
     return;

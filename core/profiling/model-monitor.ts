@@ -125,7 +125,7 @@ function monitorType(t: InferredType): MonitorType {
   return t === 'Boolean' ? 'String' : t;
 }
 
-/** Rounds a figure for the report (JSON has no NaN/Infinity: those become null, which we avoid). */
+/** A figure for the report: JSON has no NaN/Infinity (JSON.stringify would write null), so those become 0. */
 function finite(x: number): number {
   return Number.isFinite(x) ? x : 0;
 }

@@ -2,7 +2,7 @@
  * The streaming profiler: one pass, record by record, bounded memory (per column a KLL sketch of
  * O(k) items, 4 KiB of HyperLogLog registers, at most 2048 exact distinct values and 100
  * Misra–Gries counters), mergeable so that profiles of parts merge into the profile of the whole.
- * Where this stands: core profiling (no AWS SDK); the readers in `profile-file.ts` feed it.
+ * Where this stands: core profiling (no AWS SDK); the readers in `readers.ts` and `csv-fast.ts` feed it.
  *
  * Value rules (documented behaviour):
  * - missing: an empty field (after trimming spaces), `null`/absent in JSON lines and Parquet, and

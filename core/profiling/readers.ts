@@ -52,14 +52,6 @@ export function formatOfPath(path: string): ProfileFormat {
   );
 }
 
-/** Profiles a CSV byte stream into a (mergeable) profiler (the fast byte-level path). */
-export async function profileCsv(
-  source: ByteSource,
-  options: ProfileReadOptions = {},
-): Promise<DatasetProfiler> {
-  return profileCsvBytes(source, options);
-}
-
 /** Profiles a CSV stream through `readCsvRecords` (the reference path; slower, same results). */
 export async function profileCsvRecords(
   source: ByteSource,
@@ -226,7 +218,7 @@ export async function profilerOfStream(
 ): Promise<DatasetProfiler> {
   switch (format) {
     case 'csv':
-      return profileCsv(source, options);
+      return profileCsvBytes(source, options);
     case 'jsonl':
       return profileJsonLines(source, options);
     case 'parquet':

@@ -41,14 +41,20 @@ export class TopValues {
     value: string | number,
     hash = typeof value === 'number' ? hashNumber(value) : hashString(value),
   ): boolean {
-    return typeof value === 'number' ? this.addNumber(value, hash, 1) : this.addString(value, hash, 1);
+    return this.insert(value, hash, 1);
   }
 
-  private addNumber(value: number, hash: number, amount: number): boolean {
+  /** Counts `amount` of a key (a number is kept unboxed in `numbers`, a string in `strings`). */
+  private insert(value: string | number, hash: number, amount: number): boolean {
+    const isNumber = typeof value === 'number' ? 1 : 0;
     const mask = this.mask;
     let i = hash & mask;
     while (this.counts[i] !== 0) {
-      if (this.hashes[i] === hash && this.isNumber[i] === 1 && this.numbers[i] === value) {
+      if (
+        this.hashes[i] === hash &&
+        this.isNumber[i] === isNumber &&
+        (isNumber === 1 ? this.numbers[i] : this.strings[i]) === value
+      ) {
         this.counts[i] = this.counts[i]! + amount;
         return true;
       }
@@ -57,36 +63,14 @@ export class TopValues {
     if (this.size < this.capacity) {
       this.hashes[i] = hash;
       this.counts[i] = amount;
-      this.numbers[i] = value;
-      this.isNumber[i] = 1;
+      if (isNumber === 1) this.numbers[i] = value as number;
+      else this.strings[i] = value as string;
+      this.isNumber[i] = isNumber;
       this.size++;
       return false;
     }
     const left = this.decrement(amount);
-    if (left > 0) this.addNumber(value, hash, left);
-    return false;
-  }
-
-  private addString(value: string, hash: number, amount: number): boolean {
-    const mask = this.mask;
-    let i = hash & mask;
-    while (this.counts[i] !== 0) {
-      if (this.hashes[i] === hash && this.isNumber[i] === 0 && this.strings[i] === value) {
-        this.counts[i] = this.counts[i]! + amount;
-        return true;
-      }
-      i = (i + 1) & mask;
-    }
-    if (this.size < this.capacity) {
-      this.hashes[i] = hash;
-      this.counts[i] = amount;
-      this.strings[i] = value;
-      this.isNumber[i] = 0;
-      this.size++;
-      return false;
-    }
-    const left = this.decrement(amount);
-    if (left > 0) this.addString(value, hash, left);
+    if (left > 0) this.insert(value, hash, left);
     return false;
   }
 
@@ -127,10 +111,7 @@ export class TopValues {
     this.counts.fill(0);
     this.strings.fill(undefined);
     this.size = 0;
-    for (const [key, hash, count] of entries) {
-      if (typeof key === 'number') this.addNumber(key, hash, count);
-      else this.addString(key, hash, count);
-    }
+    for (const [key, hash, count] of entries) this.insert(key, hash, count);
   }
 
   private entries(): Entry[] {

@@ -147,9 +147,8 @@ export const profileCommand: CliCommand = {
       }
       throw error;
     }
-    const statistics = toStatisticsJson(profile);
     if (values.baseline === undefined) {
-      if (values.json) io.out(JSON.stringify(statistics, null, 2));
+      if (values.json) io.out(JSON.stringify(toStatisticsJson(profile), null, 2));
       else
         io.out(
           `${file}: ${profile.rows} rows, ${profile.columns.length} columns\n\n${profileTable(profile)}\n`,
@@ -180,6 +179,7 @@ export const profileCommand: CliCommand = {
     });
     const failed = drift.drifted.length > 0 || violations.violations.length > 0;
     if (values.json) {
+      const statistics = toStatisticsJson(profile);
       io.out(JSON.stringify({ statistics, drift, constraint_violations: violations }, null, 2));
       return failed ? 1 : 0;
     }

@@ -87,7 +87,15 @@ describe('DistinctCounter', () => {
     expect(Math.abs(a.estimate() - 100_000) / 100_000).toBeLessThan(0.05);
     a.merge(b);
     expect(Math.abs(a.estimate() - 200_000) / 200_000).toBeLessThan(0.05);
-    expect(EXACT_LIMIT).toBe(2048);
+  });
+
+  it('stays exact up to EXACT_LIMIT distinct values, then estimates', () => {
+    const d = new DistinctCounter();
+    for (let i = 0; i < EXACT_LIMIT; i++) d.add(`v${i}`);
+    expect(d.toState().exact).toHaveLength(EXACT_LIMIT);
+    d.add('one more');
+    expect(d.toState().exact).toBeNull();
+    expect(Math.abs(d.estimate() - (EXACT_LIMIT + 1)) / (EXACT_LIMIT + 1)).toBeLessThan(0.05);
   });
 });
 
