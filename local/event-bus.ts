@@ -170,8 +170,9 @@ export class LocalEventBus implements EventPublisher {
         return;
       }
       this.published++;
-      // A target receives the event as it would arrive over the wire: a JSON copy of its own.
-      const wire = JSON.stringify(event);
+      // A target receives the event as it would arrive over the wire: a JSON copy of its own
+      // (serialized once, and only when some rule matches).
+      let wire: string | undefined;
       for (const rule of this.rules.values()) {
         let matched: boolean;
         try {
@@ -182,7 +183,11 @@ export class LocalEventBus implements EventPublisher {
         }
         if (!matched) continue;
         rule.stats.matched++;
-        rule.queue.push({ rule, event: JSON.parse(wire) as CloudEvent, attempts: 0 });
+        rule.queue.push({
+          rule,
+          event: JSON.parse((wire ??= JSON.stringify(event))) as CloudEvent,
+          attempts: 0,
+        });
         // Deliver after the publisher's current synchronous work, like a real bus.
         setImmediate(() => this.pump(rule));
       }

@@ -66,7 +66,7 @@ export interface LocalTrainingLog {
 }
 
 /** The role ARN the local cloud pretends jobs run with (it only appears in events). */
-export const LOCAL_TRAINING_ROLE_ARN = `arn:aws:iam::${LOCAL_ACCOUNT}:role/local-sagemaker-training`;
+const LOCAL_TRAINING_ROLE_ARN = `arn:aws:iam::${LOCAL_ACCOUNT}:role/local-sagemaker-training`;
 
 /** SageMaker's training job name rule (CreateTrainingJob, TrainingJobName). */
 const JOB_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;

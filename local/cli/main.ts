@@ -5,7 +5,7 @@
 import { UsageError, processIo, type CliCommand, type CliIo } from './command';
 import { COMMANDS } from './commands/index';
 
-export function mainHelp(commands: readonly CliCommand[] = COMMANDS): string {
+function mainHelp(commands: readonly CliCommand[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'Usage: mlops <command> [options]',

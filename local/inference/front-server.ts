@@ -11,6 +11,7 @@
  * request, as SageMaker sends them): Invocations 1; Invocation4XXErrors and Invocation5XXErrors 1
  * or 0; ModelLatency and OverheadLatency in microseconds.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Agent,
   createServer,
@@ -27,9 +28,10 @@ import {
   PayloadTooLargeError,
   readBody,
   SAGEMAKER_MAX_PAYLOAD_BYTES,
+  sendText,
 } from './inference-server';
 
-export const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
+const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
 
 /** A fleet the front can send traffic to. */
 export interface FleetTarget {
@@ -252,19 +254,4 @@ export class FrontServer {
     put('ModelLatency', modelMicros, 'Microseconds');
     put('OverheadLatency', overheadMicros, 'Microseconds');
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function sendText(res: ServerResponse, status: number, message: string, close = false): void {
-  const body = Buffer.from(message, 'utf8');
-  res
-    .writeHead(status, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': String(body.length),
-      ...(close ? { connection: 'close' } : {}),
-    })
-    .end(body);
 }

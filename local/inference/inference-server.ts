@@ -27,11 +27,9 @@ import {
 
 /** SageMaker real-time inference's maximum request payload: 6 MB. */
 export const SAGEMAKER_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
-/** The port SageMaker expects a container to listen on (the local cloud uses ephemeral ports). */
-export const SAGEMAKER_CONTAINER_PORT = 8080;
 
 export const CSV = 'text/csv';
-export const JSON_TYPE = 'application/json';
+const JSON_TYPE = 'application/json';
 
 /** One answered invocation, as data capture records it. */
 export interface InvocationRecord {
@@ -206,7 +204,8 @@ function negotiate(accept: string | undefined, requestType: string): string | un
   return undefined;
 }
 
-function sendText(res: ServerResponse, status: number, message: string, close = false): void {
+/** A plain-text response; `close` asks the client to drop the connection (after an unread body). */
+export function sendText(res: ServerResponse, status: number, message: string, close = false): void {
   const body = Buffer.from(message, 'utf8');
   res
     .writeHead(status, {

@@ -685,7 +685,7 @@ function buildReasonData(
 }
 
 /** The ARN CloudWatch gives the alarm. */
-export function localAlarmArn(name: string): string {
+function localAlarmArn(name: string): string {
   return `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${name}`;
 }
 

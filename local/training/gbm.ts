@@ -107,7 +107,7 @@ export interface TrainOptions {
  * Most rows a tree's structure is grown on (see the header). ml-cart's cost grows with the square
  * of this number.
  */
-export const MAX_STRUCTURE_ROWS = 192;
+const MAX_STRUCTURE_ROWS = 192;
 
 /** ml-cart's regression tree: the parts used here (see node_modules/ml-cart/src). */
 interface CartNode {
@@ -338,7 +338,7 @@ export function trainGbm(train: GbmDataset, params: GbmParams, options: TrainOpt
 }
 
 /** Margins to predictions: sigmoid, identity, or softmax per row. */
-export function transformMargins(objective: Objective, margins: number[][]): number[] | number[][] {
+function transformMargins(objective: Objective, margins: number[][]): number[] | number[][] {
   switch (objective) {
     case 'binary:logistic':
       return margins.map((m) => sigmoid(m[0]!));
@@ -438,7 +438,7 @@ function toCompact(root: CartNode): CompactTree {
   return tree;
 }
 
-export function treeValue(tree: CompactTree, x: readonly number[]): number {
+function treeValue(tree: CompactTree, x: readonly number[]): number {
   let node = 0;
   let f = tree.feature[0]!;
   while (f >= 0) {

@@ -9,7 +9,7 @@
  */
 
 /** The metric names {@link evaluateMetric} understands (plus `error@<threshold>`). */
-export const METRICS = ['auc', 'logloss', 'error', 'rmse', 'mae', 'mlogloss', 'merror'] as const;
+const METRICS = ['auc', 'logloss', 'error', 'rmse', 'mae', 'mlogloss', 'merror'] as const;
 
 const EPS = 1e-16;
 

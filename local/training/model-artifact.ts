@@ -12,7 +12,7 @@ import { LOCAL_MODEL_FILE, type LoadedModel } from '../contracts';
 import { GbmModel, OBJECTIVES, type CompactTree, type GbmModelJson, type Objective } from './gbm';
 
 /** Format tag of {@link LocalModelDocument}; a reader refuses any other. */
-export const LOCAL_MODEL_FORMAT = 'serverless-mlops/gbm@1';
+const LOCAL_MODEL_FORMAT = 'serverless-mlops/gbm@1';
 
 /** The content of `model.json`. */
 export interface LocalModelDocument extends GbmModelJson {
@@ -65,7 +65,7 @@ export async function packModelDir(dir: string): Promise<Uint8Array> {
 }
 
 /** Reads one file of a (gzipped) tar held in memory; undefined when the archive has no such file. */
-export async function readTarFile(
+async function readTarFile(
   tarGz: Uint8Array,
   name: string,
   maxBytes = 512 * 1024 * 1024,
@@ -106,7 +106,7 @@ export async function readTarFile(
 }
 
 /** Validates a parsed `model.json`; throws with the first problem. */
-export function parseModelDocument(value: unknown): LocalModelDocument {
+function parseModelDocument(value: unknown): LocalModelDocument {
   const doc = value as Partial<LocalModelDocument> | null;
   if (typeof doc !== 'object' || doc === null) throw new Error('model.json is not a JSON object');
   if (doc.format !== LOCAL_MODEL_FORMAT) {
@@ -130,7 +130,7 @@ export function parseModelDocument(value: unknown): LocalModelDocument {
 }
 
 /** A model from its document. */
-export function loadModelDocument(doc: LocalModelDocument): LocalLoadedModel {
+function loadModelDocument(doc: LocalModelDocument): LocalLoadedModel {
   const model = new GbmModel(doc);
   return {
     featureCount: doc.featureCount,

@@ -36,7 +36,7 @@ const DEFAULT_METRIC: Record<string, string> = {
 };
 
 /** Trains from `<root>` and writes `<root>/model/model.json`. Throws on any error (the caller reports it). */
-export async function runBuiltinTraining(
+async function runBuiltinTraining(
   root: string,
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<void> {

@@ -11,7 +11,7 @@ import {
   PutMetricAlarmCommand,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CreateEndpointCommand,
   CreateEndpointConfigCommand,
@@ -279,6 +279,8 @@ export interface PipelineHarness {
   context(overrides?: { defaultModelConfig?: string }): MlopsContext;
   /** Uploads an object and returns the EventBridge "Object Created" event S3 would send. */
   upload(key: string, body: string): Promise<unknown>;
+  /** Reads an object straight from the S3 server (not through the adapter under test); undefined when missing. */
+  read(key: string): Promise<string | undefined>;
   stop(): Promise<void>;
 }
 
@@ -328,6 +330,15 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
         put.ETag?.replace(/"/g, '') ?? '',
         String(++sequencer).padStart(16, '0'),
       );
+    },
+    async read(key) {
+      try {
+        const out = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+        return await out.Body!.transformToString();
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw error;
+      }
     },
     async stop() {
       aws.restore();

@@ -1,6 +1,6 @@
 /**
- * A local S3 API server for integration tests: s3rver on 127.0.0.1, a random free port, a fresh
- * temporary directory (removed on stop), one bucket created up front.
+ * A local S3 API server for integration tests: the local cloud's s3rver ({@link startLocalS3}) on
+ * 127.0.0.1, a free port, a fresh temporary directory (removed on stop), one bucket created up front.
  *
  * Known limit: s3rver 3 encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (Node
  * >= 17) only offers through its legacy provider. Without `NODE_OPTIONS=--openssl-legacy-provider`
@@ -8,27 +8,10 @@
  * {@link s3ServerCanPaginate} before relying on it.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
-import { canPaginateListings, s3ClientConfig } from '../../local/services/s3-server';
-
-/** The part of s3rver's (CommonJS, untyped) API used here; see node_modules/s3rver/README.md. */
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-  httpServer?: Server;
-}
-type S3rverConstructor = new (options: {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  configureBuckets: { name: string; configs: (string | Buffer)[] }[];
-}) => S3rverInstance;
+import type { S3Client } from '@aws-sdk/client-s3';
+import { canPaginateListings, startLocalS3 } from '../../local/services/s3-server';
 
 export interface S3TestServer {
   /** `http://127.0.0.1:<port>` */
@@ -40,34 +23,22 @@ export interface S3TestServer {
 }
 
 export async function startS3Server(options: { bucket?: string } = {}): Promise<S3TestServer> {
-  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
   const bucket = options.bucket ?? 'test-bucket';
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: bucket, configs: [] }],
-  });
-  let address: AddressInfo;
+  let server;
   try {
-    address = await server.run();
+    server = await startLocalS3({ dataDir: directory, port: 0, buckets: [bucket] });
   } catch (error) {
     await rm(directory, { recursive: true, force: true });
     throw error;
   }
-  const endpoint = `http://127.0.0.1:${address.port}`;
-  const client = new S3Client(s3ClientConfig(endpoint));
+  const { endpoint, client } = server;
   return {
     endpoint,
     bucket,
     client,
     async stop() {
-      client.destroy();
-      // close() waits for open keep-alive sockets; drop them first.
-      server.httpServer?.closeAllConnections();
-      await server.close();
+      await server.stop();
       await rm(directory, { recursive: true, force: true });
     },
   };

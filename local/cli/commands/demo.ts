@@ -31,7 +31,7 @@ Options:
 `;
 
 /** Adapts a LocalCloud to what the demo needs. */
-export function demoCloudOf(cloud: LocalCloud): DemoCloud {
+function demoCloudOf(cloud: LocalCloud): DemoCloud {
   return {
     registry: cloud.context.registry,
     objects: cloud.context.objects,

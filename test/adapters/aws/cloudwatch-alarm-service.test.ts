@@ -10,30 +10,12 @@ import {
   CloudWatchAlarmService,
   ERROR_RATE_EXPRESSION,
 } from '../../../adapters/aws/cloudwatch-alarm-service';
-import type { ModelAlarmsSpec } from '../../../core/ports/monitoring';
+import { churnAlarmsSpec } from '../../support/alarm-spec';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const service = new CloudWatchAlarmService(new CloudWatchClient({ region: 'us-east-1' }));
 
-const spec: ModelAlarmsSpec = {
-  model: 'churn',
-  endpointName: 'mlops-churn',
-  variantName: 'main',
-  names: {
-    latency: 'mlops-churn-latency-anomaly',
-    invocations: 'mlops-churn-invocations-anomaly',
-    errorRate: 'mlops-churn-error-rate',
-    featureDrift: 'mlops-churn-feature-drift',
-    predictionDrift: 'mlops-churn-prediction-drift',
-  },
-  anomalyBandWidth: 3,
-  errorRateThreshold: 0.05,
-  featureDriftThreshold: 0.2,
-  predictionDriftThreshold: 0.25,
-  evaluationPeriods: 5,
-  datapointsToAlarm: 3,
-  tags: { 'mlops:model': 'churn' },
-};
+const spec = churnAlarmsSpec({ variantName: 'main' });
 
 const dimensions = [
   { Name: 'EndpointName', Value: 'mlops-churn' },

@@ -1,31 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { buildModelAlarmRequests } from '../../../adapters/aws/cloudwatch-alarm-service';
 import { LocalAlarmService } from '../../../adapters/local/local-alarm-service';
-import type { ModelAlarmsSpec } from '../../../core/ports/monitoring';
 import { localTime, type CloudEvent } from '../../../local/contracts';
 import { LocalAlarmEvaluator } from '../../../local/metrics/alarm-evaluator';
 import { LocalMetricStore } from '../../../local/metrics/metric-store';
+import { churnAlarmsSpec } from '../../support/alarm-spec';
 
-const spec: ModelAlarmsSpec = {
-  model: 'churn',
-  endpointName: 'mlops-churn',
-  variantName: 'AllTraffic',
-  names: {
-    latency: 'mlops-churn-latency-anomaly',
-    invocations: 'mlops-churn-invocations-anomaly',
-    errorRate: 'mlops-churn-error-rate',
-    featureDrift: 'mlops-churn-feature-drift',
-    predictionDrift: 'mlops-churn-prediction-drift',
-  },
-  anomalyBandWidth: 3,
-  errorRateThreshold: 0.05,
-  featureDriftThreshold: 0.2,
-  predictionDriftThreshold: 0.25,
-  evaluationPeriods: 5,
-  datapointsToAlarm: 3,
-  notificationTopicArn: 'arn:aws:sns:us-east-1:000000000000:mlops-alerts',
-  tags: { 'mlops:model': 'churn' },
-};
+const spec = churnAlarmsSpec({ notificationTopicArn: 'arn:aws:sns:us-east-1:000000000000:mlops-alerts' });
 
 const setup = () => {
   const events: CloudEvent[] = [];

@@ -4,7 +4,6 @@
  * baseline, schema and quality violations refused before any training job, drift recorded (and
  * refused only when the model's policy says so).
  */
-import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { CreateTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MlopsContext } from '../../../core/use-cases/context';
@@ -30,13 +29,8 @@ afterAll(async () => harness?.stop());
 beforeEach(() => harness.aws.reset());
 
 async function readJson(key: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const out = await harness.s3.client.send(new GetObjectCommand({ Bucket: harness.s3.bucket, Key: key }));
-    return JSON.parse(await out.Body!.transformToString()) as Record<string, unknown>;
-  } catch (error) {
-    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return undefined;
-    throw error;
-  }
+  const text = await harness.read(key);
+  return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
 }
 
 /** Uploads a config and a dataset, runs ingest, returns the dataset record. */

@@ -2,7 +2,6 @@
  * The ingest handler end to end on local parts: SQS batch -> handler -> use case -> s3rver and
  * DynamoDB Local, with SageMaker mocked (exact CreateTrainingJob requests asserted).
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTrainingJobCommand, SageMakerServiceException } from '@aws-sdk/client-sagemaker';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -30,8 +29,9 @@ afterAll(async () => harness?.stop());
 beforeEach(() => harness.aws.reset());
 
 async function readText(key: string): Promise<string> {
-  const out = await harness.s3.client.send(new GetObjectCommand({ Bucket: harness.s3.bucket, Key: key }));
-  return out.Body!.transformToString();
+  const text = await harness.read(key);
+  if (text === undefined) throw new Error(`${key} does not exist`);
+  return text;
 }
 
 describe('ingest handler', () => {

@@ -1,11 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildModelAlarmRequests } from '../../../adapters/aws/cloudwatch-alarm-service';
-import type { ModelAlarmsSpec } from '../../../core/ports/monitoring';
 import { localTime, type CloudEvent, type EventPublisher } from '../../../local/contracts';
 import { matches } from '../../../local/event-bus';
 import { LocalAlarmEvaluator, type AlarmStateChange } from '../../../local/metrics/alarm-evaluator';
 import { LocalMetricStore } from '../../../local/metrics/metric-store';
 import fixture from '../../fixtures/events/cloudwatch-alarm-state-change.json';
+import { churnAlarmsSpec } from '../../support/alarm-spec';
 
 // 6000 simulated seconds per real second: a 60 s period lasts 10 ms. The clock is injected, so
 // nothing sleeps: `at(i)` is the start of period i.
@@ -14,25 +14,7 @@ const PERIOD_MS = time.ms(60);
 const T0 = Date.UTC(2025, 5, 3, 11, 0, 0);
 const at = (period: number) => T0 + period * PERIOD_MS;
 
-const spec: ModelAlarmsSpec = {
-  model: 'churn',
-  endpointName: 'mlops-churn',
-  variantName: 'AllTraffic',
-  names: {
-    latency: 'mlops-churn-latency-anomaly',
-    invocations: 'mlops-churn-invocations-anomaly',
-    errorRate: 'mlops-churn-error-rate',
-    featureDrift: 'mlops-churn-feature-drift',
-    predictionDrift: 'mlops-churn-prediction-drift',
-  },
-  anomalyBandWidth: 3,
-  errorRateThreshold: 0.05,
-  featureDriftThreshold: 0.2,
-  predictionDriftThreshold: 0.25,
-  evaluationPeriods: 5,
-  datapointsToAlarm: 3,
-  tags: { 'mlops:model': 'churn' },
-};
+const spec = churnAlarmsSpec();
 const NAMES = Object.values(spec.names);
 const alarmRulePattern = {
   source: ['aws.cloudwatch'],
