@@ -30,8 +30,13 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { silentLog, type MlopsContext } from '../../core/use-cases/context';
 import { createAwsContext } from '../../lambdas/shared/aws-context';
+import { dynamoDbLocalClientConfig } from '../../local/services/dynamodb-local';
+import { s3ClientConfig } from '../../local/services/s3-server';
+import { AwsCallJournal, instrumentMockedClient, instrumentSdkClient } from './aws-call-journal';
 import { createRegistryTable, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { startS3Server, type S3TestServer } from './s3-server';
 
@@ -276,6 +281,11 @@ export interface PipelineHarness {
   readonly s3: S3TestServer;
   readonly aws: FakeAws;
   readonly table: string;
+  /**
+   * Every AWS call the handlers' contexts made (not the test's own uploads and reads), and the
+   * place to plan injected faults.
+   */
+  readonly journal: AwsCallJournal;
   context(overrides?: { defaultModelConfig?: string }): MlopsContext;
   /** Uploads an object and returns the EventBridge "Object Created" event S3 would send. */
   upload(key: string, body: string): Promise<unknown>;
@@ -291,15 +301,26 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
   const table = `registry-${process.pid}-${++tableCounter}`;
   await createRegistryTable(dynamo.client, table);
   const aws = new FakeAws();
+  const journal = new AwsCallJournal();
+  // The handlers get clients of their own, instrumented; the test's uploads and reads use the
+  // servers' own clients and are not recorded.
+  const dynamodbClient = new DynamoDBClient(dynamoDbLocalClientConfig(dynamo.endpoint));
+  const s3Client = new S3Client(s3ClientConfig(s3.endpoint));
   const sagemakerClient = new SageMakerClient({ region: 'us-east-1' });
   const cloudwatchClient = new CloudWatchClient({ region: 'us-east-1' });
   const snsClient = new SNSClient({ region: 'us-east-1' });
+  instrumentSdkClient(dynamodbClient, 'dynamodb', journal);
+  instrumentSdkClient(s3Client, 's3', journal);
+  instrumentMockedClient(sagemakerClient, 'sagemaker', journal);
+  instrumentMockedClient(cloudwatchClient, 'cloudwatch', journal);
+  instrumentMockedClient(snsClient, 'sns', journal);
   let sequencer = 0;
   return {
     dynamo,
     s3,
     aws,
     table,
+    journal,
     context(overrides = {}) {
       return createAwsContext(
         silentLog,
@@ -313,8 +334,8 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
           ...overrides,
         },
         {
-          dynamodb: dynamo.client,
-          s3: s3.client,
+          dynamodb: dynamodbClient,
+          s3: s3Client,
           sagemaker: sagemakerClient,
           cloudwatch: cloudwatchClient,
           sns: snsClient,
@@ -342,6 +363,8 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
     },
     async stop() {
       aws.restore();
+      dynamodbClient.destroy();
+      s3Client.destroy();
       await Promise.allSettled([dynamo.stop(), s3.stop()]);
     },
   };
