@@ -22,10 +22,10 @@ export function createIngestHandler(getContext: () => MlopsContext) {
   const processor = new BatchProcessor(EventType.SQS);
 
   const processRecord = async (record: SQSRecord): Promise<IngestOutcome | undefined> => {
-    let body: unknown;
     try {
-      body = JSON.parse(record.body);
-      const event = parseEvent(s3ObjectCreatedEvent, body, 'S3 Object Created');
+      // Only the message's own body can be malformed: a SyntaxError from anywhere else (the SDK
+      // throws one when a service response cannot be parsed) is transient and must be retried.
+      const event = parseEvent(s3ObjectCreatedEvent, parseBody(record.body), 'S3 Object Created');
       const object = event.detail.object;
       const outcome = await new IngestDataset(getContext()).execute({
         bucket: event.detail.bucket.name,
@@ -39,7 +39,7 @@ export function createIngestHandler(getContext: () => MlopsContext) {
       metrics.addMetric(outcomeMetric(outcome), MetricUnit.Count, 1);
       return outcome;
     } catch (error) {
-      if (error instanceof InvalidEventError || error instanceof SyntaxError) {
+      if (error instanceof InvalidEventError) {
         // Redelivering a malformed message cannot help: say so loudly and let it go.
         logger.error('malformed message dropped', {
           messageId: record.messageId,
@@ -68,6 +68,15 @@ export function createIngestHandler(getContext: () => MlopsContext) {
       metrics.publishStoredMetrics();
     }
   };
+}
+
+/** The message body as JSON; a body that is not JSON is a malformed message, never a transient fault. */
+function parseBody(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (error) {
+    throw new InvalidEventError(`message body is not JSON: ${(error as Error).message}`);
+  }
 }
 
 function outcomeMetric(outcome: IngestOutcome): string {

@@ -320,6 +320,33 @@ describe('ingest handler', () => {
     expect(harness.aws.jobs.size).toBe(1);
   });
 
+  it('retries a SyntaxError thrown by the SDK (an unparsable service response): only the body can be malformed', async () => {
+    const event = await harness.upload('datasets/garbled/data.csv', churnCsv(80).replace('churned', 'label'));
+    // The SDK throws a SyntaxError when a response body cannot be parsed: a transient fault.
+    const garbled = new SyntaxError('Unexpected token < in JSON at position 0');
+    const original = ctx.objects.read.bind(ctx.objects);
+    let thrown = false;
+    const objects = ctx.objects as { read: typeof ctx.objects.read };
+    objects.read = async (...args) => {
+      if (!thrown && args[1] === 'datasets/garbled/data.csv') {
+        thrown = true;
+        throw garbled;
+      }
+      return original(...args);
+    };
+    try {
+      const batch = sqsBatch(event);
+      const first = await handler(batch, lambdaContext);
+      expect(thrown).toBe(true);
+      expect(first.batchItemFailures).toEqual([{ itemIdentifier: batch.Records[0]!.messageId }]);
+      const second = await handler(batch, lambdaContext);
+      expect(second.batchItemFailures).toEqual([]);
+      expect(await ctx.registry.listVersions('garbled')).toHaveLength(1);
+    } finally {
+      objects.read = original;
+    }
+  });
+
   it('marks the version FAILED when SageMaker refuses the request itself', async () => {
     harness.aws.createTrainingJobFaults.push(
       new SageMakerServiceException({
