@@ -100,7 +100,10 @@ export class ProcessTrainingJob {
       version = await ctx.registry.getVersion(model, n);
     }
 
-    if (version?.status === 'APPROVED') {
+    // DEPLOYING without `rolloutRequestedAt`: the lock was taken but the endpoint call never
+    // returned (throttled, refused, timed out). A redelivered event must send it again, or the
+    // model's rollouts wedge behind this version for good.
+    if (version?.status === 'APPROVED' || (version?.status === 'DEPLOYING' && !version.rolloutRequestedAt)) {
       return { kind: 'deploying', version: n, deploy: await this.deployer.execute(model, n) };
     }
     return { kind: 'already-processed', version: n, status: version?.status ?? 'unknown' };
