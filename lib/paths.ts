@@ -19,4 +19,5 @@ export const HANDLER_ENTRIES = {
   endpointEvents: path.join(PROJECT_ROOT, 'lambdas', 'endpoint-events', 'handler.ts'),
   alarmEvents: path.join(PROJECT_ROOT, 'lambdas', 'alarm-events', 'handler.ts'),
   monitor: path.join(PROJECT_ROOT, 'lambdas', 'monitor', 'handler.ts'),
+  reconciler: path.join(PROJECT_ROOT, 'lambdas', 'reconciler', 'handler.ts'),
 } as const;

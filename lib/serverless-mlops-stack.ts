@@ -24,6 +24,8 @@ import {
 } from './constructs/lifecycle-handlers';
 import type { PowertoolsLogLevel } from './constructs/mlops-function';
 import { Notifications } from './constructs/notifications';
+import { OperationalAlarms, type WatchedHandler } from './constructs/operational-alarms';
+import { Reconciler } from './constructs/reconciler';
 import { RegistryTable } from './constructs/registry-table';
 import { SageMakerExecutionRole } from './constructs/sagemaker-execution-role';
 import { validateDefaultModelConfig, validateInteger, validateResourcePrefix } from './private/validation';
@@ -98,6 +100,8 @@ export class ServerlessMlopsStack extends Stack {
   readonly endpointEvents: EndpointEventsHandler;
   readonly alarmEvents: AlarmEventsHandler;
   readonly driftMonitor: DriftMonitor;
+  readonly reconciler: Reconciler;
+  readonly operationalAlarms: OperationalAlarms;
 
   constructor(scope: Construct, id: string, props: ServerlessMlopsStackProps = {}) {
     super(scope, id, {
@@ -132,7 +136,11 @@ export class ServerlessMlopsStack extends Stack {
     this.registry = new RegistryTable(this, 'Registry', {
       removalPolicy: props.dataRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
-    this.notifications = new Notifications(this, 'Notifications', { resourcePrefix: prefix });
+    // allowAlarmActions: the operational alarms below publish to the topic themselves.
+    this.notifications = new Notifications(this, 'Notifications', {
+      resourcePrefix: prefix,
+      allowAlarmActions: true,
+    });
     this.sageMakerRole = new SageMakerExecutionRole(this, 'SageMakerExecutionRole', {
       data: this.data,
       resourcePrefix: prefix,
@@ -179,6 +187,34 @@ export class ServerlessMlopsStack extends Stack {
       ...logOptions,
     });
 
+    // Lost events: re-delivered to the handlers above every 15 minutes.
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      ...shared,
+      data: this.data,
+      sageMakerRole: this.sageMakerRole.role,
+      ingestQueue: this.ingest.queue,
+      trainingEventsFunction: this.trainingEvents.handler.function,
+      endpointEventsFunction: this.endpointEvents.handler.function,
+    });
+
+    // The stack's own alarms (lib/constructs/operational-alarms.ts): every handler's function and
+    // dead-letter queue, and the ingest backlog. A new handler construct is one more line here.
+    const watched: [string, WatchedHandler][] = [
+      ['ingest', this.ingest],
+      ['training-events', this.trainingEvents],
+      ['endpoint-events', this.endpointEvents],
+      ['alarm-events', this.alarmEvents],
+      ['drift-monitor', this.driftMonitor],
+      ['reconciler', this.reconciler],
+    ];
+    this.operationalAlarms = new OperationalAlarms(this, 'OperationalAlarms', {
+      topic: this.notifications.topic,
+      resourcePrefix: prefix,
+      deadLetterQueues: watched.map(([name, w]) => ({ name, queue: w.deadLetterQueue })),
+      functions: watched.map(([name, w]) => ({ name, function: w.handler.function })),
+      queueAges: [{ name: 'ingest-queue', queue: this.ingest.queue }],
+    });
+
     new CfnOutput(this, 'DataBucketName', {
       value: this.data.bucket.bucketName,
       description: 'Drop datasets under datasets/<model>/ here',
@@ -218,6 +254,10 @@ export class ServerlessMlopsStack extends Stack {
     new CfnOutput(this, 'DriftMonitorDeadLetterQueueUrl', {
       value: this.driftMonitor.deadLetterQueue.queueUrl,
       description: 'Drift monitor runs that failed',
+    });
+    new CfnOutput(this, 'ReconcilerFunctionName', {
+      value: this.reconciler.handler.function.functionName,
+      description: 'Invoke with {} to repair lost events now (it runs every 15 minutes)',
     });
   }
 }

@@ -10,7 +10,9 @@
  * ```ts
  * The drift monitor runs on its schedule (hourly, scaled by the time scale) and on demand
  * ({@link LocalCloud.monitor}, the control API's `POST /monitor`, `mlops monitor`); its EMF metrics
- * reach the local metric store, where the alarm evaluator sees them.
+ * reach the local metric store, where the alarm evaluator sees them. The reconciler runs every 15
+ * scaled minutes and on demand ({@link LocalCloud.reconcile}): lost events are re-published on the
+ * bus (local/reconciler.ts); `bus.loseNext(rule)` loses one on purpose.
  *
  * const cloud = await LocalCloud.start({ dir: '.mlops-local' });
  * // aws --endpoint-url cloud.env.s3Endpoint s3 cp data.csv s3://<bucket>/datasets/churn/data.csv
@@ -32,6 +34,8 @@ import { LocalTrainingService } from '../adapters/local/local-training-service';
 import { DRIFT_WINDOW_SECONDS } from '../core/domain/drift-metrics';
 import { BUCKET_PREFIXES, ResourceNames } from '../core/domain/naming';
 import type { MonitorOutcome } from '../core/use-cases/monitor-drift';
+import { RECONCILE_DEFAULTS, type ReconcileOutcome } from '../core/use-cases/reconcile';
+import { S3ListingInventory } from '../adapters/aws/s3-object-inventory';
 import { systemClock } from '../core/ports/clock';
 import type { Log, MlopsContext } from '../core/use-cases/context';
 import { LOCAL_ACCOUNT, LOCAL_REGION, localTime, type CloudEvent, type LocalTime } from './contracts';
@@ -39,6 +43,7 @@ import { ControlServer } from './control-server';
 import { LocalEventBus, type BusLogger, type EventPattern } from './event-bus';
 import { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
 import { LocalMetricStore } from './metrics/metric-store';
+import { BusRedelivery, LedgerInventory, ObjectIdentityLedger } from './reconciler';
 import {
   assertJava,
   DEFAULT_DYNAMODB_PORT,
@@ -108,6 +113,11 @@ export interface LocalCloudOptions {
   readonly monitorSchedule?: boolean;
   /** Fewest captured records in a window for the monitor to publish drift. @default 100 */
   readonly monitorMinRecords?: number;
+  /**
+   * Run the reconciler every 15 minutes (scaled by `timeScale`), as the stack schedules it; off, it
+   * runs only on demand ({@link LocalCloud.reconcile}). @default true
+   */
+  readonly reconcileSchedule?: boolean;
   /** Handlers' Powertools log level. @default INFO (WARN when quiet) */
   readonly handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 }
@@ -136,6 +146,8 @@ export interface LocalCloudEnv {
     readonly notifications: string;
     readonly metrics: string;
     readonly alarms: string;
+    /** The identity each dataset upload's event carried, for the reconciler (local/reconciler.ts). */
+    readonly objectEvents: string;
   };
   readonly startedAt: string;
 }
@@ -211,7 +223,17 @@ export class LocalCloud {
     private readonly runMonitor: (
       request: Readonly<Record<string, unknown>>,
     ) => Promise<MonitorOutcome | { kind: 'malformed' }>,
+    private readonly runReconciler: () => Promise<ReconcileOutcome | { kind: 'malformed' }>,
   ) {}
+
+  /**
+   * Runs the reconciler now, as `{}` invokes the reconciler function: versions whose event was lost
+   * (stale for 15 scaled minutes) and uploads the registry never saw (older than 10 scaled minutes)
+   * are re-published on the bus, where the stack's rules deliver them again.
+   */
+  reconcile(): Promise<ReconcileOutcome | { kind: 'malformed' }> {
+    return this.runReconciler();
+  }
 
   /**
    * Runs the drift monitor now, as `{ "model": "<name>" }` invokes the monitor function: over the
@@ -240,6 +262,7 @@ export class LocalCloud {
       notifications: join(dir, 'notifications.jsonl'),
       metrics: join(dir, 'metrics.json'),
       alarms: join(dir, 'alarms.json'),
+      objectEvents: join(dir, 's3-object-events.jsonl'),
     };
 
     if (options.fresh) {
@@ -252,6 +275,7 @@ export class LocalCloud {
         'notifications.jsonl',
         'metrics.json',
         'alarms.json',
+        's3-object-events.jsonl',
       ]) {
         await rm(join(dir, part), { recursive: true, force: true });
       }
@@ -272,6 +296,7 @@ export class LocalCloud {
       { createEndpointEventsHandler },
       { createAlarmEventsHandler },
       { createMonitorHandler, driftMetrics },
+      { createReconcilerHandler },
       observability,
     ] = await Promise.all([
       import('../lambdas/ingest/handler'),
@@ -279,6 +304,7 @@ export class LocalCloud {
       import('../lambdas/endpoint-events/handler'),
       import('../lambdas/alarm-events/handler'),
       import('../lambdas/monitor/handler'),
+      import('../lambdas/reconciler/handler'),
       import('../lambdas/shared/observability'),
     ]);
 
@@ -289,6 +315,8 @@ export class LocalCloud {
     try {
       const bus = new LocalEventBus({ deadLetterFile: files.deadLetters, time, log: busLogger(log) });
       started.push({ stop: () => bus.close() });
+      // Remembers what each upload's event said, before the bus delivers it (or loses it).
+      const ledger = new ObjectIdentityLedger(files.objectEvents);
       const [dynamodb, s3] = await Promise.all([
         startLocalDynamoDb({
           dataDir: join(dir, 'dynamodb'),
@@ -299,7 +327,7 @@ export class LocalCloud {
           dataDir: join(dir, 's3'),
           port: options.s3Port ?? DEFAULT_S3_PORT,
           buckets: [bucket],
-          events: bus,
+          events: ledger.recording(bus),
         }).then((s) => (started.push(s), s)),
       ]);
 
@@ -420,22 +448,42 @@ export class LocalCloud {
       const runMonitor = (event: unknown) =>
         invoke(`${prefix}-local-monitor`, (lambda) => monitorHandler(event, lambda));
       if (options.monitorSchedule ?? true) {
-        let running: Promise<unknown> | undefined;
-        const timer = setInterval(() => {
-          if (running) return; // a slow run is not overlapped by the next one
-          running = runMonitor(scheduledEvent(new Date()))
-            .catch((error: unknown) => log.warn('scheduled drift monitor run failed', String(error)))
-            .finally(() => (running = undefined));
-        }, time.ms(DRIFT_WINDOW_SECONDS));
-        timer.unref();
-        started.push({
-          stop: async () => {
-            clearInterval(timer);
-            await running;
-          },
-        });
+        started.push(
+          schedule(
+            'drift monitor',
+            time.ms(DRIFT_WINDOW_SECONDS),
+            () => runMonitor(scheduledEvent('drift-monitor')),
+            log,
+          ),
+        );
       }
       const monitor = (request: Readonly<Record<string, unknown>> = {}) => runMonitor(request);
+
+      // The reconciler: the stack's 15-minute schedule (lib/constructs/reconciler.ts), scaled, with
+      // its thresholds scaled alike; lost events are published again on the bus.
+      const reconcilerHandler = createReconcilerHandler(
+        getContext,
+        () => ({
+          redelivery: new BusRedelivery(bus),
+          inventory: new LedgerInventory(new S3ListingInventory(s3.client), ledger),
+        }),
+        {
+          staleAfterMs: time.ms(RECONCILE_DEFAULTS.staleAfterMs / 1000),
+          settleMs: time.ms(RECONCILE_DEFAULTS.settleMs / 1000),
+        },
+      );
+      const runReconciler = (event: unknown = {}) =>
+        invoke(`${prefix}-local-reconciler`, (lambda) => reconcilerHandler(event, lambda));
+      if (options.reconcileSchedule ?? true) {
+        started.push(
+          schedule(
+            'reconciler',
+            time.ms(RECONCILE_INTERVAL_SECONDS),
+            () => runReconciler(scheduledEvent('reconciler')),
+            log,
+          ),
+        );
+      }
 
       const control = await ControlServer.start(endpoints, undefined, monitor);
       started.push(control);
@@ -494,6 +542,7 @@ export class LocalCloud {
         time,
         log,
         monitor,
+        () => runReconciler(),
       );
       cloud.onStop(() => control.stop());
       if (!quiet) {
@@ -543,18 +592,44 @@ export class LocalCloud {
   }
 }
 
-/** EventBridge's "Scheduled Event", as a schedule rule delivers it to its target. */
-function scheduledEvent(at: Date): CloudEvent {
+/** The reconciler's schedule in the stack (lib/constructs/reconciler.ts), in seconds. */
+const RECONCILE_INTERVAL_SECONDS = 15 * 60;
+
+/** EventBridge's "Scheduled Event", as the schedule rule `mlops-<rule>` delivers it to its target. */
+function scheduledEvent(rule: string): CloudEvent {
   return {
     version: '0',
     id: randomUUID(),
     'detail-type': 'Scheduled Event',
     source: 'aws.events',
     account: LOCAL_ACCOUNT,
-    time: at.toISOString(),
+    time: new Date().toISOString(),
     region: LOCAL_REGION,
-    resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/mlops-drift-monitor`],
+    resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/mlops-${rule}`],
     detail: {},
+  };
+}
+
+/** Runs `run` every `intervalMs`, never two at once (a slow run is not overlapped); stop waits for it. */
+function schedule(
+  what: string,
+  intervalMs: number,
+  run: () => Promise<unknown>,
+  log: Log,
+): { stop(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = run()
+      .catch((error: unknown) => log.warn(`scheduled ${what} run failed`, String(error)))
+      .finally(() => (running = undefined));
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
   };
 }
 

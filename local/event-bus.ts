@@ -82,6 +82,8 @@ export interface RuleDeliveryStats {
   failed: number;
   retried: number;
   deadLettered: number;
+  /** Events dropped by an injected {@link LocalEventBus.loseNext} fault, never delivered. */
+  lost: number;
 }
 
 export interface DeliveryStats extends RuleDeliveryStats {
@@ -96,6 +98,8 @@ interface Rule extends Required<Omit<RuleOptions, 'maxConcurrency'>> {
   readonly maxConcurrency: number;
   readonly queue: Delivery[];
   inFlight: number;
+  /** Matching events still to be dropped ({@link LocalEventBus.loseNext}). */
+  toLose: number;
   readonly stats: RuleDeliveryStats;
 }
 
@@ -149,12 +153,25 @@ export class LocalEventBus implements EventPublisher {
       maxConcurrency,
       queue: [],
       inFlight: 0,
-      stats: { matched: 0, attempts: 0, succeeded: 0, failed: 0, retried: 0, deadLettered: 0 },
+      toLose: 0,
+      stats: { matched: 0, attempts: 0, succeeded: 0, failed: 0, retried: 0, deadLettered: 0, lost: 0 },
     });
   }
 
   removeRule(name: string): boolean {
     return this.rules.delete(name);
+  }
+
+  /**
+   * A fault: the next `count` events matching the rule are dropped without a trace, as EventBridge
+   * at times never delivers one (0 ends the fault). What repairs that is the reconciler
+   * (core/use-cases/reconcile.ts).
+   */
+  loseNext(ruleName: string, count = 1): void {
+    const rule = this.rules.get(ruleName);
+    if (!rule) throw new Error(`no rule "${ruleName}"`);
+    if (!Number.isInteger(count) || count < 0) throw new Error(`count must be an integer >= 0, got ${count}`);
+    rule.toLose = count;
   }
 
   /** Queues the event for every matching rule; never throws, delivery is asynchronous. */
@@ -183,6 +200,12 @@ export class LocalEventBus implements EventPublisher {
         }
         if (!matched) continue;
         rule.stats.matched++;
+        if (rule.toLose > 0) {
+          rule.toLose--;
+          rule.stats.lost++;
+          this.log.info('event lost (injected fault)', { rule: rule.name, id: event.id });
+          continue;
+        }
         rule.queue.push({
           rule,
           event: JSON.parse((wire ??= JSON.stringify(event))) as CloudEvent,
@@ -233,6 +256,7 @@ export class LocalEventBus implements EventPublisher {
       failed: 0,
       retried: 0,
       deadLettered: 0,
+      lost: 0,
     };
     let queued = 0;
     let inFlight = 0;

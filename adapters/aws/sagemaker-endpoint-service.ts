@@ -7,6 +7,9 @@
  * with a fixed message prefix rather than a dedicated error code; the prefixes matched here are
  * the ones the SageMaker operator for Kubernetes (aws/amazon-sagemaker-operator-for-k8s,
  * clientwrapper) and the SageMaker Python SDK (`session.create_model`) match.
+ *
+ * A request SageMaker refuses for good throws {@link EndpointRequestRejected} (see
+ * {@link classifyRefusal}); every other error is rethrown as is, for the event to be retried.
  */
 import {
   CreateEndpointCommand,
@@ -21,29 +24,30 @@ import {
   type SageMakerClient,
   type TrafficRoutingConfig,
 } from '@aws-sdk/client-sagemaker';
-import type {
-  EndpointConfigSpec,
-  EndpointDescription,
-  EndpointService,
-  ModelSpec,
-  RolloutPolicy,
+import {
+  EndpointRequestRejected,
+  type EndpointConfigSpec,
+  type EndpointDescription,
+  type EndpointService,
+  type ModelSpec,
+  type RolloutPolicy,
 } from '../../core/ports/endpoint-service';
-import { isErrorWith } from './aws-errors';
+import { trafficStepInstances } from '../../core/domain/model-config';
+import { errorMessage, errorName, isErrorWith } from './aws-errors';
 import { toTags } from './tags';
 
 /**
  * Documented limits of a blue/green update (SageMaker API reference):
  * TrafficRoutingConfig.WaitIntervalInSeconds 0..3600; BlueGreenUpdatePolicy.TerminationWaitInSeconds
  * 0..3600 and MaximumExecutionTimeoutInSeconds 600..28800 ("should be larger than the total waiting
- * time"); CanarySize must be <= 50% of the variant's instances, LinearStepSize 10..50%
- * (CapacitySize.Value >= 1); AutoRollbackConfig.Alarms 1..10 items.
+ * time"); AutoRollbackConfig.Alarms 1..10 items. The canary and linear sizes (at most 50%, and
+ * 10-50%, of the variant's instances) live in the domain, where the config is validated against
+ * them: BLUE_GREEN_SIZE_LIMITS and trafficStepInstances in core/domain/model-config.ts.
  */
 export const BLUE_GREEN_LIMITS = {
   waitIntervalSeconds: { min: 0, max: 3600 },
   terminationWaitSeconds: { min: 0, max: 3600 },
   maxExecutionTimeoutSeconds: { min: 600, max: 28800 },
-  canaryPercent: { min: 1, max: 50 },
-  linearStepPercent: { min: 10, max: 50 },
   maxRollbackAlarms: 10,
 } as const;
 
@@ -65,6 +69,21 @@ const IN_PROGRESS_STATUSES: ReadonlySet<string> = new Set([
   'SystemUpdating',
   'RollingBack',
 ]);
+
+/**
+ * ValidationExceptions about the endpoint's state of the moment rather than about the request:
+ * retried, since the same request goes through once the endpoint has settled.
+ * - "Cannot update in-progress endpoint": another create, update or rollback is running.
+ * - An endpoint status named in the message (SageMaker's capitalised status names): the same
+ *   condition worded otherwise, including an endpoint still being deleted.
+ * - `Could not find endpoint "...` (not "... endpoint configuration"): the endpoint went away since
+ *   it was described; the retried event describes it again and creates it.
+ */
+const TRANSIENT_VALIDATION: readonly RegExp[] = [
+  new RegExp(ENDPOINT_IN_PROGRESS, 'i'),
+  /\b(?:Creating|Updating|SystemUpdating|RollingBack|Deleting)\b/,
+  /Could not find endpoint "/,
+];
 
 export class SageMakerEndpointService implements EndpointService {
   /**
@@ -89,16 +108,19 @@ export class SageMakerEndpointService implements EndpointService {
     } catch (error) {
       // Model names are derived from model + version: an existing one is this very model.
       if (isErrorWith(error, 'ValidationException', ALREADY_EXISTING_MODEL)) return;
-      throw error;
+      throw classifyRefusal(error, 'CreateModel', spec.modelName);
     }
   }
 
   async ensureEndpointConfig(spec: EndpointConfigSpec): Promise<void> {
+    const request = unsendable('CreateEndpointConfig', spec.configName, () =>
+      buildCreateEndpointConfigRequest(spec),
+    );
     try {
-      await this.client.send(new CreateEndpointConfigCommand(buildCreateEndpointConfigRequest(spec)));
+      await this.client.send(new CreateEndpointConfigCommand(request));
     } catch (error) {
       if (isErrorWith(error, 'ValidationException', ALREADY_EXISTING_CONFIG)) return;
-      throw error;
+      throw classifyRefusal(error, 'CreateEndpointConfig', spec.configName);
     }
   }
 
@@ -146,15 +168,16 @@ export class SageMakerEndpointService implements EndpointService {
       // A redelivered event: the endpoint exists (creating, or already serving). The caller reads
       // its state from DescribeEndpoint / the endpoint state-change events.
       if (isErrorWith(error, 'ValidationException', ALREADY_EXISTING_ENDPOINT)) return;
-      throw error;
+      throw classifyRefusal(error, 'CreateEndpoint', `${endpointName} with ${configName}`);
     }
   }
 
   async updateEndpoint(endpointName: string, configName: string, policy: RolloutPolicy): Promise<void> {
+    const subject = `${endpointName} to ${configName}`;
     const request = {
       EndpointName: endpointName,
       EndpointConfigName: configName,
-      DeploymentConfig: buildDeploymentConfig(policy),
+      DeploymentConfig: unsendable('UpdateEndpoint', subject, () => buildDeploymentConfig(policy)),
     };
     try {
       await this.client.send(new UpdateEndpointCommand(request));
@@ -167,7 +190,7 @@ export class SageMakerEndpointService implements EndpointService {
         (await this.isUpdatingTo(endpointName, configName))
       )
         return;
-      throw error;
+      throw classifyRefusal(error, 'UpdateEndpoint', subject);
     }
   }
 
@@ -189,6 +212,58 @@ export class SageMakerEndpointService implements EndpointService {
       endpoint !== undefined &&
       IN_PROGRESS_STATUSES.has(endpoint.status) &&
       endpoint.pendingConfigName === configName
+    );
+  }
+}
+
+/**
+ * The error a failed create/update call should throw: {@link EndpointRequestRejected} when
+ * SageMaker refused the request for good, the SDK error itself when a retry can succeed.
+ *
+ * The SageMaker API Reference lists one error of their own for CreateModel, CreateEndpointConfig,
+ * CreateEndpoint and UpdateEndpoint, `ResourceLimitExceeded` (HTTP 400; e.g.
+ * https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html#API_UpdateEndpoint_Errors),
+ * besides the errors common to every action
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html: AccessDeniedException,
+ * ThrottlingException, ValidationError - `ValidationException` on the wire -, InternalFailure,
+ * ServiceUnavailable...). Refused for good:
+ * - `ValidationException`: the request breaks a constraint (an instance type unknown in the
+ *   region, an alarm name SageMaker rejects, a config that no longer exists), except the ones
+ *   about the endpoint's state of the moment ({@link TRANSIENT_VALIDATION}).
+ * - `ResourceLimitExceeded`: an account quota (instances of a type for endpoint usage, number of
+ *   endpoints). Unlike a training job's, an endpoint's capacity is held until someone deletes an
+ *   endpoint or the quota is raised, not freed within the event's few retries; and a blue/green
+ *   update needs the new fleet on top of the old one, so it cannot go through at all until then.
+ * Retried: throttling, server faults, timeouts, and `AccessDeniedException`. Access denied is
+ * the stack's own permissions (or IAM still propagating after a deploy), the same for every
+ * version of every model: failing the versions would throw all of them away while the operator
+ * fixes one policy. Retried, the event ends in the dead-letter queue (the stack alarms on it)
+ * and the reconciler or a redrive re-sends the call once the permissions are right.
+ */
+function classifyRefusal(error: unknown, operation: string, subject: string): unknown {
+  const name = errorName(error);
+  const forGood =
+    name === 'ResourceLimitExceeded' ||
+    (name === 'ValidationException' && !TRANSIENT_VALIDATION.some((p) => p.test(errorMessage(error))));
+  if (!forGood) return error;
+  return new EndpointRequestRejected(
+    `SageMaker refused ${operation} ${subject}: ${name}: ${errorMessage(error)}`,
+    { cause: error },
+  );
+}
+
+/**
+ * Builds a request, turning a request SageMaker would refuse (the builders throw on values
+ * outside the documented limits) into {@link EndpointRequestRejected}: it is never sent, and
+ * sending it later would not help either.
+ */
+function unsendable<T>(operation: string, subject: string, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    throw new EndpointRequestRejected(
+      `${operation} ${subject} was not sent, SageMaker would refuse it: ${errorMessage(error)}`,
+      { cause: error },
     );
   }
 }
@@ -241,9 +316,15 @@ export function buildCreateEndpointConfigRequest(spec: EndpointConfigSpec): Crea
 }
 
 /**
- * The blue/green DeploymentConfig of a rollout, every value clamped to the documented limits
+ * The blue/green DeploymentConfig of a rollout, every wait clamped to the documented limits
  * ({@link BLUE_GREEN_LIMITS}). The wait interval is also shortened when the rollout's waits would
  * not fit the maximum execution timeout of 8 hours.
+ *
+ * Canary and linear sizes are sent as INSTANCE_COUNT, computed from the policy's percentage and
+ * the variant's instances (core/domain/model-config.ts trafficStepInstances): SageMaker checks
+ * them against "the variant's total instance count" (TrafficRoutingConfig), so a percentage alone
+ * cannot be known valid. A size SageMaker would refuse (a canary on one instance, a step above half
+ * the fleet) throws instead of being sent; the config schema refuses such configs up front.
  */
 export function buildDeploymentConfig(policy: RolloutPolicy): DeploymentConfig {
   if (policy.rollbackAlarms.length > BLUE_GREEN_LIMITS.maxRollbackAlarms) {
@@ -251,8 +332,9 @@ export function buildDeploymentConfig(policy: RolloutPolicy): DeploymentConfig {
       `a rollout can be guarded by at most ${BLUE_GREEN_LIMITS.maxRollbackAlarms} alarms (AutoRollbackConfig.Alarms); got ${policy.rollbackAlarms.length}`,
     );
   }
+  const stepInstances = policy.strategy === 'all_at_once' ? undefined : stepSize(policy, policy.strategy);
   const termination = clamp(policy.terminationWaitSeconds, BLUE_GREEN_LIMITS.terminationWaitSeconds);
-  const steps = shiftSteps(policy);
+  const steps = shiftSteps(policy, stepInstances);
   // Room left for the waits once the old fleet's termination wait and provisioning are counted.
   const waitBudget =
     BLUE_GREEN_LIMITS.maxExecutionTimeoutSeconds.max - termination - FLEET_PROVISIONING_ALLOWANCE_SECONDS;
@@ -271,20 +353,14 @@ export function buildDeploymentConfig(policy: RolloutPolicy): DeploymentConfig {
       routing = {
         Type: 'CANARY',
         WaitIntervalInSeconds: wait,
-        CanarySize: {
-          Type: 'CAPACITY_PERCENT',
-          Value: clamp(policy.stepPercent, BLUE_GREEN_LIMITS.canaryPercent),
-        },
+        CanarySize: { Type: 'INSTANCE_COUNT', Value: stepInstances! },
       };
       break;
     case 'linear':
       routing = {
         Type: 'LINEAR',
         WaitIntervalInSeconds: wait,
-        LinearStepSize: {
-          Type: 'CAPACITY_PERCENT',
-          Value: clamp(policy.stepPercent, BLUE_GREEN_LIMITS.linearStepPercent),
-        },
+        LinearStepSize: { Type: 'INSTANCE_COUNT', Value: stepInstances! },
       };
       break;
     case 'all_at_once':
@@ -304,16 +380,28 @@ export function buildDeploymentConfig(policy: RolloutPolicy): DeploymentConfig {
   };
 }
 
+/** The instances a canary or each linear step turns on; throws when SageMaker would refuse the size. */
+function stepSize(policy: RolloutPolicy, strategy: 'canary' | 'linear'): number {
+  if (policy.instanceCount === undefined) {
+    throw new Error(
+      `a ${strategy} rollout needs the variant's instance count (its sizes are shares of it); a serverless variant rolls out all at once`,
+    );
+  }
+  const step = trafficStepInstances(strategy, policy.stepPercent, policy.instanceCount);
+  if (!step.ok) throw new Error(`invalid ${strategy} rollout: ${step.problem}`);
+  return step.instances;
+}
+
 /**
  * How many baking waits a rollout goes through (an upper bound): canary bakes after the canary and
  * after the rest, linear after each step, all-at-once once.
  */
-function shiftSteps(policy: RolloutPolicy): number {
+function shiftSteps(policy: RolloutPolicy, stepInstances: number | undefined): number {
   switch (policy.strategy) {
     case 'canary':
       return 2;
     case 'linear':
-      return Math.ceil(100 / clamp(policy.stepPercent, BLUE_GREEN_LIMITS.linearStepPercent));
+      return Math.ceil((policy.instanceCount ?? 1) / (stepInstances ?? 1));
     case 'all_at_once':
       return 1;
   }

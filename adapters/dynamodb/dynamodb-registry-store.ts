@@ -16,16 +16,26 @@
  * Domain records are stored as plain attributes next to the keys and read back without them.
  *
  * Every state change is a conditional write or a `TransactWriteItems` whose conditions DynamoDB
- * evaluates: nothing is checked in memory. A transition and its audit line are written in the same
- * transaction, so an audit line exists iff the transition happened. A cancelled transaction whose
- * cancellation reasons contain `ConditionalCheckFailed` on the guarded item is the `false` of the
- * port; `TransactionConflict` (another transaction on the same items at that moment) is retried.
- * Any other error propagates as a {@link RegistryStoreError} with the SDK error as `cause`, so the
- * handler lets the event source retry.
+ * evaluates: nothing about the stored state is checked in memory. A transition and its audit line
+ * are written in the same transaction, so an audit line exists iff the transition happened. A
+ * cancelled transaction whose cancellation reasons contain `ConditionalCheckFailed` on the guarded
+ * item is the `false` of the port; `TransactionConflict` (another transaction on the same items at
+ * that moment) is retried. Any other error propagates as a {@link RegistryStoreError} with the SDK
+ * error as `cause`, so the handler lets the event source retry.
+ *
+ * The status machine (`VERSION_TRANSITIONS` in the domain) is enforced here: a request for a
+ * transition it does not list throws `ForbiddenTransitionError` before anything is sent, and the
+ * version's condition is `#status IN (...)` over the requested sources the machine allows for the
+ * target.
+ *
+ * Each transaction carries a `ClientRequestToken`, the same on every send of that transaction, so
+ * a send whose response was lost and is sent again is answered by what DynamoDB did the first time
+ * rather than by a condition failure (see `transact` below).
  *
  * The fleet queries (`listVersionsByStatus`, `listOpenIncidents`) read the GSI, which on AWS is
  * eventually consistent (DynamoDB Local is immediate); every other read is strongly consistent.
  */
+import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -40,13 +50,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { ModelConfig } from '../../core/domain/model-config';
 import { padVersion } from '../../core/domain/naming';
-import type {
-  AuditEvent,
-  DatasetRecord,
-  IncidentRecord,
-  ModelRecord,
-  VersionRecord,
-  VersionStatus,
+import {
+  assertTransition,
+  transitionSources,
+  type AuditEvent,
+  type DatasetRecord,
+  type IncidentRecord,
+  type ModelRecord,
+  type VersionRecord,
+  type VersionStatus,
 } from '../../core/domain/registry';
 import type { NewVersion, RegistryStore, TransitionRequest } from '../../core/ports/registry-store';
 import { REGISTRY_TABLE_LAYOUT } from './table-layout';
@@ -76,7 +88,8 @@ export function createRegistryStore(
 export interface DynamoDbRegistryStoreOptions {
   /**
    * Attempts for operations that retry on a concurrent change (version counter taken by another
-   * registration, `TransactionConflict`, a guard item that moved).
+   * registration, `TransactionConflict`, a guard item that moved), and sends of one transaction
+   * whose outcome is unknown (response lost, server error, `TransactionInProgressException`).
    * @default 10
    */
   readonly maxAttempts?: number;
@@ -771,8 +784,12 @@ export class DynamoDbRegistryStore implements RegistryStore {
     return request.set?.updatedAt ?? request.audit.at;
   }
 
-  /** The conditional update of a version: status in `from` -> `to`, the GSI keys, `set`. */
+  /**
+   * The conditional update of a version: status in `from` -> `to`, the GSI keys, `set`. Throws
+   * `ForbiddenTransitionError` when the machine does not allow `to` from a status in `from`.
+   */
   private transitionSpec(request: TransitionRequest): UpdateSpec {
+    assertTransition(request.model, request.version, request.from, request.to);
     const expression = new Expression();
     const updatedAt = this.updatedAt(request);
     const extra: Record<string, unknown> = { ...request.set };
@@ -786,7 +803,11 @@ export class DynamoDbRegistryStore implements RegistryStore {
       [GSI_SK]: registryKeys.versionStatusSk(updatedAt, request.model, request.version),
     });
     const status = expression.name('status');
-    const from = request.from.map((state) => expression.value(state));
+    // The sources come from the machine's table (narrowed to the ones the caller expects), so the
+    // condition DynamoDB evaluates is the machine itself, not only the caller's belief.
+    const from = transitionSources(request.to)
+      .filter((state) => request.from.includes(state))
+      .map((state) => expression.value(state));
     return {
       Key: this.key(request.model, registryKeys.versionSk(request.version)),
       UpdateExpression: `SET ${set.join(', ')}`,
@@ -852,14 +873,40 @@ export class DynamoDbRegistryStore implements RegistryStore {
 
   /**
    * Runs a transaction. Cancelled by conditions → which items failed. Cancelled only by
-   * `TransactionConflict` → retried (bounded). Anything else → {@link RegistryStoreError}.
+   * `TransactionConflict` → retried (bounded). Outcome unknown (no response, a 5xx,
+   * `TransactionInProgressException`) → the same transaction sent again with the same token
+   * (bounded). Anything else → {@link RegistryStoreError}.
+   *
+   * The `ClientRequestToken` makes the sends idempotent: multiple identical calls have the effect
+   * of one; a token is valid for 10 minutes after the first request that used it completes; the
+   * same token with other parameters fails with IdempotentParameterMismatch; 1 to 36 characters.
+   * (DynamoDB API reference, TransactWriteItems, ClientRequestToken:
+   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html ;
+   * the same text in the SDK docs: https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/dynamodb/aws.sdk.kotlin.services.dynamodb.model/-transact-write-items-request/client-request-token.html )
+   * So a re-send after a lost response gets the first send's success instead of
+   * ConditionalCheckFailed, and a re-send after a cancellation (nothing applied) runs again
+   * (both checked against DynamoDB Local).
+   *
+   * One token per call of this method, random: it is the same on every send of these `items` (the
+   * SDK's own retries re-send the serialized request, token included, and this loop reuses it), and
+   * it is never given to different items, so IdempotentParameterMismatch cannot happen. It is not
+   * derived from the items on purpose: two separate calls with byte-identical items (duplicate
+   * events handled in the same millisecond) must stay two transactions, so that the second meets
+   * the first one's write and answers `false`; with one token for both, both would answer `true`
+   * and the caller's step (a notification) would run twice.
    */
   private async transact(operation: string, items: TransactItem[]): Promise<TransactOutcome> {
+    const token = randomUUID(); // 36 characters, the API's maximum
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        await this.client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
         return { ok: true };
       } catch (error) {
+        if (outcomeUnknown(error)) {
+          if (attempt >= this.maxAttempts) throw sdkError(operation, error);
+          await backoff(attempt);
+          continue;
+        }
         if (errorName(error) !== 'TransactionCanceledException') throw sdkError(operation, error);
         const codes = cancellationCodes(error);
         const conditionFailed = items.map((_, index) => codes[index] === 'ConditionalCheckFailed');
@@ -952,6 +999,27 @@ function stripUndefined<T>(value: T): T {
 
 function errorName(error: unknown): string | undefined {
   return error instanceof Error ? error.name : undefined;
+}
+
+/** Node's codes for a connection that failed or dropped: the request may have been applied. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
+
+/**
+ * True when a failed send may or may not have been applied: no HTTP response (a dropped
+ * connection, a timeout), a server error, or the same token's transaction still in progress.
+ * Throttling and validation errors (4xx) say nothing was applied, so they are not in this set.
+ */
+function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'TransactionInProgressException') return true;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500;
+  const code = (error as { code?: unknown }).code;
+  return (
+    error.name === 'TimeoutError' ||
+    error.name === 'RequestTimeout' ||
+    (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code))
+  );
 }
 
 function cancellationCodes(error: unknown): (string | undefined)[] {

@@ -19,12 +19,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import type {
-  EndpointConfigSpec,
-  EndpointDescription,
-  EndpointService,
-  ModelSpec,
-  RolloutPolicy,
+import {
+  EndpointRequestRejected,
+  type EndpointConfigSpec,
+  type EndpointDescription,
+  type EndpointService,
+  type ModelSpec,
+  type RolloutPolicy,
 } from '../../core/ports/endpoint-service';
 import type { ObjectStore } from '../../core/ports/object-store';
 import type { Log } from '../../core/use-cases/context';
@@ -146,7 +147,7 @@ export class LocalEndpointService implements EndpointService {
 
   async ensureEndpointConfig(spec: EndpointConfigSpec): Promise<void> {
     if (!Number.isInteger(spec.capturePercent) || spec.capturePercent < 0 || spec.capturePercent > 100) {
-      throw new Error(
+      throw new EndpointRequestRejected(
         `capturePercent must be an integer from 0 to 100 (DataCaptureConfig.InitialSamplingPercentage); got ${spec.capturePercent}`,
       );
     }
@@ -170,7 +171,7 @@ export class LocalEndpointService implements EndpointService {
     // Already exists (a redelivered event): its state is read from describeEndpoint and events.
     if (state.endpoints[endpointName]) return;
     if (!state.configs[configName]) {
-      throw new SageMakerValidationError(`Could not find endpoint configuration "${configArn(configName)}".`);
+      throw new EndpointRequestRejected(`Could not find endpoint configuration "${configArn(configName)}".`);
     }
     const now = Date.now();
     const record: EndpointRecord = {
@@ -195,7 +196,7 @@ export class LocalEndpointService implements EndpointService {
     if (!record)
       throw new SageMakerValidationError(`Could not find endpoint "${endpointArn(endpointName)}".`);
     if (!state.configs[configName]) {
-      throw new SageMakerValidationError(`Could not find endpoint configuration "${configArn(configName)}".`);
+      throw new EndpointRequestRejected(`Could not find endpoint configuration "${configArn(configName)}".`);
     }
     if (IN_PROGRESS.has(record.status)) {
       // The very update in progress (a redelivered event): nothing to do.
@@ -472,6 +473,7 @@ export class LocalEndpointService implements EndpointService {
     rt.green = undefined;
     rt.greenWeight = 0;
     rt.front.route(target(green));
+    await rt.front.drained(target(blue));
     await stopFleet(blue);
     await this.transition(record, {
       status: 'InService',
@@ -488,7 +490,10 @@ export class LocalEndpointService implements EndpointService {
     rt.front?.route(rt.blue ? target(rt.blue) : undefined);
     const green = rt.green;
     rt.green = undefined;
-    if (green) await stopFleet(green);
+    if (green) {
+      await rt.front?.drained(target(green));
+      await stopFleet(green);
+    }
     this.log.warn('endpoint update rolled back', { endpoint: record.endpointName, reason });
     await this.transition(record, {
       status: 'InService',
@@ -720,9 +725,7 @@ export function trafficSteps(policy: RolloutPolicy): number[] {
   if (policy.strategy === 'all_at_once') return [1];
   const step = policy.stepPercent;
   if (!(step > 0)) {
-    throw new SageMakerValidationError(
-      `a ${policy.strategy} rollout needs a step size above 0%; got ${step}`,
-    );
+    throw new EndpointRequestRejected(`a ${policy.strategy} rollout needs a step size above 0%; got ${step}`);
   }
   if (step >= 100) return [1];
   if (policy.strategy === 'canary') return [step / 100, 1];

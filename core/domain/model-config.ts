@@ -141,11 +141,15 @@ export const modelConfigSchema = z
           .strict()
           .default({ memorySizeMb: 2048, maxConcurrency: 5 }),
         /**
-         * Blue/green traffic shifting for updates. Defaults to `canary` for instance endpoints and
-         * `all_at_once` for serverless ones (the only mode SageMaker supports there).
+         * Blue/green traffic shifting for updates (see {@link resolveStrategy} for the default).
+         * `canary` and `linear` need at least 2 instances: a canary is at most half the fleet and a
+         * linear step 10-50% of it ({@link BLUE_GREEN_SIZE_LIMITS}).
          */
         strategy: z.enum(['canary', 'linear', 'all_at_once']).optional(),
-        /** Canary size or linear step, as a percentage of the fleet's capacity. */
+        /**
+         * Canary size or linear step, as a percentage of `initialInstanceCount`, rounded up to whole
+         * instances ({@link trafficStepInstances}).
+         */
         stepPercent: z.number().int().min(1).max(100).default(10),
         /** Bake time between traffic shifts, in seconds. */
         bakeSeconds: z.number().int().min(0).max(3600).default(300),
@@ -229,17 +233,27 @@ export const modelConfigSchema = z
         message: 'must be <= monitoring.evaluationPeriods',
       });
     }
-    if (
-      config.deployment.type === 'serverless' &&
-      config.deployment.strategy !== undefined &&
-      config.deployment.strategy !== 'all_at_once'
-    ) {
-      // SageMaker serverless endpoints do not support canary or linear blue/green shifting.
+    const d = config.deployment;
+    if (d.type === 'serverless' && d.strategy !== undefined && d.strategy !== 'all_at_once') {
+      // Canary and linear sizes are shares of "the variant's total instance count"
+      // (TrafficRoutingConfig, SageMaker API Reference): a serverless variant has none.
       ctx.addIssue({
         code: 'custom',
         path: ['deployment', 'strategy'],
-        message: "must be 'all_at_once' for serverless endpoints",
+        message:
+          "must be 'all_at_once' for serverless endpoints (canary and linear sizes are shares of an instance fleet)",
       });
+    }
+    const strategy = resolveStrategy(config);
+    if (d.type === 'instance' && strategy !== 'all_at_once') {
+      const step = trafficStepInstances(strategy, d.stepPercent, d.initialInstanceCount);
+      if (!step.ok) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['deployment', step.field === 'instances' ? 'strategy' : 'stepPercent'],
+          message: step.problem,
+        });
+      }
     }
   });
 
@@ -307,7 +321,65 @@ export function parseModelConfig(text: string): ConfigParseResult {
   };
 }
 
-/** The rollout strategy in force: the configured one, or the default for the endpoint type. */
-export function resolveStrategy(config: ModelConfig): 'canary' | 'linear' | 'all_at_once' {
-  return config.deployment.strategy ?? (config.deployment.type === 'serverless' ? 'all_at_once' : 'canary');
+/**
+ * The rollout strategy in force: the configured one, or the default. The default is `canary` for an
+ * instance endpoint of 2 or more instances, and `all_at_once` otherwise: a canary is at least one
+ * instance and at most half the fleet, which one instance cannot be, and a serverless variant has
+ * no instances to take a share of. All-at-once is still a guarded blue/green update: SageMaker
+ * brings the new fleet up, shifts all traffic, bakes for `bakeSeconds` with the rollback alarms
+ * armed and rolls back if one fires (Developer Guide, "Use all at once traffic shifting").
+ */
+export function resolveStrategy(config: {
+  readonly deployment: Pick<ModelConfig['deployment'], 'strategy' | 'type' | 'initialInstanceCount'>;
+}): 'canary' | 'linear' | 'all_at_once' {
+  const d = config.deployment;
+  return d.strategy ?? (d.type === 'instance' && d.initialInstanceCount >= 2 ? 'canary' : 'all_at_once');
+}
+
+/**
+ * SageMaker's documented sizes of a blue/green traffic shift, as shares of the variant's instances
+ * (SageMaker API Reference, TrafficRoutingConfig): "CanarySize ... Value must be less than or
+ * equal to 50% of the variant's total instance count"; "LinearStepSize ... Value must be 10-50% of
+ * the variant's total instance count" (Developer Guide, "Use canary traffic shifting" and "Use
+ * linear traffic shifting", say the same of the new fleet's capacity). CapacitySize.Value is at
+ * least 1: a canary or a step is at least one instance.
+ */
+export const BLUE_GREEN_SIZE_LIMITS = {
+  canary: { minShare: 0, maxShare: 0.5 },
+  linear: { minShare: 0.1, maxShare: 0.5 },
+} as const;
+
+/**
+ * The instances a canary (or each linear step) turns on: `stepPercent` of the fleet rounded up to
+ * whole instances, or why SageMaker would refuse it. Sizes are sent as INSTANCE_COUNT so that the
+ * share SageMaker checks is exact (how it rounds a CAPACITY_PERCENT is not documented).
+ * `field` says which setting to change: the fleet (`instances`) or the step (`stepPercent`).
+ */
+export function trafficStepInstances(
+  strategy: 'canary' | 'linear',
+  stepPercent: number,
+  instanceCount: number,
+): { ok: true; instances: number } | { ok: false; field: 'instances' | 'stepPercent'; problem: string } {
+  const limits = BLUE_GREEN_SIZE_LIMITS[strategy];
+  const rule =
+    strategy === 'canary'
+      ? "a canary must be at most 50% of the variant's instances"
+      : "a linear step must be 10-50% of the variant's instances";
+  if (!Number.isInteger(instanceCount) || instanceCount < 2) {
+    return {
+      ok: false,
+      field: 'instances',
+      problem: `'${strategy}' needs deployment.initialInstanceCount >= 2 (got ${instanceCount}): ${rule} and at least one instance; use 'all_at_once' with one instance`,
+    };
+  }
+  const instances = Math.max(1, Math.ceil((instanceCount * stepPercent) / 100 - 1e-9));
+  const share = instances / instanceCount;
+  if (share > limits.maxShare || share < limits.minShare) {
+    return {
+      ok: false,
+      field: 'stepPercent',
+      problem: `${stepPercent}% of ${instanceCount} instances rounds up to ${instances} instance(s), ${Math.round(share * 100)}% of the fleet; ${rule}`,
+    };
+  }
+  return { ok: true, instances };
 }

@@ -25,8 +25,9 @@ export const VERSION_STATUSES = [
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
 
 /**
- * The allowed transitions: `from -> [to...]`. A transition not listed here is a bug; the registry
- * store additionally makes every transition a conditional write on the `from` state, so a
+ * The allowed transitions: `from -> [to...]`, the only table of the status machine. The registry
+ * store refuses any other transition ({@link ForbiddenTransitionError}) and makes each one a
+ * conditional write on the version's status being one of {@link transitionSources}, so a
  * duplicated or late event cannot apply it twice.
  */
 export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly VersionStatus[]>> = {
@@ -36,7 +37,9 @@ export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly Versio
   REJECTED: [],
   PENDING_APPROVAL: ['APPROVED', 'REJECTED'],
   APPROVED: ['DEPLOYING', 'DEPLOY_FAILED'],
-  DEPLOYING: ['PRODUCTION', 'DEPLOY_FAILED', 'ROLLED_BACK'],
+  // DEPLOYING -> DEPLOYING: DeployVersion records `rolloutRequestedAt` (with its audit line) once
+  // the endpoint call returned; the status stays, the write is still guarded by it.
+  DEPLOYING: ['DEPLOYING', 'PRODUCTION', 'DEPLOY_FAILED', 'ROLLED_BACK'],
   PRODUCTION: ['ARCHIVED'],
   DEPLOY_FAILED: [],
   ROLLED_BACK: [],
@@ -46,6 +49,56 @@ export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly Versio
 /** True when the status machine allows `from -> to`. */
 export function canTransition(from: VersionStatus, to: VersionStatus): boolean {
   return VERSION_TRANSITIONS[from].includes(to);
+}
+
+/** The table read backwards, once: for each status, the statuses it can be reached from. */
+const SOURCES = new Map<VersionStatus, readonly VersionStatus[]>(
+  VERSION_STATUSES.map((to) => [to, VERSION_STATUSES.filter((from) => canTransition(from, to))]),
+);
+
+/**
+ * The statuses from which the machine allows moving to `to`, in {@link VERSION_STATUSES} order
+ * (empty for TRAINING: a version is created in it, never moved into it).
+ */
+export function transitionSources(to: VersionStatus): readonly VersionStatus[] {
+  return SOURCES.get(to) ?? [];
+}
+
+/**
+ * A transition the status machine does not allow was asked for: a bug in the caller, never a
+ * duplicate or late event (those meet a version in another status than `from`, and the store
+ * answers `false`). Retrying cannot help; like every error that is not a rejection of the input,
+ * it fails the event, which ends in the dead-letter queue where it is seen.
+ */
+export class ForbiddenTransitionError extends Error {
+  override readonly name = 'ForbiddenTransitionError';
+  constructor(
+    readonly model: string,
+    readonly version: number,
+    /** The requested source statuses from which `to` is not allowed (empty when none was given). */
+    readonly from: readonly VersionStatus[],
+    readonly to: VersionStatus,
+  ) {
+    const sources = transitionSources(to);
+    super(
+      `model "${model}" v${version}: ${from.length > 0 ? from.join(' | ') : '(unknown status)'} -> ${to} ` +
+        `is not allowed by the status machine (${to} is reached only from ${sources.length > 0 ? sources.join(', ') : 'nowhere: it is the initial status'})`,
+    );
+  }
+}
+
+/**
+ * Throws {@link ForbiddenTransitionError} unless the machine allows `to` from every status in
+ * `from` (naming the ones it does not allow).
+ */
+export function assertTransition(
+  model: string,
+  version: number,
+  from: readonly VersionStatus[],
+  to: VersionStatus,
+): void {
+  const forbidden = from.filter((status) => !canTransition(status, to));
+  if (forbidden.length > 0) throw new ForbiddenTransitionError(model, version, forbidden, to);
 }
 
 /** Status of a dataset: accepted (a version was created from it) or rejected with a reason. */

@@ -28,8 +28,13 @@ export interface EndpointConfigSpec {
 /** Blue/green rollout for an endpoint update. */
 export interface RolloutPolicy {
   readonly strategy: 'canary' | 'linear' | 'all_at_once';
-  /** Canary size or linear step, as a percentage of capacity. */
+  /** Canary size or linear step, as a percentage of the fleet (rounded up to whole instances). */
   readonly stepPercent: number;
+  /**
+   * Instances of the variant being rolled out (its `initialInstanceCount`); absent for a serverless
+   * variant. Canary and linear sizes are shares of it, so those strategies need it.
+   */
+  readonly instanceCount?: number;
   readonly bakeSeconds: number;
   readonly terminationWaitSeconds: number;
   /** Alarms that, in ALARM during the rollout, make the service roll back. */
@@ -57,6 +62,13 @@ export interface EndpointDescription {
   readonly lastModifiedAt?: string;
 }
 
+/**
+ * Hosting models on endpoints. The calls that create or change something (`ensure*`,
+ * `createEndpoint`, `updateEndpoint`) throw {@link EndpointRequestRejected} when the service
+ * refuses the request itself, for good (an invalid config, a service quota); any other error
+ * (throttling, a server fault, an endpoint busy with another change) is transient and rethrown
+ * as is, so that the event is retried.
+ */
 export interface EndpointService {
   ensureModel(spec: ModelSpec): Promise<void>;
   ensureEndpointConfig(spec: EndpointConfigSpec): Promise<void>;
@@ -71,4 +83,15 @@ export interface EndpointService {
   updateEndpoint(endpointName: string, configName: string, policy: RolloutPolicy): Promise<void>;
   /** Deletes an endpoint (used only for one that failed before it ever served). No-op when missing. */
   deleteEndpoint(endpointName: string): Promise<void>;
+}
+
+/**
+ * The hosting service refused a request; sending the same request again cannot succeed. The
+ * version being rolled out ends DEPLOY_FAILED with this message as its reason.
+ */
+export class EndpointRequestRejected extends Error {
+  override readonly name = 'EndpointRequestRejected';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }

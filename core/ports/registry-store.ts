@@ -2,7 +2,10 @@
  * Port: the model registry. Where this stands: core port; implemented by the DynamoDB adapter
  * (against AWS or DynamoDB Local). Every state change is a conditional write: a method that
  * moves a version returns `false` (and writes nothing) when the version is not in the expected
- * state, which is how duplicated and late events become no-ops.
+ * state, which is how duplicated and late events become no-ops. A move the status machine forbids
+ * (core/domain/registry.ts, `VERSION_TRANSITIONS`) is a bug, not a late event: it throws
+ * `ForbiddenTransitionError` before anything is written, and the store's conditions hold the
+ * machine too.
  */
 import type { ModelConfig } from '../domain/model-config';
 import type {

@@ -7,15 +7,25 @@
  * blue/green rollout (canary or linear from the config) that SageMaker rolls back by itself when
  * one of the model's alarms fires. One rollout at a time per model: the model's `challenger`
  * is the lock, taken by a conditional write.
+ *
+ * A call the hosting service refuses for good ({@link EndpointRequestRejected}: an invalid config,
+ * a service quota) ends the version DEPLOY_FAILED with the refusal as its reason, releases the
+ * lock and rolls out the next approved version; any other error is rethrown with the lock kept,
+ * so that the retried event sends the call again.
  */
 import { resolveStrategy } from '../domain/model-config';
 import { capturePrefix } from '../domain/naming';
 import type { VersionRecord } from '../domain/registry';
+import { EndpointRequestRejected } from '../ports/endpoint-service';
 import { auditId, type MlopsContext } from './context';
 
 /** SageMaker's conventional single-variant name; blue/green updates must keep the variant name. */
 export const VARIANT_NAME = 'AllTraffic';
 
+/**
+ * What a deploy did. `failed` ended the version DEPLOY_FAILED; `next` is then the rollout of the
+ * approved version that was waiting, if any.
+ */
 export type DeployOutcome =
   | { readonly kind: 'not-approved'; readonly status?: string }
   | { readonly kind: 'queued'; readonly behind: number }
@@ -24,13 +34,15 @@ export type DeployOutcome =
       readonly endpointName: string;
       readonly configName: string;
     }
-  | { readonly kind: 'failed'; readonly reason: string };
+  | { readonly kind: 'failed'; readonly reason: string; readonly next?: DeployOutcome };
 
 const ACTOR = 'deployer';
 
+/** Rolls approved versions out, one at a time per model. */
 export class DeployVersion {
   constructor(private readonly ctx: MlopsContext) {}
 
+  /** Rolls `versionNumber` out (or goes on with its rollout after a retry); idempotent. */
   async execute(model: string, versionNumber: number): Promise<DeployOutcome> {
     const { ctx } = this;
     let version = await ctx.registry.getVersion(model, versionNumber);
@@ -57,33 +69,39 @@ export class DeployVersion {
     const tags = { 'mlops:model': model, 'mlops:version': String(versionNumber) };
 
     if (version.status === 'APPROVED') {
-      await ctx.endpoints.ensureModel({
-        modelName,
-        image: version.image,
-        artifactUri: version.artifactUri,
-        tags,
-      });
       const d = config.deployment;
-      await ctx.endpoints.ensureEndpointConfig({
-        configName,
-        modelName,
-        variantName: VARIANT_NAME,
-        hosting:
-          d.type === 'serverless'
-            ? {
-                type: 'serverless',
-                memorySizeMb: d.serverless.memorySizeMb,
-                maxConcurrency: d.serverless.maxConcurrency,
-              }
-            : {
-                type: 'instance',
-                instanceType: d.instanceType,
-                initialInstanceCount: d.initialInstanceCount,
-              },
-        captureUri: `s3://${ctx.bucket}/${capturePrefix(model)}`,
-        capturePercent: d.dataCapturePercent,
-        tags,
-      });
+      try {
+        await ctx.endpoints.ensureModel({
+          modelName,
+          image: version.image,
+          artifactUri: version.artifactUri,
+          tags,
+        });
+        await ctx.endpoints.ensureEndpointConfig({
+          configName,
+          modelName,
+          variantName: VARIANT_NAME,
+          hosting:
+            d.type === 'serverless'
+              ? {
+                  type: 'serverless',
+                  memorySizeMb: d.serverless.memorySizeMb,
+                  maxConcurrency: d.serverless.maxConcurrency,
+                }
+              : {
+                  type: 'instance',
+                  instanceType: d.instanceType,
+                  initialInstanceCount: d.initialInstanceCount,
+                },
+          captureUri: `s3://${ctx.bucket}/${capturePrefix(model)}`,
+          capturePercent: d.dataCapturePercent,
+          tags,
+        });
+      } catch (error) {
+        // Refused before the lock was taken: the version never starts deploying.
+        if (!(error instanceof EndpointRequestRejected)) throw error;
+        return this.refused(version, 'APPROVED', error);
+      }
       const at = ctx.clock.now().toISOString();
       const started = await ctx.registry.startDeployment({
         model,
@@ -126,7 +144,12 @@ export class DeployVersion {
     const modelRecord = await ctx.registry.getModel(version.model);
     const config = modelRecord!.config!;
     if (!endpoint) {
-      await ctx.endpoints.createEndpoint(endpointName, configName, { 'mlops:model': version.model });
+      try {
+        await ctx.endpoints.createEndpoint(endpointName, configName, { 'mlops:model': version.model });
+      } catch (error) {
+        if (!(error instanceof EndpointRequestRejected)) throw error;
+        return this.refused(version, 'DEPLOYING', error);
+      }
       ctx.log.info('endpoint creation requested', {
         model: version.model,
         version: version.version,
@@ -158,8 +181,7 @@ export class DeployVersion {
         await ctx.endpoints.deleteEndpoint(endpointName);
       }
       const reason = `endpoint ${endpointName} is Failed${endpoint.failureReason ? ` (${endpoint.failureReason})` : ''}; it cannot be updated`;
-      await this.fail(version, reason);
-      return { kind: 'failed', reason };
+      return this.failed(version, 'DEPLOYING', reason);
     }
     if (endpoint.status !== 'InService') {
       throw new Error(
@@ -168,13 +190,19 @@ export class DeployVersion {
     }
     const d = config.deployment;
     const alarmNames = ctx.names.alarms(version.model);
-    await ctx.endpoints.updateEndpoint(endpointName, configName, {
-      strategy: resolveStrategy(config),
-      stepPercent: d.stepPercent,
-      bakeSeconds: d.bakeSeconds,
-      terminationWaitSeconds: d.terminationWaitSeconds,
-      rollbackAlarms: modelRecord?.alarmsCreated ? [alarmNames.errorRate, alarmNames.latency] : [],
-    });
+    try {
+      await ctx.endpoints.updateEndpoint(endpointName, configName, {
+        strategy: resolveStrategy(config),
+        stepPercent: d.stepPercent,
+        ...(d.type === 'instance' ? { instanceCount: d.initialInstanceCount } : {}),
+        bakeSeconds: d.bakeSeconds,
+        terminationWaitSeconds: d.terminationWaitSeconds,
+        rollbackAlarms: modelRecord?.alarmsCreated ? [alarmNames.errorRate, alarmNames.latency] : [],
+      });
+    } catch (error) {
+      if (!(error instanceof EndpointRequestRejected)) throw error;
+      return this.refused(version, 'DEPLOYING', error);
+    }
     ctx.log.info('blue/green update requested', {
       model: version.model,
       version: version.version,
@@ -210,13 +238,51 @@ export class DeployVersion {
     });
   }
 
-  private async fail(version: VersionRecord, reason: string): Promise<void> {
-    const at = this.ctx.clock.now().toISOString();
-    const ended = await this.ctx.registry.endFailedDeployment({
+  /**
+   * Starts the newest version waiting in APPROVED, if any: the rollout that ended (promoted,
+   * rolled back, failed or refused) released the model's lock.
+   */
+  async deployNextApproved(model: string): Promise<{ next?: DeployOutcome }> {
+    const versions = await this.ctx.registry.listVersions(model);
+    const waiting = versions.filter((v) => v.status === 'APPROVED').at(-1);
+    if (!waiting) return {};
+    return { next: await this.execute(model, waiting.version) };
+  }
+
+  /** The service refused a call of this rollout for good: retrying cannot help, so it ends here. */
+  private async refused(
+    version: VersionRecord,
+    from: 'APPROVED' | 'DEPLOYING',
+    error: EndpointRequestRejected,
+  ): Promise<DeployOutcome> {
+    this.ctx.log.warn('rollout refused by the hosting service', {
       model: version.model,
       version: version.version,
-      from: ['DEPLOYING'],
-      to: 'DEPLOY_FAILED',
+      error: error.message,
+    });
+    return this.failed(
+      version,
+      from,
+      `the rollout of v${version.version} cannot go through: ${error.message}`,
+    );
+  }
+
+  /**
+   * Ends the version DEPLOY_FAILED (releasing the lock if it held it), notifies, and rolls out the
+   * next approved version: nothing else would, since no endpoint event follows a call that never
+   * went through. Only the delivery whose write ended the version does the rest, once.
+   */
+  private async failed(
+    version: VersionRecord,
+    from: 'APPROVED' | 'DEPLOYING',
+    reason: string,
+  ): Promise<DeployOutcome> {
+    const at = this.ctx.clock.now().toISOString();
+    const request = {
+      model: version.model,
+      version: version.version,
+      from: [from],
+      to: 'DEPLOY_FAILED' as const,
       set: { failureReason: reason, updatedAt: at },
       audit: {
         model: version.model,
@@ -225,18 +291,23 @@ export class DeployVersion {
         type: 'DEPLOY_FAILED',
         actor: ACTOR,
         version: version.version,
-        from: 'DEPLOYING',
+        from,
         to: 'DEPLOY_FAILED',
         reason,
       },
+    };
+    // Before the lock was taken there is no challenger to clear: a plain transition.
+    const ended =
+      from === 'DEPLOYING'
+        ? await this.ctx.registry.endFailedDeployment(request)
+        : await this.ctx.registry.transitionVersion(request);
+    if (!ended) return { kind: 'failed', reason };
+    await this.ctx.notifier.notify({
+      kind: 'deployment-failed',
+      model: version.model,
+      subject: `${version.model} v${version.version}: deployment failed`,
+      message: reason,
     });
-    if (ended) {
-      await this.ctx.notifier.notify({
-        kind: 'deployment-failed',
-        model: version.model,
-        subject: `${version.model} v${version.version}: deployment failed`,
-        message: reason,
-      });
-    }
+    return { kind: 'failed', reason, ...(await this.deployNextApproved(version.model)) };
   }
 }

@@ -3,8 +3,8 @@
  * endpoint-events handler ("SageMaker Endpoint State Change") and by the local cloud.
  *
  * As with training, the event only says "look at this endpoint": DescribeEndpoint is the truth.
- * - InService serving the challenger's config: promote it (champion moves, the old champion is
- *   archived), make sure the model's alarms exist, notify.
+ * - InService serving the challenger's config: make sure the model's alarms exist, then promote it
+ *   (champion moves, the old champion is archived), notify.
  * - InService still serving another config after the rollout was requested: SageMaker rolled the
  *   update back (an alarm fired during baking) or the update failed: ROLLED_BACK, the champion stays.
  * - Failed / UpdateRollbackFailed: DEPLOY_FAILED with SageMaker's reason.
@@ -55,6 +55,9 @@ export class ProcessEndpointChange {
 
     if (endpoint.status === 'InService' && endpoint.configName === version.endpointConfigName) {
       const previous = modelRecord.champion;
+      // The alarms first: once promoted, the challenger is cleared and a retried event finds no
+      // rollout in flight, so anything left for after the promotion would never be done.
+      await this.ensureAlarms(model, endpointName);
       const promoted = await ctx.registry.promote({
         model,
         version: n,
@@ -73,7 +76,6 @@ export class ProcessEndpointChange {
         },
       });
       if (!promoted) return { kind: 'ignored', why: `${model} v${n} was already promoted` };
-      await this.ensureAlarms(model, endpointName);
       await ctx.notifier.notify({
         kind: 'version-promoted',
         model,
@@ -158,11 +160,8 @@ export class ProcessEndpointChange {
     await ctx.registry.markAlarmsCreated(model, ctx.clock.now().toISOString());
   }
 
-  /** Starts the newest version waiting in APPROVED, if any. */
-  private async next(model: string): Promise<{ next?: DeployOutcome }> {
-    const versions = await this.ctx.registry.listVersions(model);
-    const waiting = versions.filter((v) => v.status === 'APPROVED').at(-1);
-    if (!waiting) return {};
-    return { next: await new DeployVersion(this.ctx).execute(model, waiting.version) };
+  /** Starts the newest version waiting in APPROVED, if any (one rule: {@link DeployVersion.deployNextApproved}). */
+  private next(model: string): Promise<{ next?: DeployOutcome }> {
+    return new DeployVersion(this.ctx).deployNextApproved(model);
   }
 }

@@ -8,6 +8,9 @@
  *   the same event monitors the same window (and finds it done);
  * - `{ "model": "<name>" }` (both optional, e.g. `aws lambda invoke`): an on-demand run over the
  *   hour (or `windowMinutes`) ending now, for one model or all of them.
+ *
+ * A model whose monitoring failed does not stop the others, but fails the invocation once they are
+ * done, so that the window is retried (see `complete`).
  */
 import { z } from 'zod';
 import { createEmfMetrics, EmfMetricsPublisher } from '../../adapters/aws/emf-metrics-publisher';
@@ -15,7 +18,11 @@ import { DRIFT_NAMESPACE } from '../../core/domain/drift-metrics';
 import { MODEL_NAME_PATTERN } from '../../core/domain/naming';
 import type { MetricsPublisher } from '../../core/ports/metrics';
 import type { MlopsContext } from '../../core/use-cases/context';
-import { MonitorDrift, type MonitorDriftOptions } from '../../core/use-cases/monitor-drift';
+import {
+  MonitorDrift,
+  type MonitorDriftOptions,
+  type MonitorOutcome,
+} from '../../core/use-cases/monitor-drift';
 import { createAwsContext } from '../shared/aws-context';
 import { eventHandler } from '../shared/event-handler';
 import { parseEvent } from '../shared/events';
@@ -51,19 +58,39 @@ export function createMonitorHandler(
   publisher: MetricsPublisher = new EmfMetricsPublisher(driftMetrics, DRIFT_NAMESPACE),
   options: MonitorDriftOptions = {},
 ) {
-  return eventHandler('Monitor', (event) => {
+  return eventHandler('Monitor', async (event) => {
     const monitor = new MonitorDrift(getContext(), publisher, options);
     if (isObject(event) && 'source' in event) {
       const parsed = parseEvent(scheduledEvent, event, 'EventBridge Scheduled Event');
-      return monitor.execute({ scheduledAt: new Date(parsed.time) });
+      return complete(await monitor.execute({ scheduledAt: new Date(parsed.time) }));
     }
     const request = parseEvent(onDemandMonitorEvent, event ?? {}, 'on-demand monitor');
-    return monitor.execute({
-      ...(request.model !== undefined ? { model: request.model } : {}),
-      endingNow: true,
-      ...(request.windowMinutes !== undefined ? { lengthMs: request.windowMinutes * 60_000 } : {}),
-    });
+    return complete(
+      await monitor.execute({
+        ...(request.model !== undefined ? { model: request.model } : {}),
+        endingNow: true,
+        ...(request.windowMinutes !== undefined ? { lengthMs: request.windowMinutes * 60_000 } : {}),
+      }),
+    );
   });
+}
+
+/**
+ * The run's outcome, or an error when a model's window failed (a throttled read, a refused write):
+ * the other models were monitored all the same, and the error makes Lambda retry the event, whose
+ * window is the same, so the models done find their window done and the failed one gets another
+ * try (then the dead-letter queue, which is alarmed). Returned as done, the failed window would
+ * never be monitored: the next run is the next hour's.
+ */
+function complete(outcome: MonitorOutcome): MonitorOutcome {
+  const failed = outcome.models.filter((m) => m.kind === 'failed');
+  if (failed.length === 0) return outcome;
+  logger.warn('drift monitoring incomplete', { outcome });
+  throw new Error(
+    `drift monitoring of window ${outcome.window.id} failed for ${failed
+      .map((m) => `${m.model} v${m.version} (${m.error})`)
+      .join(', ')}`,
+  );
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -17,7 +17,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BUCKET_PREFIXES } from '../../core/domain/naming';
+import { BUCKET_PREFIXES, reportKeys } from '../../core/domain/naming';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
 import { createDeadLetterQueue } from '../private/queues';
@@ -139,6 +139,14 @@ export class IngestPipeline extends Construct {
     const datasets = data.objectsArn(BUCKET_PREFIXES.datasets);
     const models = data.objectsArn(BUCKET_PREFIXES.models);
     const prepared = data.objectsArn(BUCKET_PREFIXES.prepared);
+    // The data-quality gate's reports, reports/<model>/<dataset>/<file> (core/domain/naming.ts,
+    // reportKeys): only these three file names, never the monitor's drift.json.
+    const reportFiles = reportKeys('*', '*');
+    const reports = {
+      statistics: data.bucket.arnForObjects(reportFiles.statistics),
+      constraints: data.bucket.arnForObjects(reportFiles.constraints),
+      violations: data.bucket.arnForObjects(reportFiles.violations),
+    };
 
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -162,6 +170,23 @@ export class IngestPipeline extends Construct {
         sid: 'WritePreparedChannels',
         actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
         resources: [prepared],
+      }),
+    );
+
+    // The data-quality gate (core/use-cases/data-quality-gate.ts) reads the baseline's statistics
+    // and constraints, and writes the dataset's statistics, suggested constraints and violations.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadDataQualityBaselines',
+        actions: ['s3:GetObject'],
+        resources: [reports.statistics, reports.constraints],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteDataQualityReports',
+        actions: ['s3:PutObject'],
+        resources: [reports.statistics, reports.constraints, reports.violations],
       }),
     );
 
@@ -191,6 +216,21 @@ export class IngestPipeline extends Construct {
       role,
       prepared,
       'Ingest writes the prepared train/validation channels under prepared/<model>/<dataset>/; write is limited to the prepared/ prefix.',
+    );
+    acknowledgeWildcardResource(
+      role,
+      reports.statistics,
+      "The data-quality gate writes each dataset's statistics.json under reports/<model>/<dataset>/ and reads the baseline dataset's; model and dataset ids are chosen at run time, so only the file name is fixed.",
+    );
+    acknowledgeWildcardResource(
+      role,
+      reports.constraints,
+      "The data-quality gate writes each dataset's suggested constraints.json under reports/<model>/<dataset>/ and reads the baseline dataset's; only the file name is fixed.",
+    );
+    acknowledgeWildcardResource(
+      role,
+      reports.violations,
+      'The data-quality gate writes constraint_violations.json of a dataset checked against a baseline under reports/<model>/<dataset>/; write-only, only the file name is fixed.',
     );
     acknowledgeWildcardResource(
       role,

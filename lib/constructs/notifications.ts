@@ -3,12 +3,19 @@
  * with a customer-managed KMS key. Where this stands: infrastructure (lib/constructs); the handlers
  * publish to it through the Notifier port.
  *
- * Publishers: the handlers (IAM grants on their roles) and, when `allowAlarmActions` is on, the
- * model alarms themselves (adapters/aws/cloudwatch-alarm-service.ts sets AlarmActions/OKActions to
- * this topic). An alarm action on an encrypted topic needs both a topic policy statement for
- * cloudwatch.amazonaws.com and kms:Decrypt + kms:GenerateDataKey* for it in the key policy (SNS
- * Developer Guide, "Enable compatibility between event sources from AWS services and encrypted
- * topics"); both are limited to this account with aws:SourceAccount.
+ * Publishers: the handlers (IAM grants on their roles) and, when `allowAlarmActions` is on,
+ * CloudWatch alarms: the stack turns it on for its operational alarms (operational-alarms.ts);
+ * the model alarms could use it too (adapters/aws/cloudwatch-alarm-service.ts sets
+ * AlarmActions/OKActions when given the topic) but are not given it. An alarm action on an
+ * encrypted topic needs both a topic policy statement for cloudwatch.amazonaws.com and
+ * kms:Decrypt + kms:GenerateDataKey* for it in the key policy; without the key statement the
+ * alarm action fails with an authorization error on the key (visible in the alarm's history) and
+ * nothing is delivered, which is also why an AWS managed key (alias/aws/sns), whose policy cannot
+ * be changed, does not work (SNS Developer Guide, "Key management", "Enable compatibility between
+ * event sources from AWS services and encrypted topics",
+ * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services;
+ * AWS re:Post Knowledge Center, https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns).
+ * Both statements are limited to this account with aws:SourceAccount.
  */
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -26,8 +33,10 @@ export interface NotificationsProps {
   readonly keyRemovalPolicy?: RemovalPolicy;
   /**
    * Let CloudWatch alarms of this account publish to the topic (alarm actions). Off by default:
-   * alarm state changes reach people through the alarm-events handler, which opens the incident
-   * and writes a readable message, so raw alarm actions would only send every alarm twice.
+   * model alarm state changes reach people through the alarm-events handler, which opens the
+   * incident and writes a readable message, so raw alarm actions on them would only send every
+   * alarm twice. ServerlessMlopsStack turns it on for its operational alarms, which no handler
+   * watches.
    * @default false
    */
   readonly allowAlarmActions?: boolean;

@@ -55,7 +55,14 @@ export function demoModelConfig(timeScale: number): Record<string, unknown> {
     problemType: 'binary_classification',
     hyperparameters: { num_round: 60, max_depth: 4, eta: 0.2 },
     gate: { threshold: 0.75, regressionTolerance: 0.03 },
-    deployment: { strategy: 'canary', stepPercent: 50, bakeSeconds, terminationWaitSeconds: 60 },
+    // Two instances: a canary is at most half the fleet (model-config.ts, BLUE_GREEN_SIZE_LIMITS).
+    deployment: {
+      strategy: 'canary',
+      stepPercent: 50,
+      initialInstanceCount: 2,
+      bakeSeconds,
+      terminationWaitSeconds: 60,
+    },
     monitoring: { errorRateThreshold: 0.05, evaluationPeriods: 3, datapointsToAlarm: 2 },
     // The data-quality gate: drift is recorded and shown, and training goes on (new data is often
     // why one retrains); schema and quality violations would refuse the dataset.

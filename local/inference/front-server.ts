@@ -32,6 +32,8 @@ import {
 } from './inference-server';
 
 const SAGEMAKER_NAMESPACE = 'AWS/SageMaker';
+/** SageMaker's limit on one real-time invocation (Developer Guide, "InvokeEndpoint": 60 seconds). */
+const SAGEMAKER_INVOCATION_TIMEOUT_MS = 60_000;
 
 /** A fleet the front can send traffic to. */
 export interface FleetTarget {
@@ -71,6 +73,9 @@ export class FrontServer {
   /** Weighted routing without randomness: green gets exactly its share of every run of requests. */
   private credit = 0;
   private fault: Fault | undefined;
+  /** Requests picked for each fleet (by URL) and not answered yet: what {@link drained} waits for. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly drainWaiters = new Map<string, (() => void)[]>();
 
   private constructor(
     private readonly options: FrontServerOptions,
@@ -114,6 +119,27 @@ export class FrontServer {
     this.green = green;
     this.greenWeight = green ? Math.min(1, Math.max(0, greenWeight)) : 0;
     this.credit = 0;
+  }
+
+  /**
+   * Resolves once no request routed to `fleet` is still waiting for it: call after {@link route}
+   * took the fleet out, before stopping it. SageMaker drains a fleet's connections before it
+   * terminates it; a request already sent to a retiring fleet is answered, not cut to a 500.
+   */
+  drained(fleet: FleetTarget, timeoutMs = SAGEMAKER_INVOCATION_TIMEOUT_MS): Promise<void> {
+    if (!this.inFlight.get(fleet.url)) return Promise.resolve();
+    return new Promise((resolve) => {
+      // A fleet that never answers does not hold the rollout forever: SageMaker gives up on an
+      // invocation after 60 seconds too.
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      const waiters = this.drainWaiters.get(fleet.url) ?? [];
+      waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.drainWaiters.set(fleet.url, waiters);
+    });
   }
 
   injectFault(fault: Fault | undefined): void {
@@ -162,7 +188,29 @@ export class FrontServer {
     const chosen = this.pick();
     if (!chosen) return sendText(res, 503, `endpoint ${this.options.endpointName} has no fleet in service`);
     const { target, isGreen } = chosen;
+    this.inFlight.set(target.url, (this.inFlight.get(target.url) ?? 0) + 1);
+    try {
+      await this.invoke(req, res, started, target, isGreen, body);
+    } finally {
+      const left = (this.inFlight.get(target.url) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(target.url, left);
+      else {
+        this.inFlight.delete(target.url);
+        for (const resolve of this.drainWaiters.get(target.url) ?? []) resolve();
+        this.drainWaiters.delete(target.url);
+      }
+    }
+  }
 
+  /** Sends one invocation to the fleet picked for it (or fails it, under a fault) and records its metrics. */
+  private async invoke(
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: bigint,
+    target: FleetTarget,
+    isGreen: boolean,
+    body: Buffer,
+  ): Promise<void> {
     const fault = this.fault && ((this.fault.target ?? 'all') === 'all' || isGreen) ? this.fault : undefined;
     const modelStarted = process.hrtime.bigint();
     let status: number;

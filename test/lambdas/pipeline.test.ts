@@ -79,7 +79,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
       'models/churn/config.json',
       JSON.stringify({
         gate: { threshold: 0.7, regressionTolerance: 0.01 },
-        deployment: { strategy: 'linear', stepPercent: 20, bakeSeconds: 600 },
+        deployment: { strategy: 'linear', stepPercent: 20, bakeSeconds: 600, initialInstanceCount: 5 },
       }),
     );
     v1 = await newVersion(model, 400, 1);
@@ -128,7 +128,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
           VariantName: 'AllTraffic',
           ModelName: v1.jobName,
           InstanceType: 'ml.m5.large',
-          InitialInstanceCount: 1,
+          InitialInstanceCount: 5,
           InitialVariantWeight: 1,
         },
       ],
@@ -203,7 +203,8 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
           TrafficRoutingConfiguration: {
             Type: 'LINEAR',
             WaitIntervalInSeconds: 600,
-            LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 20 },
+            // 20% of 5 instances: one instance per step, sent as a count (model-config.ts).
+            LinearStepSize: { Type: 'INSTANCE_COUNT', Value: 1 },
           },
           TerminationWaitInSeconds: 120,
           // 5 linear steps x 600 s bake + 120 s termination wait + 1800 s to provision the new fleet.

@@ -14,7 +14,7 @@ afterAll(cleanupOutdirs);
 
 describe('full synth', () => {
   it(
-    'bundles the five handlers as ESM and passes CloudFormation validation and cdk-nag',
+    'bundles the six handlers as ESM and passes CloudFormation validation and cdk-nag',
     { timeout: 240_000 },
     () => {
       const outdir = tempOutdir();
@@ -35,7 +35,7 @@ describe('full synth', () => {
           { Type: string; Properties: { Code: { S3Key: string } } }
         >,
       ).filter((r) => r.Type === 'AWS::Lambda::Function');
-      expect(functions).toHaveLength(5);
+      expect(functions).toHaveLength(6);
       for (const fn of functions) {
         // The code's S3 key is `<asset hash>.zip`; the bundle is staged in `asset.<hash>/`.
         const assetDir = path.join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`);

@@ -82,6 +82,8 @@ describe('IAM identity policies', () => {
     expect(passRole.map((p) => p.logicalId).sort()).toEqual([
       expect.stringMatching(/^EndpointEventsHandlerRoleDefaultPolicy/),
       expect.stringMatching(/^IngestHandlerRoleDefaultPolicy/),
+      // The reconciler deploys the next approved version when a re-applied rollout is refused.
+      expect.stringMatching(/^ReconcilerHandlerRoleDefaultPolicy/),
       expect.stringMatching(/^TrainingEventsHandlerRoleDefaultPolicy/),
     ]);
     for (const { statement } of passRole) {

@@ -4,6 +4,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECONCILER_ENV } from '../../lambdas/reconciler/settings';
 import { ENV } from '../../lambdas/shared/environment';
 import { ServerlessMlopsStack } from '../../lib/serverless-mlops-stack';
 import { cleanupOutdirs, fastApp, synthMlopsStack, type CfnResourceJson } from './helpers';
@@ -20,9 +21,9 @@ describe('ServerlessMlopsStack with defaults', () => {
     template = synthMlopsStack().template;
   });
 
-  it('creates the five handlers on Node.js 24, arm64, with X-Ray and source maps', () => {
+  it('creates the six handlers on Node.js 24, arm64, with X-Ray and source maps', () => {
     const fns = Object.values(functions(template));
-    expect(fns).toHaveLength(5);
+    expect(fns).toHaveLength(6);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -45,10 +46,13 @@ describe('ServerlessMlopsStack with defaults', () => {
       'POWERTOOLS_METRICS_NAMESPACE',
       'POWERTOOLS_SERVICE_NAME',
     ].sort();
+    // The reconciler also names where it re-delivers lost events (lambdas/reconciler/settings.ts).
+    const reconcilerExtras = Object.values(RECONCILER_ENV);
     const services: string[] = [];
     for (const fn of Object.values(functions(template))) {
       const variables = (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(Object.keys(variables).sort()).toEqual(expected);
+      const own = variables.POWERTOOLS_SERVICE_NAME === 'reconciler' ? reconcilerExtras : [];
+      expect(Object.keys(variables).sort()).toEqual([...expected, ...own].sort());
       expect(variables).toMatchObject({
         [ENV.resourcePrefix]: 'mlops',
         [ENV.dataBucket]: { Ref: expect.stringMatching('^DataBucket') },
@@ -66,12 +70,13 @@ describe('ServerlessMlopsStack with defaults', () => {
       'endpoint-events',
       'ingest',
       'monitor',
+      'reconciler',
       'training-events',
     ]);
   });
 
   it('retains log groups for one month, one per function, passed to the function', () => {
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 5);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 6);
     for (const fn of Object.values(functions(template))) {
       expect(fn.Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup/) } });
     }
@@ -88,6 +93,7 @@ describe('ServerlessMlopsStack with defaults', () => {
         'EndpointEventsDeadLetterQueueUrl',
         'IngestDeadLetterQueueUrl',
         'NotificationTopicArn',
+        'ReconcilerFunctionName',
         'RegistryTableName',
         'SageMakerRoleArn',
         'TrainingEventsDeadLetterQueueUrl',

@@ -228,8 +228,30 @@ describe('LocalEventBus', () => {
       failed: 3,
       retried: 3,
       deadLettered: 0,
+      lost: 0,
     });
     expect(bus.deadLetters()).toEqual([]);
+  });
+
+  it('loses the next events of a rule when told to (an injected fault), then delivers again', async () => {
+    const bus = newBus();
+    const received: unknown[] = [];
+    bus.addRule({ name: 'a', pattern: {}, target: async (e) => void received.push(e.detail) });
+    bus.addRule({ name: 'b', pattern: {}, target: async () => {} });
+    bus.loseNext('a', 2);
+    for (const n of [1, 2, 3]) bus.publish(event({ n }));
+    await bus.drain();
+
+    expect(received).toEqual([{ n: 3 }]);
+    expect(bus.deliveries().byRule.a).toMatchObject({ matched: 3, attempts: 1, succeeded: 1, lost: 2 });
+    expect(bus.deliveries().byRule.b).toMatchObject({ matched: 3, succeeded: 3, lost: 0 });
+    expect(bus.deadLetters()).toEqual([]);
+    bus.loseNext('a', 5);
+    bus.loseNext('a', 0); // ends the fault
+    bus.publish(event({ n: 4 }));
+    await bus.drain();
+    expect(received).toEqual([{ n: 3 }, { n: 4 }]);
+    expect(() => bus.loseNext('missing')).toThrow('no rule "missing"');
   });
 
   it('dead-letters the event after the last retry, as a JSON line', async () => {

@@ -4,6 +4,7 @@ import {
   CreateModelCommand,
   DeleteEndpointCommand,
   DescribeEndpointCommand,
+  ResourceLimitExceeded,
   SageMakerClient,
   SageMakerServiceException,
   UpdateEndpointCommand,
@@ -32,6 +33,19 @@ function validation(message: string): SageMakerServiceException {
   });
 }
 
+/** An SDK service exception other than ValidationException, as the SDK throws it. */
+function serviceError(name: string, message: string, fault: 'client' | 'server' = 'client'): Error {
+  return new SageMakerServiceException({ name, $fault: fault, message, $metadata: {} });
+}
+
+/** ResourceLimitExceeded as SageMaker answers a request above an account quota. */
+function quota(limit: string): ResourceLimitExceeded {
+  return new ResourceLimitExceeded({
+    message: `The account-level service limit '${limit}' is 2 Instances, with current utilization of 2 Instances and a request delta of 2 Instances. Please use AWS Service Quotas to request an increase for this quota.`,
+    $metadata: { httpStatusCode: 400 },
+  });
+}
+
 function configSpec(overrides: Partial<EndpointConfigSpec> = {}): EndpointConfigSpec {
   return {
     configName: 'mlops-churn-v3-cfg',
@@ -49,6 +63,7 @@ function policy(overrides: Partial<RolloutPolicy> = {}): RolloutPolicy {
   return {
     strategy: 'canary',
     stepPercent: 10,
+    instanceCount: 4,
     bakeSeconds: 300,
     terminationWaitSeconds: 120,
     rollbackAlarms: ['mlops-churn-latency-anomaly', 'mlops-churn-error-rate'],
@@ -101,13 +116,19 @@ describe('ensureModel', () => {
     await expect(service.ensureModel(model)).resolves.toBeUndefined();
   });
 
-  it('rethrows other validation errors', async () => {
+  it('turns other validation errors into EndpointRequestRejected, keeping the cause', async () => {
     sagemaker
       .on(CreateModelCommand)
       .rejects(
         validation('Could not access model data at s3://data/artifacts/churn/job/output/model.tar.gz.'),
       );
-    await expect(service.ensureModel(model)).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(service.ensureModel(model)).rejects.toMatchObject({
+      name: 'EndpointRequestRejected',
+      message: expect.stringMatching(
+        /^SageMaker refused CreateModel mlops-churn-v3: ValidationException: Could not access model data/,
+      ),
+      cause: { name: 'ValidationException' },
+    });
   });
 });
 
@@ -328,7 +349,8 @@ describe('updateEndpoint', () => {
           TrafficRoutingConfiguration: {
             Type: 'CANARY',
             WaitIntervalInSeconds: 300,
-            CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 },
+            // 10% of 4 instances, rounded up to a whole instance.
+            CanarySize: { Type: 'INSTANCE_COUNT', Value: 1 },
           },
           TerminationWaitInSeconds: 120,
           // 2 bakes of 300 s + 120 s termination wait + 1800 s to provision the new fleet.
@@ -390,13 +412,149 @@ describe('updateEndpoint', () => {
   });
 });
 
+describe('refusals for good and transient errors', () => {
+  // A refusal for good: the version ends DEPLOY_FAILED. Anything else: rethrown as is, the event retried.
+  const calls = {
+    CreateModel: () =>
+      service.ensureModel({
+        modelName: 'mlops-churn-v3',
+        image: 'img',
+        artifactUri: 's3://a/m.tar.gz',
+        tags: TAGS,
+      }),
+    CreateEndpointConfig: () => service.ensureEndpointConfig(configSpec()),
+    CreateEndpoint: () => service.createEndpoint('mlops-churn', 'mlops-churn-v3-cfg', TAGS),
+    UpdateEndpoint: () => service.updateEndpoint('mlops-churn', 'mlops-churn-v4-cfg', policy()),
+  };
+  const commands = {
+    CreateModel: CreateModelCommand,
+    CreateEndpointConfig: CreateEndpointConfigCommand,
+    CreateEndpoint: CreateEndpointCommand,
+    UpdateEndpoint: UpdateEndpointCommand,
+  } as const;
+
+  it.each([
+    {
+      operation: 'UpdateEndpoint',
+      error: validation(
+        "1 validation error detected: Value 'mlops-churn-error-rate' at 'deploymentConfig.autoRollbackConfiguration.alarms.1.member.alarmName' failed to satisfy constraint",
+      ),
+    },
+    { operation: 'UpdateEndpoint', error: quota('ml.m5.large for endpoint usage') },
+    {
+      operation: 'CreateEndpoint',
+      error: validation(
+        'Could not find endpoint configuration "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/mlops-churn-v3-cfg".',
+      ),
+    },
+    { operation: 'CreateEndpoint', error: quota('Number of endpoints') },
+    {
+      operation: 'CreateEndpointConfig',
+      error: validation(
+        "Value 'ml.m5.huge' at 'productionVariants.1.member.instanceType' failed to satisfy constraint",
+      ),
+    },
+    { operation: 'CreateEndpointConfig', error: quota('Total number of instances across all endpoints') },
+    { operation: 'CreateModel', error: quota('Number of models') },
+  ] as const)('$operation: $error.name is refused for good', async ({ operation, error }) => {
+    // Only the rejection matters here, not the command's input type.
+    sagemaker.on(commands[operation] as typeof UpdateEndpointCommand).rejects(error);
+    const thrown = await calls[operation]().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(thrown).toMatchObject({
+      name: 'EndpointRequestRejected',
+      message: expect.stringContaining(`SageMaker refused ${operation} `),
+      cause: error,
+    });
+    // The service's code and message are what a person reads in the registry.
+    expect((thrown as Error).message).toContain(`${error.name}: ${error.message}`);
+  });
+
+  it.each([
+    { what: 'throttling', error: serviceError('ThrottlingException', 'Rate exceeded') },
+    { what: 'a server fault', error: serviceError('InternalFailure', 'internal error', 'server') },
+    { what: 'the service unavailable', error: serviceError('ServiceUnavailable', 'unavailable', 'server') },
+    {
+      // The stack's own permissions (or IAM still propagating after a deploy): not the version's
+      // fault, fixed by the operator, then the retried or redriven event goes through.
+      what: 'access denied',
+      error: serviceError(
+        'AccessDeniedException',
+        'User: arn:aws:sts::123456789012:assumed-role/deploy/fn is not authorized to perform: sagemaker:UpdateEndpoint',
+      ),
+    },
+    {
+      what: 'a client-side timeout',
+      error: Object.assign(new Error('Connection timed out'), { name: 'TimeoutError' }),
+    },
+    {
+      what: 'an endpoint busy with another change (its status in the message)',
+      error: validation(
+        'Cannot update endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-churn" because it is in status Updating.',
+      ),
+    },
+    {
+      what: 'an endpoint gone since it was described (the retry creates it)',
+      error: validation(
+        'Could not find endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-churn".',
+      ),
+    },
+  ])('UpdateEndpoint: $what is rethrown as is, for the event to be retried', async ({ error }) => {
+    sagemaker.on(UpdateEndpointCommand).rejects(error);
+    await expect(calls.UpdateEndpoint()).rejects.toBe(error);
+  });
+
+  it('an in-progress endpoint rolling out another config is rethrown as is', async () => {
+    const busy = validation(
+      'Cannot update in-progress endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-churn".',
+    );
+    sagemaker.on(UpdateEndpointCommand).rejects(busy);
+    sagemaker.on(DescribeEndpointCommand).resolves(
+      describeResponse({
+        EndpointStatus: 'RollingBack',
+        EndpointConfigName: 'mlops-churn-v2-cfg',
+        PendingDeploymentSummary: { EndpointConfigName: 'mlops-churn-v3-cfg' },
+      }),
+    );
+    await expect(calls.UpdateEndpoint()).rejects.toBe(busy);
+  });
+
+  it('a rollout SageMaker would refuse is refused without being sent', async () => {
+    sagemaker.on(UpdateEndpointCommand).resolves({});
+    await expect(
+      service.updateEndpoint(
+        'mlops-churn',
+        'mlops-churn-v4-cfg',
+        policy({ strategy: 'canary', instanceCount: 1 }),
+      ),
+    ).rejects.toMatchObject({
+      name: 'EndpointRequestRejected',
+      message: expect.stringMatching(
+        /UpdateEndpoint mlops-churn.*'canary' needs deployment.initialInstanceCount >= 2/,
+      ),
+    });
+    expect(sagemaker).not.toHaveReceivedCommand(UpdateEndpointCommand);
+  });
+
+  it('an endpoint config SageMaker would refuse is refused without being sent', async () => {
+    await expect(service.ensureEndpointConfig(configSpec({ capturePercent: 101 }))).rejects.toMatchObject({
+      name: 'EndpointRequestRejected',
+      message: expect.stringContaining('capturePercent must be an integer from 0 to 100'),
+    });
+    expect(sagemaker).not.toHaveReceivedCommand(CreateEndpointConfigCommand);
+  });
+});
+
 describe('buildDeploymentConfig', () => {
-  it('builds a linear rollout, its step clamped to 10-50 %', () => {
+  it('sizes a linear rollout in whole instances: stepPercent of the fleet, rounded up', () => {
     expect(
       buildDeploymentConfig(
         policy({
           strategy: 'linear',
-          stepPercent: 5,
+          stepPercent: 25,
+          instanceCount: 10,
           bakeSeconds: 60,
           terminationWaitSeconds: 0,
           rollbackAlarms: [],
@@ -407,17 +565,47 @@ describe('buildDeploymentConfig', () => {
         TrafficRoutingConfiguration: {
           Type: 'LINEAR',
           WaitIntervalInSeconds: 60,
-          LinearStepSize: { Type: 'CAPACITY_PERCENT', Value: 10 },
+          // 25% of 10 = 2.5 -> 3 instances (30%), so 4 steps.
+          LinearStepSize: { Type: 'INSTANCE_COUNT', Value: 3 },
         },
         TerminationWaitInSeconds: 0,
-        MaximumExecutionTimeoutInSeconds: 10 * 60 + 1800,
+        MaximumExecutionTimeoutInSeconds: 4 * 60 + 1800,
       },
     });
-    const wide = buildDeploymentConfig(policy({ strategy: 'linear', stepPercent: 80 }));
-    expect(wide.BlueGreenUpdatePolicy?.TrafficRoutingConfiguration?.LinearStepSize).toEqual({
-      Type: 'CAPACITY_PERCENT',
-      Value: 50,
-    });
+    // A small percentage of a small fleet is still one instance: 5% of 4 is 1 (25%).
+    expect(
+      buildDeploymentConfig(policy({ strategy: 'linear', stepPercent: 5, instanceCount: 4 }))
+        .BlueGreenUpdatePolicy?.TrafficRoutingConfiguration?.LinearStepSize,
+    ).toEqual({ Type: 'INSTANCE_COUNT', Value: 1 });
+  });
+
+  it('refuses sizes SageMaker would refuse instead of sending them (TrafficRoutingConfig)', () => {
+    // A canary or a step on one instance would be 100% of the fleet.
+    expect(() => buildDeploymentConfig(policy({ strategy: 'canary', instanceCount: 1 }))).toThrow(
+      "'canary' needs deployment.initialInstanceCount >= 2",
+    );
+    expect(() => buildDeploymentConfig(policy({ strategy: 'linear', instanceCount: 1 }))).toThrow(
+      "'linear' needs deployment.initialInstanceCount >= 2",
+    );
+    // Above half the fleet, or a linear step below 10% of it.
+    expect(() =>
+      buildDeploymentConfig(policy({ strategy: 'linear', stepPercent: 80, instanceCount: 4 })),
+    ).toThrow('a linear step must be 10-50%');
+    expect(() =>
+      buildDeploymentConfig(policy({ strategy: 'linear', stepPercent: 5, instanceCount: 20 })),
+    ).toThrow('a linear step must be 10-50%');
+    expect(() =>
+      buildDeploymentConfig(policy({ strategy: 'canary', stepPercent: 40, instanceCount: 3 })),
+    ).toThrow('a canary must be at most 50%');
+    // Serverless: no instance count to take a share of.
+    expect(() => buildDeploymentConfig(policy({ strategy: 'canary', instanceCount: undefined }))).toThrow(
+      "needs the variant's instance count",
+    );
+    // All at once needs no size, whatever the fleet.
+    expect(() => buildDeploymentConfig(policy({ strategy: 'all_at_once', instanceCount: 1 }))).not.toThrow();
+    expect(() =>
+      buildDeploymentConfig(policy({ strategy: 'all_at_once', instanceCount: undefined })),
+    ).not.toThrow();
   });
 
   it('builds an all-at-once rollout', () => {
@@ -431,15 +619,15 @@ describe('buildDeploymentConfig', () => {
     });
   });
 
-  it('clamps to the documented limits', () => {
+  it('clamps the waits to the documented limits', () => {
     const config = buildDeploymentConfig(
-      policy({ stepPercent: 75, bakeSeconds: 99_999, terminationWaitSeconds: -5 }),
+      policy({ stepPercent: 50, bakeSeconds: 99_999, terminationWaitSeconds: -5 }),
     );
     expect(config.BlueGreenUpdatePolicy).toEqual({
       TrafficRoutingConfiguration: {
         Type: 'CANARY',
         WaitIntervalInSeconds: 3600,
-        CanarySize: { Type: 'CAPACITY_PERCENT', Value: 50 },
+        CanarySize: { Type: 'INSTANCE_COUNT', Value: 2 },
       },
       TerminationWaitInSeconds: 0,
       MaximumExecutionTimeoutInSeconds: 2 * 3600 + 1800,
@@ -448,7 +636,13 @@ describe('buildDeploymentConfig', () => {
 
   it('shortens the bake when the waits would not fit the 8-hour timeout', () => {
     const config = buildDeploymentConfig(
-      policy({ strategy: 'linear', stepPercent: 10, bakeSeconds: 3600, terminationWaitSeconds: 3600 }),
+      policy({
+        strategy: 'linear',
+        stepPercent: 10,
+        instanceCount: 10,
+        bakeSeconds: 3600,
+        terminationWaitSeconds: 3600,
+      }),
     );
     const blueGreen = config.BlueGreenUpdatePolicy;
     // 28800 - 3600 - 1800 = 23400 s for 10 bakes.

@@ -8,7 +8,7 @@ import {
   trafficSteps,
   upperSnake,
 } from '../../../adapters/local/local-endpoint-service';
-import type { RolloutPolicy } from '../../../core/ports/endpoint-service';
+import { EndpointRequestRejected, type RolloutPolicy } from '../../../core/ports/endpoint-service';
 import { localTime, type CloudEvent, type LoadedModel, type MetricDatum } from '../../../local/contracts';
 import fixture from '../../fixtures/events/sagemaker-endpoint-state-change.json';
 import { startS3Server, type S3TestServer } from '../../support/s3-server';
@@ -296,12 +296,13 @@ describe('LocalEndpointService: create', () => {
     await h.svc.deleteEndpoint('ep-broken');
   });
 
-  it('refuses an unknown config', async () => {
+  it('refuses an unknown config for good, as the AWS adapter classifies the ValidationException', async () => {
     const h = await harness();
     await expect(h.svc.createEndpoint('ep-x', 'nope', {})).rejects.toMatchObject({
-      name: 'ValidationException',
+      name: 'EndpointRequestRejected',
       message: expect.stringMatching(/Could not find endpoint configuration/),
     });
+    await expect(h.svc.createEndpoint('ep-x', 'nope', {})).rejects.toBeInstanceOf(EndpointRequestRejected);
   });
 });
 

@@ -244,7 +244,7 @@ describe('parseModelConfig: problems name the field', () => {
 
   it('refuses canary or linear rollouts on serverless endpoints', () => {
     expect(problems({ deployment: { type: 'serverless', strategy: 'canary' } })).toEqual([
-      "deployment.strategy: must be 'all_at_once' for serverless endpoints",
+      "deployment.strategy: must be 'all_at_once' for serverless endpoints (canary and linear sizes are shares of an instance fleet)",
     ]);
     expect(problems({ deployment: { type: 'serverless', strategy: 'linear' } })[0]).toMatch(
       /^deployment\.strategy: /,
@@ -252,9 +252,64 @@ describe('parseModelConfig: problems name the field', () => {
     expect(parsed({ deployment: { type: 'serverless', strategy: 'all_at_once' } }).deployment.strategy).toBe(
       'all_at_once',
     );
-    expect(parsed({ deployment: { type: 'instance', strategy: 'linear' } }).deployment.strategy).toBe(
-      'linear',
+    expect(
+      parsed({ deployment: { type: 'instance', strategy: 'linear', initialInstanceCount: 2 } }).deployment
+        .strategy,
+    ).toBe('linear');
+  });
+
+  // TrafficRoutingConfig (SageMaker API Reference): a canary is at most 50% of the variant's
+  // instances, a linear step 10-50%; a canary or step is at least one instance.
+  it('refuses canary or linear rollouts on one instance, naming the field', () => {
+    expect(problems({ deployment: { strategy: 'canary' } })).toEqual([
+      "deployment.strategy: 'canary' needs deployment.initialInstanceCount >= 2 (got 1): a canary must be at most 50% of the variant's instances and at least one instance; use 'all_at_once' with one instance",
+    ]);
+    expect(problems({ deployment: { strategy: 'linear', initialInstanceCount: 1 } })[0]).toMatch(
+      /^deployment\.strategy: 'linear' needs deployment\.initialInstanceCount >= 2/,
     );
+  });
+
+  it('refuses a canary or linear step SageMaker would refuse for the fleet, naming stepPercent', () => {
+    // 60% of 4 rounds up to 3 instances: more than half the fleet.
+    expect(
+      problems({ deployment: { strategy: 'canary', initialInstanceCount: 4, stepPercent: 60 } }),
+    ).toEqual([
+      "deployment.stepPercent: 60% of 4 instances rounds up to 3 instance(s), 75% of the fleet; a canary must be at most 50% of the variant's instances",
+    ]);
+    // 40% of 3 rounds up to 2 instances (67%).
+    expect(
+      problems({ deployment: { strategy: 'linear', initialInstanceCount: 3, stepPercent: 40 } })[0],
+    ).toMatch(/^deployment\.stepPercent: .*a linear step must be 10-50%/);
+    // 5% of 20 is one instance, a 5% step: below the 10% minimum.
+    expect(
+      problems({ deployment: { strategy: 'linear', initialInstanceCount: 20, stepPercent: 5 } })[0],
+    ).toMatch(/^deployment\.stepPercent: 5% of 20 instances rounds up to 1 instance\(s\), 5% of the fleet/);
+    // The default strategy of a fleet is a canary: its size is checked too.
+    expect(problems({ deployment: { initialInstanceCount: 2, stepPercent: 100 } })[0]).toMatch(
+      /^deployment\.stepPercent: /,
+    );
+  });
+
+  it('accepts the canary and linear sizes SageMaker accepts', () => {
+    for (const [strategy, initialInstanceCount, stepPercent] of [
+      ['canary', 2, 10],
+      ['canary', 2, 50],
+      ['canary', 4, 25],
+      ['linear', 2, 10],
+      ['linear', 4, 25],
+      ['linear', 10, 10],
+      ['linear', 4, 5],
+    ] as const) {
+      expect(
+        parsed({ deployment: { strategy, initialInstanceCount, stepPercent } }).deployment.strategy,
+        `${strategy} ${stepPercent}% of ${initialInstanceCount}`,
+      ).toBe(strategy);
+    }
+    // stepPercent does not matter to an all-at-once rollout, nor to the default of one instance.
+    expect(parsed({ deployment: { strategy: 'all_at_once', stepPercent: 100 } }).deployment.stepPercent).toBe(
+      100,
+    );
+    expect(parsed({ deployment: { stepPercent: 100 } }).deployment.stepPercent).toBe(100);
   });
 
   it('refuses more datapoints to alarm than evaluation periods', () => {
@@ -351,16 +406,30 @@ describe('resolveGate', () => {
 });
 
 describe('resolveStrategy', () => {
-  it('defaults to canary on instance endpoints and all_at_once on serverless ones', () => {
-    expect(resolveStrategy(modelConfigSchema.parse({}))).toBe('canary');
-    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'instance' } }))).toBe('canary');
+  it('defaults to canary on fleets of 2 or more instances, all_at_once on one instance and serverless', () => {
+    // A canary is at least one instance and at most half the fleet: impossible with one instance.
+    expect(resolveStrategy(modelConfigSchema.parse({}))).toBe('all_at_once');
+    expect(resolveStrategy(defaultModelConfig())).toBe('all_at_once');
+    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'instance' } }))).toBe(
+      'all_at_once',
+    );
+    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { initialInstanceCount: 2 } }))).toBe(
+      'canary',
+    );
+    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { initialInstanceCount: 8 } }))).toBe(
+      'canary',
+    );
     expect(resolveStrategy(modelConfigSchema.parse({ deployment: { type: 'serverless' } }))).toBe(
       'all_at_once',
     );
   });
 
   it('keeps the configured strategy', () => {
-    expect(resolveStrategy(modelConfigSchema.parse({ deployment: { strategy: 'linear' } }))).toBe('linear');
+    expect(
+      resolveStrategy(
+        modelConfigSchema.parse({ deployment: { strategy: 'linear', initialInstanceCount: 4 } }),
+      ),
+    ).toBe('linear');
     expect(resolveStrategy(modelConfigSchema.parse({ deployment: { strategy: 'all_at_once' } }))).toBe(
       'all_at_once',
     );

@@ -15,8 +15,9 @@ import { lambdaContext } from '../../support/pipeline-harness';
 
 const NOW = new Date('2025-06-03T12:10:00.000Z');
 
-function harness(models: string[] = []) {
+function harness(models: string[] = [], options: { throttledModel?: string } = {}) {
   const asked: string[] = [];
+  const read: string[] = [];
   const registry = {
     listVersionsByStatus: async (status: string) => {
       asked.push(status);
@@ -26,7 +27,16 @@ function harness(models: string[] = []) {
   } as unknown as RegistryStore;
   const ctx = {
     registry,
-    objects: { readText: async () => undefined, list: async () => [] },
+    objects: {
+      readText: async (_bucket: string, key: string) => {
+        read.push(key);
+        if (options.throttledModel && key.includes(`/${options.throttledModel}/`)) {
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        return undefined;
+      },
+      list: async () => [],
+    },
     clock: { now: () => NOW },
     names: new ResourceNames('mlops'),
     log: silentLog,
@@ -35,7 +45,7 @@ function harness(models: string[] = []) {
   } as unknown as MlopsContext;
   const published: MetricBatch[] = [];
   const handler = createMonitorHandler(() => ctx, { publish: async (b) => void published.push(b) });
-  return { handler, asked, published };
+  return { handler, asked, read, published };
 }
 
 const scheduled = (time: string) => ({
@@ -79,6 +89,18 @@ describe('monitor handler', () => {
       models: [{ model: 'churn' }, { model: 'fraud' }],
     });
     expect(await handler(undefined)).toMatchObject({ kind: 'monitored' });
+  });
+
+  it('fails the invocation once the other models are done when one could not be monitored, so the window is retried', async () => {
+    const { handler, read } = harness(['churn', 'fraud'], { throttledModel: 'churn' });
+    await expect(handler(scheduled('2025-06-03T09:00:12Z'), lambdaContext)).rejects.toThrow(
+      /window 20250603T080000Z-20250603T090000Z failed for churn v1 \(ThrottlingException: Rate exceeded\)/,
+    );
+    // fraud was monitored all the same (its summary looked up), churn's failure did not stop it.
+    expect(read.filter((key) => key.endsWith('drift.json')).map((key) => key.split('/')[1])).toEqual([
+      'churn',
+      'fraud',
+    ]);
   });
 
   it.each([

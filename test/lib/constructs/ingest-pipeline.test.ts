@@ -59,9 +59,9 @@ describe('IngestPipeline', () => {
       MessageRetentionPeriod: 1209600,
       RedrivePolicy: Match.absent(),
     });
-    // enforceSSL on every queue.
+    // enforceSSL on every queue of the stack (one policy per queue; the count follows the stack).
     const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
-    expect(policies).toHaveLength(6);
+    expect(policies).toHaveLength(Object.keys(template.findResources('AWS::SQS::Queue')).length);
     for (const policy of policies) {
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -88,15 +88,31 @@ describe('IngestPipeline', () => {
     });
   });
 
-  it('reads datasets/ and models/, writes prepared/ only, and lists the bucket', () => {
+  it('reads datasets/ and models/, writes prepared/, reads and writes the data-quality reports, lists the bucket', () => {
+    // The data-quality gate reads the baseline's reports and writes the dataset's, under
+    // reports/<model>/<dataset>/ (core/use-cases/data-quality-gate.ts); only those file names.
+    const reports = (file: string) => `${bucketArn}/reports/*/*/${file}`;
     expect(resourcesGranted(statements, 's3:GetObject')).toEqual([
       `${bucketArn}/datasets/*`,
       `${bucketArn}/models/*`,
+      reports('constraints.json'),
+      reports('statistics.json'),
     ]);
-    expect(resourcesGranted(statements, 's3:PutObject')).toEqual([`${bucketArn}/prepared/*`]);
+    expect(resourcesGranted(statements, 's3:GetObjectVersion')).toEqual([
+      `${bucketArn}/datasets/*`,
+      `${bucketArn}/models/*`,
+    ]);
+    expect(resourcesGranted(statements, 's3:PutObject')).toEqual([
+      `${bucketArn}/prepared/*`,
+      reports('constraint_violations.json'),
+      reports('constraints.json'),
+      reports('statistics.json'),
+    ]);
     expect(resourcesGranted(statements, 's3:AbortMultipartUpload')).toEqual([`${bucketArn}/prepared/*`]);
     expect(resourcesGranted(statements, 's3:ListBucket')).toEqual([bucketArn]);
     expect(resourcesGranted(statements, 's3:DeleteObject')).toEqual([]);
+    // Never the monitor's window summaries.
+    expect(JSON.stringify(statements)).not.toContain('drift.json');
   });
 
   it('starts, describes and tags only <prefix>- training jobs and passes only the SageMaker role', () => {

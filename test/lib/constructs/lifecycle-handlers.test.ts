@@ -81,11 +81,11 @@ describe('lifecycle event rules', () => {
     },
   );
 
-  it('encrypts each DLQ and keeps messages 14 days', () => {
+  it("encrypts each DLQ of the stack's six handlers and keeps messages 14 days", () => {
     const dlqs = Object.entries(
       template.findResources('AWS::SQS::Queue') as Record<string, CfnResourceJson>,
     ).filter(([id]) => id.includes('DeadLetterQueue'));
-    expect(dlqs).toHaveLength(5);
+    expect(dlqs).toHaveLength(6);
     for (const [, queue] of dlqs)
       expect(queue.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
   });
