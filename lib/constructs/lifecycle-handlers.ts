@@ -20,7 +20,7 @@ import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
 import {
   alarmArn,
-  grantPassSageMakerRole,
+  grantDeployment,
   grantPublishNotifications,
   grantRegistryReadWrite,
   sageMakerArn,
@@ -87,83 +87,6 @@ function common(props: LifecycleHandlerProps) {
     ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     ...(props.logLevel ? { logLevel: props.logLevel } : {}),
   };
-}
-
-/**
- * Deployment permissions (core/use-cases/deploy-version.ts through the SageMaker endpoint adapter):
- * CreateModel, CreateEndpointConfig, DescribeEndpoint, CreateEndpoint, UpdateEndpoint (blue/green
- * with the model's alarms as rollback alarms) and DeleteEndpoint (only an endpoint that failed
- * before it ever served), AddTags for the Tags the Create* calls carry, PassRole for CreateModel.
- * Both training-events (a version passed gate 2) and endpoint-events (the next APPROVED version
- * once the endpoint is free) deploy.
- */
-function grantDeployment(role: iam.IRole, scope: Construct, prefix: string, sageMakerRole: iam.IRole): void {
-  const models = sageMakerArn(scope, 'model', prefix);
-  const endpointConfigs = sageMakerArn(scope, 'endpoint-config', prefix);
-  const endpoints = sageMakerArn(scope, 'endpoint', prefix);
-  const alarms = alarmArn(scope, prefix);
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'CreateModels', actions: ['sagemaker:CreateModel'], resources: [models] }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'CreateEndpointConfigs',
-      actions: ['sagemaker:CreateEndpointConfig'],
-      resources: [endpointConfigs],
-    }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'DeployEndpoints',
-      actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'],
-      resources: [endpoints, endpointConfigs],
-    }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'ManageEndpoints',
-      actions: ['sagemaker:DescribeEndpoint', 'sagemaker:DeleteEndpoint'],
-      resources: [endpoints],
-    }),
-  );
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'TagDeployments',
-      actions: ['sagemaker:AddTags'],
-      resources: [models, endpointConfigs, endpoints],
-    }),
-  );
-  // UpdateEndpoint's AutoRollbackConfiguration names the model's alarms; reading them is the
-  // permission the SageMaker guardrails docs ask for ("Auto-Rollback Configuration and Monitoring").
-  role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'ReadRollbackAlarms',
-      actions: ['cloudwatch:DescribeAlarms'],
-      resources: [alarms],
-    }),
-  );
-  grantPassSageMakerRole(role, sageMakerRole);
-
-  acknowledgeWildcardResource(
-    role,
-    models,
-    'SageMaker model names are generated per version (same name as the training job); the grant is limited to the <prefix>- name prefix.',
-  );
-  acknowledgeWildcardResource(
-    role,
-    endpointConfigs,
-    'Endpoint config names are generated per version (same name as the training job); the grant is limited to the <prefix>- name prefix.',
-  );
-  acknowledgeWildcardResource(
-    role,
-    endpoints,
-    'One endpoint per model, named <prefix>-<model>; models are created by users at run time, so the grant is the <prefix>- name prefix.',
-  );
-  acknowledgeWildcardResource(
-    role,
-    alarms,
-    'Model alarms are named <prefix>-<model>-<kind> and created at run time; the grant is limited to the <prefix>- alarm name prefix.',
-  );
 }
 
 /** Training job finished: read metrics, gate 2, deploy (core/use-cases/process-training-job.ts). */

@@ -19,14 +19,13 @@
  * itself reads the registry (the status index), lists object versions under `datasets/` only,
  * reads DescribeTrainingJob and DescribeEndpoint to re-deliver only events that were really lost,
  * and reads and writes one object, its cursor. The one repair it does in place (a DEPLOYING
- * version whose create/update call never succeeded) runs DeployVersion, which needs the endpoint
- * calls (Create/Update/Describe/DeleteEndpoint, AddTags, DescribeAlarms for the rollback alarms),
- * registry writes and the topic; and when SageMaker refuses that rollout for good, DeployVersion
- * ends the version DEPLOY_FAILED and rolls out the approved version waiting behind it
- * (core/use-cases/deploy-version.ts: failed -> deployNextApproved), which creates its model and
- * endpoint config: CreateModel (passing the SageMaker execution role, to SageMaker only) and
- * CreateEndpointConfig, tagged. test/contracts/iam-contract.test.ts runs every one of these
- * repairs through the real handler against this role.
+ * version whose create/update call never succeeded) runs DeployVersion; when SageMaker refuses
+ * that rollout for good, DeployVersion ends the version DEPLOY_FAILED and rolls out the approved
+ * version waiting behind it (core/use-cases/deploy-version.ts: failed -> deployNextApproved),
+ * creating its model and endpoint config. So the reconciler has the deployment grants of the
+ * handlers that deploy (lib/private/permissions.ts, grantDeployment), the registry and the topic.
+ * test/contracts/iam-contract.test.ts runs every one of these repairs through the real handler
+ * against this role.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -45,8 +44,7 @@ import { RECONCILER_ENV } from '../../lambdas/reconciler/settings';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
 import {
-  alarmArn,
-  grantPassSageMakerRole,
+  grantDeployment,
   grantPublishNotifications,
   grantRegistryReadWrite,
   sageMakerArn,
@@ -169,10 +167,6 @@ export class Reconciler extends Construct {
     const bucket = props.data.bucket;
     const cursor = bucket.arnForObjects(RECONCILER_CURSOR_KEY);
     const trainingJobs = sageMakerArn(this, 'training-job', props.resourcePrefix);
-    const models = sageMakerArn(this, 'model', props.resourcePrefix);
-    const endpoints = sageMakerArn(this, 'endpoint', props.resourcePrefix);
-    const endpointConfigs = sageMakerArn(this, 'endpoint-config', props.resourcePrefix);
-    const alarms = alarmArn(this, props.resourcePrefix);
 
     // The dataset scan: the latest version of each key under datasets/ (ingest's id uses it).
     role.addToPrincipalPolicy(
@@ -222,53 +216,10 @@ export class Reconciler extends Construct {
         resources: [trainingJobs],
       }),
     );
-    // Re-applying a rollout that was never requested (DeployVersion on a DEPLOYING version).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReapplyRollouts',
-        actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'],
-        resources: [endpoints, endpointConfigs],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ManageEndpoints',
-        actions: ['sagemaker:DescribeEndpoint', 'sagemaker:DeleteEndpoint'],
-        resources: [endpoints],
-      }),
-    );
-    // A re-applied rollout refused for good rolls out the approved version waiting behind it
-    // (DeployVersion.failed -> deployNextApproved): its model and endpoint config are created here.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'CreateModelsOfNextRollout',
-        actions: ['sagemaker:CreateModel'],
-        resources: [models],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'CreateEndpointConfigsOfNextRollout',
-        actions: ['sagemaker:CreateEndpointConfig'],
-        resources: [endpointConfigs],
-      }),
-    );
-    // Create* calls carry Tags: AddTags on each created resource (SAR, list_amazonsagemaker).
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'TagDeployments',
-        actions: ['sagemaker:AddTags'],
-        resources: [models, endpointConfigs, endpoints],
-      }),
-    );
-    grantPassSageMakerRole(role, props.sageMakerRole);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadRollbackAlarms',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: [alarms],
-      }),
-    );
+    // Re-applying a rollout that was never requested (DeployVersion on a DEPLOYING version), and
+    // rolling out the approved version waiting behind one that is refused for good
+    // (DeployVersion.failed -> deployNextApproved): the deployment grants of the handlers that deploy.
+    grantDeployment(role, this, props.resourcePrefix, props.sageMakerRole);
     grantRegistryReadWrite(role, props.table);
     grantPublishNotifications(role, props.topic);
 
@@ -276,26 +227,6 @@ export class Reconciler extends Construct {
       role,
       trainingJobs,
       'Training job names are generated per model version (<prefix>-<model>-v<n>-<hash>); read-only DescribeTrainingJob on the <prefix>- name prefix, to re-deliver only the events of jobs that ended.',
-    );
-    acknowledgeWildcardResource(
-      role,
-      models,
-      'SageMaker model names are generated per version (same name as the training job); CreateModel of the approved version rolled out after a refused re-applied rollout, limited to the <prefix>- name prefix.',
-    );
-    acknowledgeWildcardResource(
-      role,
-      endpoints,
-      'One endpoint per model, named <prefix>-<model>; models are created by users at run time, so the grant is the <prefix>- name prefix. Used to read endpoints and re-apply a rollout that was never requested.',
-    );
-    acknowledgeWildcardResource(
-      role,
-      endpointConfigs,
-      'Endpoint config names are generated per version (same name as the training job); Create/UpdateEndpoint authorise on the config too, and the approved version rolled out after a refused re-applied rollout creates its config; limited to the <prefix>- name prefix.',
-    );
-    acknowledgeWildcardResource(
-      role,
-      alarms,
-      'Model alarms are named <prefix>-<model>-<kind> and created at run time; read-only DescribeAlarms (the rollback alarms of a re-applied update) on the <prefix>- alarm name prefix.',
     );
   }
 }

@@ -36,7 +36,9 @@ it('a throttled CreateEndpoint is sent again on the retried event and the versio
   harness.aws.finishJob(version!.trainingJobName, { metrics: { 'validation:auc': 0.93 } });
 
   harness.journal.injectFault('sagemaker', 'CreateEndpoint', 'throttle');
-  await expect(training(trainingEvent(version!.trainingJobName), lambdaContext)).rejects.toThrow(/Rate exceeded/);
+  await expect(training(trainingEvent(version!.trainingJobName), lambdaContext)).rejects.toThrow(
+    /Rate exceeded/,
+  );
   expect(harness.journal.pendingFaults()).toBe(0);
   expect((await ctx.registry.getVersion('retry', 1))?.status).toBe('DEPLOYING');
   expect(harness.aws.endpoints.has('mlops-retry')).toBe(false);

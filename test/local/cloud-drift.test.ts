@@ -13,16 +13,7 @@ import { DRIFT_NAMESPACE } from '../../core/domain/drift-metrics';
 import { LocalCloud } from '../../local/cloud';
 import { churnCsv, churnRequests } from '../../local/demo/dataset';
 import { s3ClientConfig } from '../../local/services/s3-server';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+import { until } from '../support/until';
 
 // 360 simulated seconds per real second: the drift alarms' one-hour period lasts 10 real seconds.
 const TIME_SCALE = 360;

@@ -14,22 +14,13 @@ import type { ReconcileOutcome } from '../../core/use-cases/reconcile';
 import { LocalCloud } from '../../local/cloud';
 import { s3ClientConfig } from '../../local/services/s3-server';
 import { churnCsv } from '../support/pipeline-harness';
+import { until } from '../support/until';
 
 const TIME_SCALE = 240;
 /** The reconciler's thresholds at this scale, with a margin. */
 const SETTLED_MS = 4_500;
 
 const dataset = (rows: number) => churnCsv(rows).replace(/^(.*),churned\n/, '$1,label\n');
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('the local cloud repairs lost events with its reconciler', () => {
   let dir: string;

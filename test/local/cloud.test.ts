@@ -17,6 +17,7 @@ import { LOCAL_STACK_DEFAULTS, LocalCloud, stackEventPatterns, type LocalCloudEn
 import { fromCdkEventPattern } from '../../local/event-bus';
 import { s3ClientConfig } from '../../local/services/s3-server';
 import { churnCsv } from '../support/pipeline-harness';
+import { until } from '../support/until';
 
 /** The harness's learnable dataset, with the label column under the default name (`label`). */
 const dataset = (rows: number) => churnCsv(rows).replace(/^(.*),churned\n/, '$1,label\n');
@@ -29,16 +30,6 @@ function jvmsFor(dir: string): string[] {
       .filter(Boolean);
   } catch {
     return [];
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
