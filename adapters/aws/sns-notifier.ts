@@ -1,9 +1,16 @@
 /**
- * SNS adapter of the {@link Notifier} port. Where this stands: adapter; the alarm-events and
- * deployment use cases tell people what happened through it.
+ * SNS adapter of the {@link Notifier} port. Where this stands: adapter; the notification outbox
+ * (core/use-cases/notification-outbox.ts) delivers through it what the use cases wrote with their
+ * state changes.
+ *
+ * A Publish that SNS answered with a client error (HTTP 4xx: throttling, validation, access denied)
+ * certainly published nothing: it is thrown as {@link NotificationNotSent}, so the outbox sends it
+ * again without risking a duplicate. A server error, a timeout or a dropped connection is thrown as
+ * the SDK threw it: the message may have gone out.
  */
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { Notification, Notifier } from '../../core/ports/monitoring';
+import { NotificationNotSent, type Notification, type Notifier } from '../../core/ports/monitoring';
+import { errorMessage, errorName } from './aws-errors';
 
 /**
  * Publish's Subject must be "UTF-8 text with no line breaks or control characters, and less than
@@ -12,6 +19,14 @@ import type { Notification, Notifier } from '../../core/ports/monitoring';
  */
 export const MAX_SUBJECT_LENGTH = 99;
 
+/**
+ * The message attribute carrying the notification's stable id ({@link Notification.id}), the same
+ * on every send of one notification, so a subscriber can drop a second copy. SNS attribute names:
+ * letters, digits, `_`, `-` and `.`, no leading, trailing or doubled `.`, no `AWS.` / `Amazon.`
+ * prefix, at most 256 characters (SNS developer guide, "Amazon SNS message attributes").
+ */
+export const NOTIFICATION_ID_ATTRIBUTE = 'mlops.notificationId';
+
 export class SnsNotifier implements Notifier {
   constructor(
     private readonly client: SNSClient,
@@ -19,19 +34,37 @@ export class SnsNotifier implements Notifier {
   ) {}
 
   async notify(notification: Notification): Promise<void> {
-    await this.client.send(
-      new PublishCommand({
-        TopicArn: this.topicArn,
-        Subject: sanitizeSubject(notification.subject),
-        Message: notification.message,
-        // Attributes let subscribers filter (subscription filter policies) by model or kind.
-        MessageAttributes: {
-          model: { DataType: 'String', StringValue: notification.model },
-          kind: { DataType: 'String', StringValue: notification.kind },
-        },
-      }),
-    );
+    try {
+      await this.client.send(
+        new PublishCommand({
+          TopicArn: this.topicArn,
+          Subject: sanitizeSubject(notification.subject),
+          Message: notification.message,
+          // Attributes let subscribers filter (subscription filter policies) by model or kind,
+          // and recognise a notification sent twice (delivery is at least once) by its id.
+          MessageAttributes: {
+            model: { DataType: 'String', StringValue: notification.model },
+            kind: { DataType: 'String', StringValue: notification.kind },
+            ...(notification.id
+              ? { [NOTIFICATION_ID_ATTRIBUTE]: { DataType: 'String', StringValue: notification.id } }
+              : {}),
+          },
+        }),
+      );
+    } catch (error) {
+      if (!refused(error)) throw error;
+      throw new NotificationNotSent(`SNS refused Publish: ${errorName(error)}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
   }
+}
+
+/** True when SNS answered with a client error (HTTP < 500): the request published nothing. */
+function refused(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  return error instanceof Error && status !== undefined && status < 500;
 }
 
 /** The notifier of a stack without a topic: notifications are dropped. */

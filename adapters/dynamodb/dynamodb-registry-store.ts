@@ -12,12 +12,19 @@
  * | `EVENT#<iso time>#<eventId>`      | `EVENT`         | -                                                                     |
  * | `INCIDENT#<alarmName>#<openedAt>` | `INCIDENT`      | `INCIDENT_STATUS#OPEN` or `#RESOLVED` / `<openedAt or resolvedAt>#<model>#<alarmName>` |
  * | `OPEN_INCIDENT#<alarmName>`       | `OPEN_INCIDENT` | - (guard: exists iff the alarm has an open incident)                  |
+ * | `OUTBOX#<at>#<eventId>`           | `OUTBOX`        | `OUTBOX` / `<at>#<model>#<eventId>` (until delivered)                 |
  *
  * Domain records are stored as plain attributes next to the keys and read back without them.
  *
  * Every state change is a conditional write or a `TransactWriteItems` whose conditions DynamoDB
  * evaluates: nothing about the stored state is checked in memory. A transition and its audit line
- * are written in the same transaction, so an audit line exists iff the transition happened. A
+ * are written in the same transaction, so an audit line exists iff the transition happened; so is
+ * the notification the audit line carries (the outbox item, last in the transaction), so a
+ * notification exists iff its change happened, and a duplicate event writes none. The outbox
+ * items of a model sit in its partition (a flush after an event reads them with one strongly
+ * consistent Query); the `OUTBOX` partition of the GSI lists them across the fleet, oldest first,
+ * for the reconciler (one Query, no Scan; a single GSI partition is plenty at notification rates,
+ * and an item leaves it once delivered). A
  * cancelled transaction whose cancellation reasons contain `ConditionalCheckFailed` on the guarded
  * item is the `false` of the port; `TransactionConflict` (another transaction on the same items at
  * that moment) is retried. Any other error propagates as a {@link RegistryStoreError} with the SDK
@@ -32,12 +39,14 @@
  * a send whose response was lost and is sent again is answered by what DynamoDB did the first time
  * rather than by a condition failure (see `transact` below).
  *
- * The fleet queries (`listVersionsByStatus`, `listOpenIncidents`) read the GSI, which on AWS is
- * eventually consistent (DynamoDB Local is immediate); every other read is strongly consistent.
+ * The fleet queries (`listVersionsByStatus`, `listOpenIncidents`, `listPendingNotificationsBefore`)
+ * read the GSI, which on AWS is eventually consistent (DynamoDB Local is immediate); every other
+ * read is strongly consistent.
  */
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -60,7 +69,13 @@ import {
   type VersionRecord,
   type VersionStatus,
 } from '../../core/domain/registry';
-import type { NewVersion, RegistryStore, TransitionRequest } from '../../core/ports/registry-store';
+import type {
+  NewVersion,
+  NotifyingAuditEvent,
+  PendingNotification,
+  RegistryStore,
+  TransitionRequest,
+} from '../../core/ports/registry-store';
 import { REGISTRY_TABLE_LAYOUT } from './table-layout';
 
 /**
@@ -139,6 +154,11 @@ export const registryKeys = {
     `${updatedAt}#${model}#${padVersion(version)}`,
   incidentStatusPk: (status: IncidentRecord['status']): string => `INCIDENT_STATUS#${status}`,
   incidentStatusSk: (at: string, model: string, alarmName: string): string => `${at}#${model}#${alarmName}`,
+  /** An outbox item's id (`PendingNotification.id`): the change's audit `at` and `eventId`. */
+  outboxId: (at: string, eventId: string): string => `${at}#${eventId}`,
+  outboxSk: (id: string): string => `OUTBOX#${id}`,
+  outboxPk: 'OUTBOX',
+  outboxGsiSk: (at: string, model: string, eventId: string): string => `${at}#${model}#${eventId}`,
 } as const;
 
 const { partitionKey: PK, sortKey: SK, statusIndex } = REGISTRY_TABLE_LAYOUT;
@@ -149,6 +169,8 @@ const ENTITY = 'entity';
 const LAYOUT_ATTRIBUTES = new Set<string>([PK, SK, GSI_PK, GSI_SK, ENTITY]);
 /** Guard-item attribute naming the open incident's sort key. */
 const INCIDENT_SK_ATTRIBUTE = 'incidentSk';
+/** Outbox-item attribute: until when a delivery holds it (ISO 8601). */
+const CLAIMED_UNTIL = 'claimedUntil';
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -306,7 +328,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
     return this.getRecord<DatasetRecord>('getDataset', this.key(model, registryKeys.datasetSk(datasetId)));
   }
 
-  async recordRejectedDataset(dataset: DatasetRecord, audit: AuditEvent): Promise<boolean> {
+  async recordRejectedDataset(dataset: DatasetRecord, audit: NotifyingAuditEvent): Promise<boolean> {
     const outcome = await this.transact('recordRejectedDataset', [
       {
         Put: {
@@ -315,7 +337,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
           ConditionExpression: `attribute_not_exists(${PK})`,
         },
       },
-      this.auditPut(audit),
+      ...this.auditPuts(audit),
     ]);
     return outcome.ok;
   }
@@ -434,7 +456,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
     if (request.from.length === 0) return false;
     const outcome = await this.transact('transitionVersion', [
       this.updateItem(this.transitionSpec(request)),
-      this.auditPut(request.audit),
+      ...this.auditPuts(request.audit),
     ]);
     return outcome.ok;
   }
@@ -458,7 +480,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
         ConditionExpression: `attribute_exists(${PK})`,
         ...expression.attributes(),
       }),
-      this.auditPut(request.audit),
+      ...this.auditPuts(request.audit),
     ]);
     if (outcome.ok) return true;
     if (outcome.conditionFailed[0]) return false;
@@ -484,7 +506,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
     version: number;
     previousChampion?: number;
     at: string;
-    audit: AuditEvent;
+    audit: NotifyingAuditEvent;
   }): Promise<boolean> {
     const { model, version, previousChampion, at, audit } = request;
     const items: TransactItem[] = [
@@ -543,6 +565,8 @@ export class DynamoDbRegistryStore implements RegistryStore {
         this.auditPut(archiveAudit),
       );
     }
+    // The notification last: the items before it keep their places in the cancellation reasons.
+    items.push(...this.outboxPuts(audit));
     const outcome = await this.transact('promote', items);
     return outcome.ok;
   }
@@ -588,7 +612,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
       const outcome = await this.transact(operation, [
         this.updateItem(this.transitionSpec(request)),
         modelOperation,
-        this.auditPut(request.audit),
+        ...this.auditPuts(request.audit),
       ]);
       if (outcome.ok) return true;
       if (outcome.conditionFailed[0]) return false;
@@ -623,7 +647,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
    * late duplicate of an incident already resolved does not reopen it) and the audit line. False
    * when either exists.
    */
-  async openIncident(incident: IncidentRecord, audit: AuditEvent): Promise<boolean> {
+  async openIncident(incident: IncidentRecord, audit: NotifyingAuditEvent): Promise<boolean> {
     const { model, alarmName, openedAt } = incident;
     const incidentSk = registryKeys.incidentSk(alarmName, openedAt);
     const guard: Item = {
@@ -646,7 +670,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
     const outcome = await this.transact('openIncident', [
       { Put: { TableName: this.tableName, Item: guard, ConditionExpression: notExists } },
       { Put: { TableName: this.tableName, Item: item, ConditionExpression: notExists } },
-      this.auditPut(audit),
+      ...this.auditPuts(audit),
     ]);
     return outcome.ok;
   }
@@ -657,7 +681,12 @@ export class DynamoDbRegistryStore implements RegistryStore {
    * it to `INCIDENT_STATUS#RESOLVED` on the GSI), writes the audit line. False when no incident of
    * the alarm is open.
    */
-  async resolveIncident(model: string, alarmName: string, at: string, audit: AuditEvent): Promise<boolean> {
+  async resolveIncident(
+    model: string,
+    alarmName: string,
+    at: string,
+    audit: NotifyingAuditEvent,
+  ): Promise<boolean> {
     const operation = 'resolveIncident';
     const guardKey = this.key(model, registryKeys.openIncidentSk(alarmName));
     for (let attempt = 1; ; attempt++) {
@@ -689,7 +718,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
           ConditionExpression: `${status} = ${incidentExpression.value('OPEN')}`,
           ...incidentExpression.attributes(),
         }),
-        this.auditPut(audit),
+        ...this.auditPuts(audit),
       ]);
       if (outcome.ok) return true;
       if (!outcome.conditionFailed[0]) {
@@ -720,6 +749,68 @@ export class DynamoDbRegistryStore implements RegistryStore {
   /** Open incidents across the fleet, oldest first. */
   async listOpenIncidents(): Promise<IncidentRecord[]> {
     return this.queryIndex<IncidentRecord>('listOpenIncidents', registryKeys.incidentStatusPk('OPEN'));
+  }
+
+  // ---------------------------------------------------------------- notification outbox
+
+  /** The model's outbox items, oldest first (their sort keys start with the change's time). */
+  async listPendingNotifications(model: string): Promise<PendingNotification[]> {
+    return this.queryPrefix<PendingNotification>('listPendingNotifications', model, 'OUTBOX#');
+  }
+
+  /** The GSI's `OUTBOX` partition up to `createdBefore` (its sort keys start with the change's time). */
+  async listPendingNotificationsBefore(createdBefore: string): Promise<PendingNotification[]> {
+    return this.queryAll<PendingNotification>('listPendingNotificationsBefore', {
+      TableName: this.tableName,
+      IndexName: statusIndex.name,
+      KeyConditionExpression: '#pk = :pk AND #sk < :before',
+      ExpressionAttributeNames: { '#pk': GSI_PK, '#sk': GSI_SK },
+      ExpressionAttributeValues: { ':pk': registryKeys.outboxPk, ':before': createdBefore },
+    });
+  }
+
+  /** `SET claimedUntil` on condition the item exists and no claim holds it at `now`. */
+  async claimNotification(model: string, id: string, now: string, until: string): Promise<boolean> {
+    const expression = new Expression();
+    const claimed = expression.name(CLAIMED_UNTIL);
+    return this.update(
+      'claimNotification',
+      {
+        Key: this.key(model, registryKeys.outboxSk(id)),
+        UpdateExpression: `SET ${claimed} = ${expression.value(until)}`,
+        // ISO 8601 times in UTC compare as strings.
+        ConditionExpression: `attribute_exists(${expression.name(PK)}) AND (attribute_not_exists(${claimed}) OR ${claimed} < ${expression.value(now)})`,
+        ...expression.attributes(),
+      },
+      { ignoreConditionFailure: true },
+    );
+  }
+
+  /** An unconditional delete: whoever sent it, once sent it is done. */
+  async completeNotification(model: string, id: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({ TableName: this.tableName, Key: this.key(model, registryKeys.outboxSk(id)) }),
+      );
+    } catch (error) {
+      throw sdkError('completeNotification', error);
+    }
+  }
+
+  /** `REMOVE claimedUntil` on condition it is still `until` (the claim of the caller). */
+  async releaseNotification(model: string, id: string, until: string): Promise<void> {
+    const expression = new Expression();
+    const claimed = expression.name(CLAIMED_UNTIL);
+    await this.update(
+      'releaseNotification',
+      {
+        Key: this.key(model, registryKeys.outboxSk(id)),
+        UpdateExpression: `REMOVE ${claimed}`,
+        ConditionExpression: `${claimed} = ${expression.value(until)}`,
+        ...expression.attributes(),
+      },
+      { ignoreConditionFailure: true },
+    );
   }
 
   // ---------------------------------------------------------------- items
@@ -767,9 +858,10 @@ export class DynamoDbRegistryStore implements RegistryStore {
     };
   }
 
-  private auditItem(event: AuditEvent): Item {
+  /** The audit line as stored: without the notification it may carry (that goes to the outbox). */
+  private auditItem(event: NotifyingAuditEvent): Item {
     return {
-      ...stripUndefined(event),
+      ...stripUndefined({ ...event, notification: undefined }),
       ...this.key(event.model, registryKeys.eventSk(event.at, event.eventId)),
       [ENTITY]: 'EVENT',
     };
@@ -778,6 +870,36 @@ export class DynamoDbRegistryStore implements RegistryStore {
   /** An audit line inside a transaction: unconditional, so a replay of the same line is harmless. */
   private auditPut(event: AuditEvent): TransactItem {
     return { Put: { TableName: this.tableName, Item: this.auditItem(event) } };
+  }
+
+  /** The audit line and, after it, the outbox item of its notification (if any). */
+  private auditPuts(event: NotifyingAuditEvent): TransactItem[] {
+    return [this.auditPut(event), ...this.outboxPuts(event)];
+  }
+
+  /**
+   * The outbox item of the audit line's notification, if any. Unconditional like the audit line:
+   * the change's own condition is what makes it written once (a refused change cancels the whole
+   * transaction), and a re-send of the same transaction is answered by its token.
+   */
+  private outboxPuts(event: NotifyingAuditEvent): TransactItem[] {
+    const { notification } = event;
+    if (!notification) return [];
+    const id = registryKeys.outboxId(event.at, event.eventId);
+    const pending: PendingNotification = {
+      id,
+      model: event.model,
+      notification: stripUndefined({ ...notification, id: undefined }),
+      createdAt: event.at,
+    };
+    const item: Item = {
+      ...pending,
+      ...this.key(event.model, registryKeys.outboxSk(id)),
+      [ENTITY]: 'OUTBOX',
+      [GSI_PK]: registryKeys.outboxPk,
+      [GSI_SK]: registryKeys.outboxGsiSk(event.at, event.model, event.eventId),
+    };
+    return [{ Put: { TableName: this.tableName, Item: item } }];
   }
 
   private updatedAt(request: TransitionRequest): string {

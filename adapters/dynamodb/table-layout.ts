@@ -7,10 +7,13 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 export const REGISTRY_TABLE_LAYOUT = {
   partitionKey: 'PK',
   sortKey: 'SK',
-  /** GSI answering fleet questions: all versions in a status, all open incidents. */
+  /**
+   * GSI answering fleet questions: all versions in a status, all open incidents, all notifications
+   * still pending (the outbox).
+   */
   statusIndex: {
     name: 'byStatus',
-    partitionKey: 'GSI1PK', // e.g. `VERSION_STATUS#TRAINING`, `INCIDENT_STATUS#OPEN`
+    partitionKey: 'GSI1PK', // e.g. `VERSION_STATUS#TRAINING`, `INCIDENT_STATUS#OPEN`, `OUTBOX`
     sortKey: 'GSI1SK', // e.g. `<updatedAt>#<model>#<000001>`
   },
 } as const;

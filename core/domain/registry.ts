@@ -3,7 +3,8 @@
  * registry store port persists these records, the use cases move versions through the machine.
  *
  * Table layout (one table, see design.md): `PK = MODEL#<name>` with
- * `SK = MODEL` (the model), `DATASET#<id>`, `VERSION#<000001>`, `EVENT#<iso time>#<id>`, `INCIDENT#<alarm>#<opened>`.
+ * `SK = MODEL` (the model), `DATASET#<id>`, `VERSION#<000001>`, `EVENT#<iso time>#<id>`, `INCIDENT#<alarm>#<opened>`,
+ * and `OUTBOX#<iso time>#<id>` (a notification written with a change, until delivered).
  */
 import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
 import type { ModelConfig } from './model-config';

@@ -42,6 +42,13 @@ export interface AlarmService {
 
 /** A message for people (ops, the data scientist). */
 export interface Notification {
+  /**
+   * Stable id of this notification: the outbox item it was written as (core/use-cases/
+   * notification-outbox.ts), the same on every send of it. Delivery is at least once, so a
+   * subscriber that must not act twice recognises a second copy by it. Set by the outbox when it
+   * delivers; absent on a notification written with a state change, before it has an item.
+   */
+  readonly id?: string;
   readonly subject: string;
   readonly message: string;
   readonly model: string;
@@ -57,5 +64,22 @@ export interface Notification {
 }
 
 export interface Notifier {
+  /**
+   * Sends the notification. Throws {@link NotificationNotSent} when the channel certainly did not
+   * take it (it answered with a refusal: throttling, a validation error, access denied), so it can
+   * be sent again without a duplicate; any other error (a server error, a timeout, a dropped
+   * connection) leaves it unknown whether it went out.
+   */
   notify(notification: Notification): Promise<void>;
+}
+
+/**
+ * The notifier's channel answered, and refused the notification: it was not sent, and sending it
+ * again cannot make a duplicate. The channel's own error is the `cause`.
+ */
+export class NotificationNotSent extends Error {
+  override readonly name = 'NotificationNotSent';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }

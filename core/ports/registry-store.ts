@@ -6,8 +6,14 @@
  * (core/domain/registry.ts, `VERSION_TRANSITIONS`) is a bug, not a late event: it throws
  * `ForbiddenTransitionError` before anything is written, and the store's conditions hold the
  * machine too.
+ *
+ * The registry is also the notifications' transactional outbox: a write whose audit line carries a
+ * notification ({@link NotifyingAuditEvent}) stores it in the same transaction, and it stays
+ * pending until a delivery completes it, so a notification is never lost between a state change
+ * and its send (core/use-cases/notification-outbox.ts).
  */
 import type { ModelConfig } from '../domain/model-config';
+import type { Notification } from './monitoring';
 import type {
   AuditEvent,
   DatasetRecord,
@@ -16,6 +22,36 @@ import type {
   VersionRecord,
   VersionStatus,
 } from '../domain/registry';
+
+/**
+ * An audit line, with the notification the change it records owes people, if any. The store writes
+ * the notification as an outbox item ({@link PendingNotification}) in the same transaction as the
+ * change and its audit line: the item exists iff the change happened, and a duplicate event, whose
+ * change is refused, writes none. `NotificationOutbox` (core/use-cases/notification-outbox.ts)
+ * delivers it; the audit line itself is stored without it.
+ */
+export interface NotifyingAuditEvent extends AuditEvent {
+  readonly notification?: Notification;
+}
+
+/**
+ * A notification written with a state change and not yet delivered (the transactional outbox).
+ * Delivery: claim it ({@link RegistryStore.claimNotification}), send it, then complete it (deleted)
+ * or, when the send certainly failed, release the claim.
+ */
+export interface PendingNotification {
+  /**
+   * Stable id, unique within the model: `<audit at>#<audit eventId>` of the change that wrote it.
+   * Sent with the notification, so a subscriber can tell a second copy from a second change.
+   */
+  readonly id: string;
+  readonly model: string;
+  readonly notification: Notification;
+  /** When the change was written (the audit line's `at`). */
+  readonly createdAt: string;
+  /** Until when a delivery holds it (ISO 8601); absent when no delivery does. */
+  readonly claimedUntil?: string;
+}
 
 /** A new version to register together with the dataset it is trained from. */
 export interface NewVersion {
@@ -38,7 +74,8 @@ export interface TransitionRequest {
   readonly to: VersionStatus;
   /** Extra attributes to set on the version (metrics, artifact, reason...). */
   readonly set?: Partial<Omit<VersionRecord, 'model' | 'version' | 'status' | 'createdAt'>>;
-  readonly audit: AuditEvent;
+  /** The audit line, and the notification written with the transition (outbox), if any. */
+  readonly audit: NotifyingAuditEvent;
 }
 
 export interface RegistryStore {
@@ -58,10 +95,10 @@ export interface RegistryStore {
   getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined>;
 
   /**
-   * Records a rejected dataset. Idempotent: a second call for the same dataset changes nothing and
-   * returns false.
+   * Records a rejected dataset, with the audit line's notification (if any) in the outbox.
+   * Idempotent: a second call for the same dataset changes nothing and returns false.
    */
-  recordRejectedDataset(dataset: DatasetRecord, audit: AuditEvent): Promise<boolean>;
+  recordRejectedDataset(dataset: DatasetRecord, audit: NotifyingAuditEvent): Promise<boolean>;
 
   /**
    * Atomically: creates the dataset (only if it does not exist), takes the next version number
@@ -80,7 +117,10 @@ export interface RegistryStore {
   /** Versions in a status across the fleet (GSI by status). */
   listVersionsByStatus(status: VersionStatus): Promise<VersionRecord[]>;
 
-  /** Conditional transition; false when the version is not in one of `from`. */
+  /**
+   * Conditional transition; false when the version is not in one of `from`. Every method taking a
+   * {@link TransitionRequest} writes its audit line's notification (if any) with the transition.
+   */
   transitionVersion(request: TransitionRequest): Promise<boolean>;
 
   /**
@@ -92,14 +132,15 @@ export interface RegistryStore {
   /**
    * Promotes a version: `DEPLOYING -> PRODUCTION`, the model's champion moves to it and its
    * challenger is cleared, the previous champion (if any) goes `PRODUCTION -> ARCHIVED`, all in one
-   * transaction with audit lines. False when the version is not DEPLOYING.
+   * transaction with audit lines (and the promotion's notification, if any, in the outbox). False
+   * when the version is not DEPLOYING.
    */
   promote(request: {
     model: string;
     version: number;
     previousChampion?: number;
     at: string;
-    audit: AuditEvent;
+    audit: NotifyingAuditEvent;
   }): Promise<boolean>;
 
   /**
@@ -117,15 +158,48 @@ export interface RegistryStore {
   /** The model's audit trail, oldest first. */
   listAudit(model: string): Promise<AuditEvent[]>;
 
-  /** Opens an incident; false when an open one for this alarm already exists. */
-  openIncident(incident: IncidentRecord, audit: AuditEvent): Promise<boolean>;
+  /**
+   * Opens an incident (with the audit line's notification, if any, in the outbox); false when an
+   * open one for this alarm already exists.
+   */
+  openIncident(incident: IncidentRecord, audit: NotifyingAuditEvent): Promise<boolean>;
 
-  /** Resolves the open incident of an alarm; false when none is open. */
-  resolveIncident(model: string, alarmName: string, at: string, audit: AuditEvent): Promise<boolean>;
+  /**
+   * Resolves the open incident of an alarm (with the audit line's notification, if any, in the
+   * outbox); false when none is open.
+   */
+  resolveIncident(model: string, alarmName: string, at: string, audit: NotifyingAuditEvent): Promise<boolean>;
 
   /** Incidents of a model, newest first. */
   listIncidents(model: string): Promise<IncidentRecord[]>;
 
   /** All open incidents across the fleet. */
   listOpenIncidents(): Promise<IncidentRecord[]>;
+
+  // The notification outbox: what the writes above carried, until delivered.
+
+  /** A model's pending notifications, oldest first (a strongly consistent read). */
+  listPendingNotifications(model: string): Promise<PendingNotification[]>;
+
+  /**
+   * Pending notifications across the fleet written before `createdBefore` (ISO 8601), oldest first:
+   * the reconciler's listing of those no event delivered. May lag the writes (a secondary index).
+   */
+  listPendingNotificationsBefore(createdBefore: string): Promise<PendingNotification[]>;
+
+  /**
+   * Claims a pending notification for one delivery until `until`: true when it exists and no
+   * delivery holds it (never claimed, released, or its claim ended before `now`). Conditional, so of
+   * two deliveries at once only one gets it.
+   */
+  claimNotification(model: string, id: string, now: string, until: string): Promise<boolean>;
+
+  /** Removes a delivered notification (idempotent: gone already is fine). */
+  completeNotification(model: string, id: string): Promise<void>;
+
+  /**
+   * Gives up the claim that ends at `until` (a send that certainly failed), so the next delivery
+   * can claim it at once; no-op when that claim is no longer the one held.
+   */
+  releaseNotification(model: string, id: string, until: string): Promise<void>;
 }

@@ -11,13 +11,15 @@
  * A call the hosting service refuses for good ({@link EndpointRequestRejected}: an invalid config,
  * a service quota) ends the version DEPLOY_FAILED with the refusal as its reason, releases the
  * lock and rolls out the next approved version; any other error is rethrown with the lock kept,
- * so that the retried event sends the call again.
+ * so that the retried event sends the call again. The failure's notification is written with the
+ * DEPLOY_FAILED transition (the registry's outbox) and delivered before the next rollout starts.
  */
 import { resolveStrategy } from '../domain/model-config';
 import { capturePrefix } from '../domain/naming';
 import type { VersionRecord } from '../domain/registry';
 import { EndpointRequestRejected } from '../ports/endpoint-service';
 import { auditId, type MlopsContext } from './context';
+import { NotificationOutbox } from './notification-outbox';
 
 /** SageMaker's conventional single-variant name; blue/green updates must keep the variant name. */
 export const VARIANT_NAME = 'AllTraffic';
@@ -268,9 +270,10 @@ export class DeployVersion {
   }
 
   /**
-   * Ends the version DEPLOY_FAILED (releasing the lock if it held it), notifies, and rolls out the
-   * next approved version: nothing else would, since no endpoint event follows a call that never
-   * went through. Only the delivery whose write ended the version does the rest, once.
+   * Ends the version DEPLOY_FAILED (releasing the lock if it held it) with its notification, sends
+   * what is pending, and rolls out the next approved version: nothing else would, since no endpoint
+   * event follows a call that never went through. Only the delivery whose write ended the version
+   * rolls out the next one, once.
    */
   private async failed(
     version: VersionRecord,
@@ -294,6 +297,12 @@ export class DeployVersion {
         from,
         to: 'DEPLOY_FAILED',
         reason,
+        notification: {
+          kind: 'deployment-failed' as const,
+          model: version.model,
+          subject: `${version.model} v${version.version}: deployment failed`,
+          message: reason,
+        },
       },
     };
     // Before the lock was taken there is no challenger to clear: a plain transition.
@@ -301,13 +310,9 @@ export class DeployVersion {
       from === 'DEPLOYING'
         ? await this.ctx.registry.endFailedDeployment(request)
         : await this.ctx.registry.transitionVersion(request);
+    // Ended here or by an earlier delivery: either way, what is pending goes out now.
+    await new NotificationOutbox(this.ctx).flush(version.model);
     if (!ended) return { kind: 'failed', reason };
-    await this.ctx.notifier.notify({
-      kind: 'deployment-failed',
-      model: version.model,
-      subject: `${version.model} v${version.version}: deployment failed`,
-      message: reason,
-    });
     return { kind: 'failed', reason, ...(await this.deployNextApproved(version.model)) };
   }
 }

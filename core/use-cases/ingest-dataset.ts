@@ -11,7 +11,9 @@
  * Idempotent: the dataset id is derived from the object's key and version, so a redelivered event
  * finds its dataset registered and only makes sure its training job exists (CreateTrainingJob is
  * idempotent by name). Bad input is recorded as a rejected dataset with a reason and never thrown,
- * so it is not retried; transient faults are thrown, so they are.
+ * so it is not retried; transient faults are thrown, so they are. A rejection's notification is
+ * written with the rejection (the registry's outbox) and delivered right after; a redelivered event
+ * delivers what an earlier delivery wrote but could not send.
  */
 import { createHash } from 'node:crypto';
 import { builtInXgboostHyperparameters, xgboostImageUri } from '../domain/algorithm-images';
@@ -40,6 +42,7 @@ import { AsyncChannel } from '../support/async-channel';
 import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
 import { auditId, type MlopsContext } from './context';
 import { DataQualityGate } from './data-quality-gate';
+import { NotificationOutbox } from './notification-outbox';
 
 /** The object that was created, as the event describes it. */
 export interface ObjectCreated {
@@ -99,7 +102,11 @@ interface Prepared {
 
 /** Validates, prepares and registers a dataset, then starts its training job. */
 export class IngestDataset {
-  constructor(private readonly ctx: MlopsContext) {}
+  private readonly outbox: NotificationOutbox;
+
+  constructor(private readonly ctx: MlopsContext) {
+    this.outbox = new NotificationOutbox(ctx);
+  }
 
   async execute(object: ObjectCreated): Promise<IngestOutcome> {
     const { ctx } = this;
@@ -227,6 +234,8 @@ export class IngestDataset {
       datasetId,
       status: dataset.status,
     });
+    // An earlier delivery wrote the rejection (or the refused training) but may not have sent it.
+    await this.outbox.flush(model);
     if (dataset.status !== 'ACCEPTED' || dataset.version === undefined)
       return { kind: 'duplicate', model, datasetId };
     const version = await this.ctx.registry.getVersion(model, dataset.version);
@@ -287,14 +296,16 @@ export class IngestDataset {
         audit: {
           ...this.audit(model, datasetId, 'TRAINING_FAILED', reason, version.version, 'FAILED'),
           from: 'TRAINING',
+          notification: {
+            kind: 'training-failed',
+            model,
+            subject: `${model} v${version.version}: training could not start`,
+            message: reason,
+          },
         },
       });
-      await ctx.notifier.notify({
-        kind: 'training-failed',
-        model,
-        subject: `${model} v${version.version}: training could not start`,
-        message: reason,
-      });
+      // Moved here or by an earlier delivery: either way, what is pending goes out now.
+      await this.outbox.flush(model);
       return { kind: 'training-failed', model, datasetId, version: version.version, reason };
     }
   }
@@ -486,18 +497,21 @@ export class IngestDataset {
       code: error.code,
       reason: error.message,
     });
-    const recorded = await ctx.registry.recordRejectedDataset(
+    // The notification is written with the rejection: a duplicate delivery writes neither.
+    await ctx.registry.recordRejectedDataset(
       { ...base, status: 'REJECTED', rejection: { code: error.code, reason: error.message } },
-      this.audit(base.model, base.datasetId, 'DATASET_REJECTED', error.message),
+      {
+        ...this.audit(base.model, base.datasetId, 'DATASET_REJECTED', error.message),
+        notification: {
+          kind: 'dataset-rejected',
+          model: base.model,
+          subject: `${base.model}: dataset ${base.datasetId} rejected`,
+          message: `${error.message}\n\nThe raw data is kept at ${base.sourceUri}. Fix the file and upload it again.`,
+        },
+      },
     );
-    if (recorded) {
-      await ctx.notifier.notify({
-        kind: 'dataset-rejected',
-        model: base.model,
-        subject: `${base.model}: dataset ${base.datasetId} rejected`,
-        message: `${error.message}\n\nThe raw data is kept at ${base.sourceUri}. Fix the file and upload it again.`,
-      });
-    }
+    // Recorded now or by an earlier delivery: either way, what is pending goes out now.
+    await this.outbox.flush(base.model);
     return {
       kind: 'rejected',
       model: base.model,

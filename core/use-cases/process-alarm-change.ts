@@ -5,9 +5,12 @@
  * The alarm's current state decides (events can be late or out of order): ALARM opens an incident
  * against the model (once, whatever the duplicates), OK resolves it; both notify. The model's
  * alarm policy is named in the notification; rollbacks during a rollout are SageMaker's own
- * (AutoRollbackConfiguration names these alarms).
+ * (AutoRollbackConfiguration names these alarms). The notification is written with the incident's
+ * change (the registry's outbox) and delivered right after, by this delivery or by a redelivered
+ * one (which finds the change made).
  */
 import { auditId, type MlopsContext } from './context';
+import { NotificationOutbox } from './notification-outbox';
 
 export type AlarmOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
@@ -27,7 +30,11 @@ export type AlarmOutcome =
 const ACTOR = 'alarm-events';
 
 export class ProcessAlarmChange {
-  constructor(private readonly ctx: MlopsContext) {}
+  private readonly outbox: NotificationOutbox;
+
+  constructor(private readonly ctx: MlopsContext) {
+    this.outbox = new NotificationOutbox(ctx);
+  }
 
   /**
    * @param alarmName the alarm from the event
@@ -65,15 +72,17 @@ export class ProcessAlarmChange {
           actor: ACTOR,
           ...(champion !== undefined ? { version: champion } : {}),
           reason: `${alarmName}: ${reason}`,
+          notification: {
+            kind: 'incident-opened',
+            model,
+            subject: `${model}: ${alarmName} in ALARM`,
+            message: `Incident opened for ${model}${champion !== undefined ? ` (v${champion} in production)` : ''}.\n${reason}\nAlarm policy: ${policy}.`,
+          },
         },
       );
+      // Opened here or by an earlier delivery: either way, what is pending goes out now.
+      await this.outbox.flush(model);
       if (!opened) return { kind: 'unchanged', model, alarmName, state: 'ALARM' };
-      await ctx.notifier.notify({
-        kind: 'incident-opened',
-        model,
-        subject: `${model}: ${alarmName} in ALARM`,
-        message: `Incident opened for ${model}${champion !== undefined ? ` (v${champion} in production)` : ''}.\n${reason}\nAlarm policy: ${policy}.`,
-      });
       return { kind: 'opened', model, alarmName, incidentId };
     }
     if (current.state === 'OK') {
@@ -84,14 +93,16 @@ export class ProcessAlarmChange {
         type: 'INCIDENT_RESOLVED',
         actor: ACTOR,
         reason: `${alarmName}: ${reason}`,
+        notification: {
+          kind: 'incident-resolved',
+          model,
+          subject: `${model}: ${alarmName} is OK again`,
+          message: `Incident resolved.\n${reason}`,
+        },
       });
+      // Resolved here or by an earlier delivery: either way, what is pending goes out now.
+      await this.outbox.flush(model);
       if (!resolved) return { kind: 'unchanged', model, alarmName, state: 'OK' };
-      await ctx.notifier.notify({
-        kind: 'incident-resolved',
-        model,
-        subject: `${model}: ${alarmName} is OK again`,
-        message: `Incident resolved.\n${reason}`,
-      });
       return { kind: 'resolved', model, alarmName };
     }
     return { kind: 'unchanged', model, alarmName, state: current.state };

@@ -10,9 +10,13 @@
  * - Failed / UpdateRollbackFailed: DEPLOY_FAILED with SageMaker's reason.
  * - Anything in progress: nothing yet.
  * When a rollout ends, the newest version waiting in APPROVED (if any) is rolled out next.
+ * The notification of the end is written with it (the registry's outbox) and delivered before the
+ * next rollout starts; a redelivered event, which finds the rollout over, delivers it when the
+ * first delivery could not.
  */
 import { auditId, type MlopsContext } from './context';
 import { DeployVersion, VARIANT_NAME, type DeployOutcome } from './deploy-version';
+import { NotificationOutbox } from './notification-outbox';
 
 export type EndpointOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
@@ -33,15 +37,22 @@ export type EndpointOutcome =
 const ACTOR = 'endpoint-events';
 
 export class ProcessEndpointChange {
-  constructor(private readonly ctx: MlopsContext) {}
+  private readonly outbox: NotificationOutbox;
+
+  constructor(private readonly ctx: MlopsContext) {
+    this.outbox = new NotificationOutbox(ctx);
+  }
 
   async execute(endpointName: string): Promise<EndpointOutcome> {
     const { ctx } = this;
     const model = ctx.names.modelFromEndpoint(endpointName);
     if (!model) return { kind: 'ignored', why: `${endpointName} is not an endpoint of this stack` };
     const modelRecord = await ctx.registry.getModel(model);
-    if (modelRecord?.challenger === undefined)
+    if (modelRecord?.challenger === undefined) {
+      // Also a redelivered event whose rollout an earlier delivery ended: send what it could not.
+      if (modelRecord) await this.outbox.flush(model);
       return { kind: 'ignored', why: `no rollout in flight for ${model}` };
+    }
     const n = modelRecord.challenger;
     const version = await ctx.registry.getVersion(model, n);
     if (version?.status !== 'DEPLOYING' || !version.endpointConfigName)
@@ -73,15 +84,17 @@ export class ProcessEndpointChange {
           from: 'DEPLOYING',
           to: 'PRODUCTION',
           reason: `${endpointName} serves ${endpoint.configName}${previous !== undefined ? `; v${previous} archived` : ''}`,
+          notification: {
+            kind: 'version-promoted',
+            model,
+            subject: `${model} v${n} is in production`,
+            message: `${endpointName} now serves v${n} (${endpoint.configName}).${previous !== undefined ? ` v${previous} was archived.` : ''}`,
+          },
         },
       });
+      // Promoted here or concurrently: either way, what is pending goes out now.
+      await this.outbox.flush(model);
       if (!promoted) return { kind: 'ignored', why: `${model} v${n} was already promoted` };
-      await ctx.notifier.notify({
-        kind: 'version-promoted',
-        model,
-        subject: `${model} v${n} is in production`,
-        message: `${endpointName} now serves v${n} (${endpoint.configName}).${previous !== undefined ? ` v${previous} was archived.` : ''}`,
-      });
       return {
         kind: 'promoted',
         version: n,
@@ -114,19 +127,23 @@ export class ProcessEndpointChange {
         from: 'DEPLOYING',
         to,
         reason,
+        notification: {
+          kind: 'deployment-failed',
+          model,
+          subject: `${model} v${n}: ${rolledBack ? 'rolled back' : 'deployment failed'}`,
+          message: reason,
+        },
       },
     });
-    if (!ended) return { kind: 'ignored', why: `${model} v${n} was already ${to}` };
+    if (!ended) {
+      await this.outbox.flush(model);
+      return { kind: 'ignored', why: `${model} v${n} was already ${to}` };
+    }
     if (failed && modelRecord.champion === undefined && endpoint.status === 'Failed') {
       // The endpoint never served: remove it so that the next version can create it afresh.
       await ctx.endpoints.deleteEndpoint(endpointName);
     }
-    await ctx.notifier.notify({
-      kind: 'deployment-failed',
-      model,
-      subject: `${model} v${n}: ${rolledBack ? 'rolled back' : 'deployment failed'}`,
-      message: reason,
-    });
+    await this.outbox.flush(model);
     return {
       kind: rolledBack ? 'rolled-back' : 'deploy-failed',
       version: n,

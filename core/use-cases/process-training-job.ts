@@ -7,13 +7,16 @@
  * registry holds. A duplicated event finds the work done; a late one (InProgress after Completed)
  * finds the version past TRAINING and changes nothing. Steps: TRAINING -> TRAINED (metrics,
  * artifact) | FAILED (reason); TRAINED -> gate -> REJECTED | PENDING_APPROVAL | APPROVED;
- * APPROVED -> deploy.
+ * APPROVED -> deploy. The notifications of FAILED, REJECTED and PENDING_APPROVAL are written with
+ * the transition (the registry's outbox) and delivered right after, by this delivery or, when
+ * its send failed, by the retried event (which finds the version past the transition).
  */
 import { evaluateGate } from '../domain/gate';
 import { resolveGate } from '../domain/model-config';
 import type { VersionRecord } from '../domain/registry';
 import { auditId, type MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
+import { NotificationOutbox } from './notification-outbox';
 
 export type TrainingOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
@@ -28,9 +31,11 @@ const ACTOR = 'training-events';
 
 export class ProcessTrainingJob {
   private readonly deployer: DeployVersion;
+  private readonly outbox: NotificationOutbox;
 
   constructor(private readonly ctx: MlopsContext) {
     this.deployer = new DeployVersion(ctx);
+    this.outbox = new NotificationOutbox(ctx);
   }
 
   async execute(jobName: string): Promise<TrainingOutcome> {
@@ -53,21 +58,24 @@ export class ProcessTrainingJob {
           job.status === 'Stopped'
             ? `training job ${jobName} was stopped${job.failureReason ? `: ${job.failureReason}` : ''}`
             : `training job ${jobName} failed: ${job.failureReason ?? 'no reason given'}`;
-        const moved = await ctx.registry.transitionVersion({
+        await ctx.registry.transitionVersion({
           model,
           version: n,
           from: ['TRAINING'],
           to: 'FAILED',
           set: { failureReason: reason, metrics: job.metrics, updatedAt: at },
-          audit: this.audit(model, n, 'TRAINING_FAILED', reason, 'TRAINING', 'FAILED', at),
+          audit: {
+            ...this.audit(model, n, 'TRAINING_FAILED', reason, 'TRAINING', 'FAILED', at),
+            notification: {
+              kind: 'training-failed',
+              model,
+              subject: `${model} v${n}: training failed`,
+              message: reason,
+            },
+          },
         });
-        if (moved)
-          await ctx.notifier.notify({
-            kind: 'training-failed',
-            model,
-            subject: `${model} v${n}: training failed`,
-            message: reason,
-          });
+        // Moved here or concurrently: either way, what is pending goes out now.
+        await this.outbox.flush(model);
         return { kind: 'failed', reason };
       }
       // Completed.
@@ -106,6 +114,8 @@ export class ProcessTrainingJob {
     if (version?.status === 'APPROVED' || (version?.status === 'DEPLOYING' && !version.rolloutRequestedAt)) {
       return { kind: 'deploying', version: n, deploy: await this.deployer.execute(model, n) };
     }
+    // A redelivered event: an earlier delivery moved the version and may not have sent its notice.
+    await this.outbox.flush(model);
     return { kind: 'already-processed', version: n, status: version?.status ?? 'unknown' };
   }
 
@@ -133,7 +143,23 @@ export class ProcessTrainingJob {
       result.decision === 'REJECTED'
         ? `gate rejected the candidate: ${failed.join('; ')}`
         : result.checks.map((c) => c.detail).join('; ');
-    const moved = await ctx.registry.transitionVersion({
+    const notification =
+      result.decision === 'REJECTED'
+        ? {
+            kind: 'version-rejected' as const,
+            model,
+            subject: `${model} v${n}: candidate rejected`,
+            message: reason,
+          }
+        : result.decision === 'PENDING_APPROVAL'
+          ? {
+              kind: 'approval-needed' as const,
+              model,
+              subject: `${model} v${n}: waiting for approval`,
+              message: `${reason}\nApprove it to roll it out.`,
+            }
+          : undefined;
+    await ctx.registry.transitionVersion({
       model,
       version: n,
       from: ['TRAINED'],
@@ -143,30 +169,17 @@ export class ProcessTrainingJob {
         updatedAt: at,
         ...(result.decision === 'REJECTED' ? { failureReason: reason } : {}),
       },
-      audit: this.audit(model, n, `GATE_${result.decision}`, reason, 'TRAINED', result.decision, at),
+      audit: {
+        ...this.audit(model, n, `GATE_${result.decision}`, reason, 'TRAINED', result.decision, at),
+        ...(notification ? { notification } : {}),
+      },
     });
-    if (result.decision === 'REJECTED') {
-      if (moved)
-        await ctx.notifier.notify({
-          kind: 'version-rejected',
-          model,
-          subject: `${model} v${n}: candidate rejected`,
-          message: reason,
-        });
-      return { kind: 'rejected', version: n, reason };
-    }
-    if (result.decision === 'PENDING_APPROVAL') {
-      if (moved) {
-        await ctx.notifier.notify({
-          kind: 'approval-needed',
-          model,
-          subject: `${model} v${n}: waiting for approval`,
-          message: `${reason}\nApprove it to roll it out.`,
-        });
-      }
-      return { kind: 'pending-approval', version: n };
-    }
-    return undefined;
+    if (!notification) return undefined;
+    // Moved here or concurrently: either way, what is pending goes out now.
+    await this.outbox.flush(model);
+    return result.decision === 'REJECTED'
+      ? { kind: 'rejected', version: n, reason }
+      : { kind: 'pending-approval', version: n };
   }
 
   private audit(

@@ -31,6 +31,11 @@
  *   (`maxObjectsPerRun` keys, `maxDatasetRepairsPerRun` re-deliveries); where a run stops, a cursor
  *   kept in the bucket ({@link RECONCILER_CURSOR_KEY}) lets the next run go on from there, and
  *   after the last key the next run starts over.
+ * - A notification written with a state change (the registry's outbox) and still pending a minute
+ *   later (`notificationGraceMs`): the event that wrote it could not send it (and its retries ran
+ *   out, or the send was maybe-sent and the claim is kept until its lease ends) or was lost after
+ *   the write -> sent here ({@link NotificationOutbox.flushAll}); one held by a running delivery is
+ *   left to it. At least once: a send that failed ambiguously is sent again, with the same id.
  *
  * One repair that fails is logged and counted, and the run goes on (kind `partial`); the next run
  * tries again.
@@ -51,6 +56,7 @@ import type { InventoryObject, ObjectInventory } from '../ports/object-inventory
 import type { MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
 import { datasetIdOf, type ObjectCreated } from './ingest-dataset';
+import { NotificationOutbox, type DeliveredNotification } from './notification-outbox';
 
 export { RECONCILER_CURSOR_KEY };
 
@@ -62,6 +68,7 @@ export const RECONCILE_DEFAULTS = {
   maxObjectsPerRun: 10_000,
   maxDatasetRepairsPerRun: 100,
   maxVersionRepairsPerRun: 100,
+  notificationGraceMs: 60_000,
 } as const;
 
 /** Registry lookups run this many at once during the dataset scan. */
@@ -83,6 +90,11 @@ export interface ReconcileOptions {
   readonly maxVersionRepairsPerRun?: number;
   /** Scan `datasets/` for lost uploads. @default true */
   readonly scanDatasets?: boolean;
+  /**
+   * A pending notification younger than this is left to the event that wrote it (its delivery may
+   * be running). @default 1 minute
+   */
+  readonly notificationGraceMs?: number;
 }
 
 /** The ports the reconciler needs beyond the shared context. */
@@ -149,6 +161,8 @@ export interface ReconcileOutcome {
   readonly versions: readonly VersionRepair[];
   readonly unrepairable: readonly Unrepairable[];
   readonly datasets?: DatasetScan;
+  /** Pending notifications this run delivered (the outbox's). */
+  readonly notifications: readonly DeliveredNotification[];
   readonly failures: readonly RepairFailure[];
 }
 
@@ -179,6 +193,8 @@ export class Reconcile {
   async execute(): Promise<ReconcileOutcome> {
     const now = this.ctx.clock.now();
     const run: Run = { now, repairs: [], unrepairable: [], failures: [] };
+    // First: the oldest debts, and independent of the scans below.
+    const notifications = await this.flushNotifications(run);
     await this.reconcileVersions(run);
     const datasets = this.options.scanDatasets ? await this.scanDatasets(run) : undefined;
     const outcome: ReconcileOutcome = {
@@ -187,15 +203,35 @@ export class Reconcile {
       versions: run.repairs,
       unrepairable: run.unrepairable,
       ...(datasets ? { datasets } : {}),
+      notifications,
       failures: run.failures,
     };
     this.ctx.log.info('reconcile run', {
       versionRepairs: run.repairs.length,
       datasetRepairs: datasets?.redelivered.length ?? 0,
+      notificationsDelivered: notifications.length,
       unrepairable: run.unrepairable.length,
       failures: run.failures.length,
     });
     return outcome;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Notifications
+
+  /** Sends the notifications pending for longer than the grace period; each failure is counted. */
+  private async flushNotifications(run: Run): Promise<DeliveredNotification[]> {
+    const olderThan = new Date(run.now.getTime() - this.options.notificationGraceMs);
+    try {
+      const flushed = await new NotificationOutbox(this.ctx).flushAll(olderThan);
+      for (const failure of flushed.failures)
+        this.failed(run, `notification ${failure.id} of ${failure.model}`, failure.error);
+      for (const sent of flushed.delivered) this.ctx.log.info('pending notification delivered', { ...sent });
+      return [...flushed.delivered];
+    } catch (error) {
+      this.failed(run, 'pending notifications', error);
+      return [];
+    }
   }
 
   // -------------------------------------------------------------------------------------------

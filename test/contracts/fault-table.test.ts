@@ -11,7 +11,9 @@
  * A call site is a place in the handlers' code that calls AWS: the handler, the use-case method
  * and line that made the call, the port method it went through and the API operation, e.g.
  * `training-events | DeployVersion.applyToEndpoint:148 | endpoints.createEndpoint |
- * sagemaker.CreateEndpoint`. The sites are read from the JavaScript stacks of a clean run of the
+ * sagemaker.CreateEndpoint`. The notification outbox (core/use-cases/notification-outbox.ts) is
+ * plumbing: its calls are sited at the use-case line that flushed it. The sites are read from the
+ * JavaScript stacks of a clean run of the
  * pipeline scenario (support/pipeline-scenario.ts, the run the IAM and request-validity contracts
  * use), so the same operation called from two places (a version read before and after a
  * transition, a deploy started by the training handler and by an approval) is two sites; each site
@@ -40,7 +42,11 @@
  *   rejected with a reason); one version per dataset, one training job per version, one
  *   CreateEndpoint / UpdateEndpoint applied per rollout; one notification per transition the
  *   audit trail records (dataset rejected, training failed, gate rejected or held, promoted,
- *   deployment failed or rolled back, incident opened or resolved); a model in production has its
+ *   deployment failed or rolled back, incident opened or resolved), where a second copy with the
+ *   same notification id after a Publish that took effect but answered with an error (the timeout)
+ *   counts once: notifications are delivered at least once from the registry's outbox, each with
+ *   its id, and such a row converges noted `converged (notification re-sent after an ambiguous
+ *   Publish)` (any other second copy is doubled); a model in production has its
  *   alarms; one incident per alarm episode, resolved when its alarm is OK; the drift window
  *   summarized. Or the fault was never thrown, or the run threw.
  *
@@ -52,7 +58,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from '../support/aws-call-journal';
 import { startPipelineHarness, type PipelineHarness } from '../support/pipeline-harness';
-import { runClean, runTable, type CleanRun, type RowResult, type RowVerdict } from './support/fault-table';
+import {
+  RESENT_NOTE,
+  runClean,
+  runTable,
+  type CleanRun,
+  type RowResult,
+  type RowVerdict,
+} from './support/fault-table';
 import { LAMBDA_HANDLERS } from './support/pipeline-scenario';
 
 /** Runs at once: the servers are shared, and the machine has two cores. */
@@ -128,15 +141,20 @@ function formatTable(
       ` (${(ms / 1000).toFixed(1)} s in ${work.runs} runs of ${work.steps} steps; clean run ${(clean.ms / 1000).toFixed(1)} s)`,
     `${'call site (handler | caller | port | operation)'.padEnd(width)}  ${FAULT_KINDS.map((k) => k.padEnd(10)).join(' ')}`,
   ];
+  const resent = (r: RowResult) => r.verdict === 'converged' && r.detail[0] === RESENT_NOTE;
   for (const site of clean.sites) {
     const cells = FAULT_KINDS.map((kind) => {
       const r = results.find((x) => x.site.id === site.id && x.kind === kind);
-      return (r ? short[r.verdict] : '-').padEnd(10);
+      return (r ? `${short[r.verdict]}${resent(r) ? '*' : ''}` : '-').padEnd(10);
     });
     lines.push(`${site.id.padEnd(width)}  ${cells.join(' ')}`);
   }
   const order = (r: RowResult) =>
     clean.sites.indexOf(r.site) * FAULT_KINDS.length + FAULT_KINDS.indexOf(r.kind);
+  const again = results.filter(resent).sort((a, b) => order(a) - order(b));
+  if (again.length > 0) lines.push('', `converged*: ${RESENT_NOTE} (at least once, same id):`);
+  for (const r of again)
+    lines.push(`  ${r.kind} at ${r.site.id}`, ...r.detail.slice(1).map((d) => `      ${d}`));
   const notable = results.filter((r) => r.verdict !== 'converged').sort((a, b) => order(a) - order(b));
   if (notable.length > 0) lines.push('', 'Rows that did not converge:');
   for (const r of notable)

@@ -49,6 +49,7 @@ import {
 } from '../../lambdas/shared/events';
 import { cleanupOutdirs, synthMlopsStack } from '../lib/helpers';
 import type { RecordedCall } from '../support/aws-call-journal';
+import { MemoryOutbox } from '../support/memory-outbox';
 import {
   alarmEvent,
   churnCsv,
@@ -540,10 +541,11 @@ const MATRIX: readonly MatrixEntry[] = [
   },
 ];
 
-/** A registry holding one model and its versions, enough for DeployVersion. */
+/** A registry holding one model and its versions, enough for DeployVersion (its outbox included). */
 function memoryRegistry(model: ModelRecord, versions: VersionRecord[]): RegistryStore {
   const byNumber = new Map(versions.map((v) => [v.version, v]));
   let record = model;
+  const outbox = new MemoryOutbox();
   const transition = async (request: TransitionRequest): Promise<boolean> => {
     const current = byNumber.get(request.version);
     if (!current || !request.from.includes(current.status)) return false;
@@ -552,9 +554,15 @@ function memoryRegistry(model: ModelRecord, versions: VersionRecord[]): Registry
       ...(request.set ?? {}),
       status: request.to,
     } as VersionRecord);
+    outbox.write(request.audit);
     return true;
   };
   const registry: Partial<RegistryStore> = {
+    listPendingNotifications: (m) => outbox.listPendingNotifications(m),
+    listPendingNotificationsBefore: (before) => outbox.listPendingNotificationsBefore(before),
+    claimNotification: (m, id, now, until) => outbox.claimNotification(m, id, now, until),
+    completeNotification: (m, id) => outbox.completeNotification(m, id),
+    releaseNotification: (m, id, until) => outbox.releaseNotification(m, id, until),
     getModel: async () => record,
     getVersion: async (_model, version) => byNumber.get(version),
     listVersions: async () => [...byNumber.values()],
@@ -562,6 +570,11 @@ function memoryRegistry(model: ModelRecord, versions: VersionRecord[]): Registry
     startDeployment: async (request) => {
       const ok = await transition(request);
       if (ok) record = { ...record, challenger: request.version };
+      return ok;
+    },
+    endFailedDeployment: async (request) => {
+      const ok = await transition(request);
+      if (ok && record.challenger === request.version) record = { ...record, challenger: undefined };
       return ok;
     },
   };

@@ -4,10 +4,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import {
   createNotifier,
   NoopNotifier,
+  NOTIFICATION_ID_ATTRIBUTE,
   sanitizeSubject,
   SnsNotifier,
 } from '../../../adapters/aws/sns-notifier';
-import type { Notification } from '../../../core/ports/monitoring';
+import { NotificationNotSent, type Notification } from '../../../core/ports/monitoring';
 
 const sns = mockClient(SNSClient);
 const client = new SNSClient({ region: 'us-east-1' });
@@ -41,18 +42,56 @@ describe('SnsNotifier', () => {
     expect(sns.commandCalls(PublishCommand)[0]?.args[0].input).toEqual(expected);
   });
 
-  it('rethrows errors', async () => {
-    sns.on(PublishCommand).rejects(
-      new SNSServiceException({
-        name: 'Throttling',
-        $fault: 'client',
-        message: 'Rate exceeded',
-        $metadata: {},
-      }),
-    );
-    await expect(new SnsNotifier(client, TOPIC).notify(notification)).rejects.toMatchObject({
-      name: 'Throttling',
+  it('sends the notification id as the mlops.notificationId attribute', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    const id = '2025-06-03T12:00:00.000Z#PROMOTED:3';
+    await new SnsNotifier(client, TOPIC).notify({ ...notification, id });
+    expect(NOTIFICATION_ID_ATTRIBUTE).toBe('mlops.notificationId');
+    expect(sns.commandCalls(PublishCommand)[0]?.args[0].input.MessageAttributes).toEqual({
+      model: { DataType: 'String', StringValue: 'churn' },
+      kind: { DataType: 'String', StringValue: 'version-promoted' },
+      'mlops.notificationId': { DataType: 'String', StringValue: id },
     });
+  });
+
+  it('the attribute name is one SNS accepts', () => {
+    // Letters, digits, _ - . ; no leading, trailing or doubled period; no AWS./Amazon. prefix; <= 256.
+    expect(NOTIFICATION_ID_ATTRIBUTE).toMatch(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/);
+    expect(NOTIFICATION_ID_ATTRIBUTE).not.toMatch(/^(aws|amazon)\./i);
+    expect(NOTIFICATION_ID_ATTRIBUTE.length).toBeLessThanOrEqual(256);
+  });
+
+  const failure = (name: string, fault: 'client' | 'server', httpStatusCode?: number) =>
+    new SNSServiceException({
+      name,
+      $fault: fault,
+      message: `${name} happened`,
+      $metadata: httpStatusCode === undefined ? {} : { httpStatusCode },
+    });
+
+  it.each([
+    ['Throttling', 400],
+    ['InvalidParameter', 400],
+    ['AuthorizationError', 403],
+  ])('a refusal (%s, HTTP %i) is NotificationNotSent: nothing was published', async (name, status) => {
+    sns.on(PublishCommand).rejects(failure(name, 'client', status));
+    const error = await new SnsNotifier(client, TOPIC).notify(notification).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotificationNotSent);
+    expect((error as Error).message).toContain(`${name}: ${name} happened`);
+    expect((error as Error).cause).toMatchObject({ name });
+  });
+
+  it('a server error or an error without a response is rethrown as is: it may have been published', async () => {
+    sns
+      .on(PublishCommand)
+      .rejectsOnce(failure('InternalError', 'server', 500))
+      .rejectsOnce(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+    await expect(new SnsNotifier(client, TOPIC).notify(notification)).rejects.toMatchObject({
+      name: 'InternalError',
+    });
+    const error = await new SnsNotifier(client, TOPIC).notify(notification).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(NotificationNotSent);
+    expect(error).toMatchObject({ name: 'TimeoutError' });
   });
 });
 

@@ -20,6 +20,11 @@
  * normalized state after each of its steps ({@link snapshot}); a faulted run whose state after a
  * step is the clean run's is the clean run from there on, so its row converged, and the same run
  * carries on with another row whose site comes later in the story.
+ *
+ * Notifications are delivered at least once (the registry's outbox, core/use-cases/
+ * notification-outbox.ts): after a Publish that took effect but answered with an error, the
+ * reconciler sends it again with the same notification id. {@link notificationCheck} counts such a
+ * copy once and the row converges with {@link RESENT_NOTE}; every other second copy is doubled.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -155,8 +160,14 @@ function frames(stack: string): Frame[] {
 
 const inAdapters = (f: Frame) => /\/adapters\//.test(f.file);
 const inCore = (f: Frame) => /\/core\//.test(f.file);
+/** The notification outbox's own frames: plumbing every notifying use case shares. */
+const inOutbox = (f: Frame) => /\/core\/use-cases\/notification-outbox\.ts$/.test(f.file);
 
-/** The site key of a call made at `stack`: caller and port method (the handler comes from the step). */
+/**
+ * The site key of a call made at `stack`: caller and port method (the handler comes from the step).
+ * A call the notification outbox makes (its Query, claim, Publish, completion) is sited at the
+ * use-case line that flushed it, not in the outbox, so each notification stays a site of its own.
+ */
 export function siteKeyOf(stack: string): { caller: string; port: string } {
   const all = frames(stack);
   const first = all.findIndex(inAdapters);
@@ -170,7 +181,7 @@ export function siteKeyOf(stack: string): { caller: string; port: string } {
     port = `${PORTS[cls ?? ''] ?? cls}.${method ?? adapter.fn}`;
     rest = all.slice(last + 1);
   }
-  const core = rest.find(inCore);
+  const core = rest.find((f) => inCore(f) && !inOutbox(f));
   // lib-storage's Upload sends its PutObject from its own queue: no use-case frame is on the stack.
   const caller = core ? `${core.fn}:${core.line}` : '(off the await chain)';
   return { caller, port };
@@ -276,7 +287,7 @@ export function openSession(
   return session;
 }
 
-/** The registry as one run's stack sees it: the fleet-wide listing holds its own models only. */
+/** The registry as one run's stack sees it: the fleet-wide listings hold its own models only. */
 function ownModelsOnly(registry: RegistryStore, models: ReadonlySet<string>): RegistryStore {
   return new Proxy(registry, {
     get(target, property, receiver) {
@@ -285,6 +296,9 @@ function ownModelsOnly(registry: RegistryStore, models: ReadonlySet<string>): Re
           (await target.listVersionsByStatus(...args)).filter((v) => models.has(v.model));
       if (property === 'listOpenIncidents')
         return async () => (await target.listOpenIncidents()).filter((i) => models.has(i.model));
+      if (property === 'listPendingNotificationsBefore')
+        return async (...args: Parameters<RegistryStore['listPendingNotificationsBefore']>) =>
+          (await target.listPendingNotificationsBefore(...args)).filter((n) => models.has(n.model));
       const value: unknown = Reflect.get(target, property, receiver);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
@@ -463,8 +477,13 @@ export async function driveToRest(
     for (const repair of outcome.versions)
       reconciled.push(`${repair.kind} ${repair.model} v${repair.version}`);
     for (const repair of outcome.datasets?.redelivered ?? []) reconciled.push(`upload ${repair.key}`);
+    for (const sent of outcome.notifications) reconciled.push(`notification ${sent.kind} ${sent.model}`);
     for (const failure of outcome.failures) reconciled.push(`failed: ${failure.what}: ${failure.error}`);
-    const moved = deliveries > before || outcome.versions.length > 0 || outcome.failures.length > 0;
+    const moved =
+      deliveries > before ||
+      outcome.versions.length > 0 ||
+      outcome.notifications.length > 0 ||
+      outcome.failures.length > 0;
     if (!moved) break;
   }
   return { deliveries, reconciled, deadLettered };
@@ -611,6 +630,12 @@ export async function modelEnd(harness: PipelineHarness, model: string): Promise
 
 export type RowVerdict = 'converged' | 'recorded-failure' | 'VIOLATION';
 
+/**
+ * First line of the detail of a row whose run sent a notification twice with the same id after a
+ * Publish that took effect but answered with an error: allowed, delivery is at least once.
+ */
+export const RESENT_NOTE = 'converged (notification re-sent after an ambiguous Publish)';
+
 export interface RowResult {
   readonly site: CallSite;
   readonly kind: FaultKind;
@@ -712,27 +737,8 @@ export function violations(facts: RunFacts, bucket: string): string[] {
     if (n === 0 && (v.status === 'PRODUCTION' || v.status === 'ARCHIVED'))
       out.push(`lost: ${m} v${v.version} is ${v.status} but its rollout was never applied`);
   }
-  // One notification per recorded transition.
-  const key = (kind: string, version: string | number | undefined) =>
-    `${kind}${version !== undefined && !kind.startsWith('incident') && kind !== 'dataset-rejected' ? ` v${version}` : ''}`;
-  const want = new Map<string, number>();
-  for (const line of end.audit) {
-    const kind = NOTIFIED[line.type];
-    if (kind) want.set(key(kind, line.version), (want.get(key(kind, line.version)) ?? 0) + 1);
-  }
-  const got = new Map<string, number>();
-  for (const c of calls.filter((c) => c.operation === 'Publish')) {
-    const attributes = c.input.MessageAttributes as Record<string, { StringValue?: string }>;
-    if (attributes.model?.StringValue !== model) continue;
-    const k = key(attributes.kind?.StringValue ?? '?', /\bv(\d+)\b/.exec(String(c.input.Subject))?.[1]);
-    got.set(k, (got.get(k) ?? 0) + 1);
-  }
-  for (const k of new Set([...want.keys(), ...got.keys()])) {
-    const w = want.get(k) ?? 0;
-    const g = got.get(k) ?? 0;
-    if (g < w) out.push(`lost: ${m} notification ${k} (${g} sent for ${w} transitions)`);
-    if (g > w) out.push(`doubled: ${m} notification ${k} (${g} sent for ${w} transitions)`);
-  }
+  // One notification per recorded transition (a copy re-sent after an ambiguous Publish allowed).
+  out.push(...notificationCheck(facts).violations);
   // A model in production watches itself.
   if (record?.champion !== undefined) {
     const alarms = session.ctx.names.alarms(model);
@@ -756,6 +762,52 @@ export function violations(facts: RunFacts, bucket: string): string[] {
     if (!written && record?.champion !== undefined) out.push(`lost: ${m} drift window never summarized`);
   }
   return out;
+}
+
+/** The message attribute holding a notification's id (adapters/aws/sns-notifier.ts). */
+const NOTIFICATION_ID = 'mlops.notificationId';
+
+/**
+ * The notifications of a run's model against the transitions its audit trail records: one each.
+ * Delivery is at least once: a Publish that took effect but whose caller got an error instead of
+ * the response (`responseLost`, the table's timeout) is sent again once its claim ends, with the
+ * same notification id. Such copies count once (listed in `resent`); any other second Publish of
+ * a transition (another id, or the same id without an ambiguous Publish before it) is doubled.
+ */
+export function notificationCheck(facts: RunFacts): { violations: string[]; resent: string[] } {
+  const { session, model, end } = facts;
+  const m = SCENARIO_MODELS[facts.story];
+  const violations: string[] = [];
+  const resent: string[] = [];
+  const key = (kind: string, version: string | number | undefined) =>
+    `${kind}${version !== undefined && !kind.startsWith('incident') && kind !== 'dataset-rejected' ? ` v${version}` : ''}`;
+  const want = new Map<string, number>();
+  for (const line of end.audit) {
+    const kind = NOTIFIED[line.type];
+    if (kind) want.set(key(kind, line.version), (want.get(key(kind, line.version)) ?? 0) + 1);
+  }
+  /** Per key: the notification ids of the Publishes that took effect (undefined: sent without one). */
+  const sent = new Map<string, (string | undefined)[]>();
+  /** Ids of Publishes that took effect and whose caller was told they failed. */
+  const ambiguous = new Set<string>();
+  for (const c of session.journal.calls.filter((c) => c.operation === 'Publish' && c.outcome === 'ok')) {
+    const attributes = c.input.MessageAttributes as Record<string, { StringValue?: string }>;
+    if (attributes.model?.StringValue !== model) continue;
+    const id = attributes[NOTIFICATION_ID]?.StringValue;
+    const k = key(attributes.kind?.StringValue ?? '?', /\bv(\d+)\b/.exec(String(c.input.Subject))?.[1]);
+    // A copy counts once only when an ambiguous Publish of the same id came before it.
+    const allowed = id !== undefined && ambiguous.has(id) && (sent.get(k) ?? []).includes(id);
+    if (allowed) resent.push(`re-sent: ${m} notification ${k} (same id after an ambiguous Publish)`);
+    else sent.set(k, [...(sent.get(k) ?? []), id]);
+    if (id !== undefined && c.responseLost !== undefined) ambiguous.add(id);
+  }
+  for (const k of new Set([...want.keys(), ...sent.keys()])) {
+    const w = want.get(k) ?? 0;
+    const g = sent.get(k)?.length ?? 0;
+    if (g < w) violations.push(`lost: ${m} notification ${k} (${g} sent for ${w} transitions)`);
+    if (g > w) violations.push(`doubled: ${m} notification ${k} (${g} sent for ${w} transitions)`);
+  }
+  return { violations, resent };
 }
 
 /** How a run's end differs from the clean run's: versions, datasets, incidents. */
@@ -987,16 +1039,18 @@ async function runChain(
     const facts: RunFacts = { session, scenario, story, model, end: await modelEnd(harness, model) };
     const broken = violations(facts, harness.s3.bucket);
     const context = [
+      ...notificationCheck(facts).resent,
       retried(),
       ...(scenario.deadLettered.length
         ? [`dead-lettered: ${scenario.deadLettered.map((d) => d.step).join(', ')}`]
         : []),
       ...(rest.reconciled.length ? [`reconciler: ${rest.reconciled.join(', ')}`] : []),
     ];
+    const resent = context[0]?.startsWith('re-sent:') === true;
     if (broken.length > 0) verdict('VIOLATION', [...broken, ...context]);
     else {
       const { changed, failures } = differences(facts, clean.ends[story]);
-      if (changed.length === 0) verdict('converged', context);
+      if (changed.length === 0) verdict('converged', resent ? [RESENT_NOTE, ...context] : context);
       else if (failures.length > 0) verdict('recorded-failure', [...failures, ...context]);
       else
         verdict('VIOLATION', [

@@ -3,7 +3,8 @@
  * with the refusal as its reason, the rollout lock (the model's challenger) is released, a
  * notification goes out and the next approved version rolls out; a transient error is rethrown
  * with the lock kept, so that the retried event sends the call again. On an in-memory registry
- * that applies transitions conditionally, as the DynamoDB store does.
+ * that applies transitions conditionally and keeps their notifications in an outbox, as the
+ * DynamoDB store does.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseModelConfig, type ModelConfig } from '../../../core/domain/model-config';
@@ -14,22 +15,28 @@ import {
   type EndpointDescription,
   type EndpointService,
 } from '../../../core/ports/endpoint-service';
-import type { Notification } from '../../../core/ports/monitoring';
+import { NotificationNotSent, type Notification } from '../../../core/ports/monitoring';
 import type { RegistryStore, TransitionRequest } from '../../../core/ports/registry-store';
 import { silentLog, type MlopsContext } from '../../../core/use-cases/context';
 import { DeployVersion } from '../../../core/use-cases/deploy-version';
+import { NotificationOutbox } from '../../../core/use-cases/notification-outbox';
+import { MemoryOutbox } from '../../support/memory-outbox';
 
 const MODEL = 'churn';
 const names = new ResourceNames('mlops');
 const ENDPOINT = names.endpoint(MODEL);
 
-/** The registry methods DeployVersion uses, in memory, every transition conditional on `from`. */
-class MemoryRegistry {
+/**
+ * The registry methods DeployVersion uses, in memory, every transition conditional on `from` and
+ * writing its notification to the outbox only when it applied.
+ */
+class MemoryRegistry extends MemoryOutbox {
   readonly versions = new Map<number, VersionRecord>();
   readonly audit: AuditEvent[] = [];
   model: ModelRecord;
 
   constructor(config: ModelConfig, champion?: number) {
+    super();
     const at = '2025-06-01T00:00:00Z';
     this.model = {
       model: MODEL,
@@ -75,6 +82,7 @@ class MemoryRegistry {
     if (!version || !request.from.includes(version.status)) return false;
     this.versions.set(request.version, { ...version, ...request.set, status: request.to });
     this.audit.push(request.audit);
+    this.write(request.audit);
     return true;
   }
   async startDeployment(request: TransitionRequest): Promise<boolean> {
@@ -141,7 +149,10 @@ const configOf = (version: number) => names.endpointConfig(MODEL, version, `d${v
 let registry: MemoryRegistry;
 let endpoints: FakeEndpoints;
 let notified: Notification[];
+/** Errors the notifier throws at its next calls, in order. */
+let notifyFaults: Error[];
 let deployer: DeployVersion;
+let ctx: MlopsContext;
 
 /** A model whose v1 serves production, with `versions` in the given statuses. */
 function setUp(options: { champion?: number; versions: Record<number, VersionStatus> }): void {
@@ -158,10 +169,17 @@ function setUp(options: { champion?: number; versions: Record<number, VersionSta
     };
   }
   notified = [];
-  const ctx = {
+  notifyFaults = [];
+  ctx = {
     registry: registry as unknown as RegistryStore,
     endpoints,
-    notifier: { notify: async (n: Notification) => void notified.push(n) },
+    notifier: {
+      notify: async (n: Notification) => {
+        const fault = notifyFaults.shift();
+        if (fault) throw fault;
+        notified.push(n);
+      },
+    },
     clock: { now: () => new Date('2025-06-03T12:00:00Z') },
     names,
     log: silentLog,
@@ -235,6 +253,27 @@ describe('a refused endpoint call', () => {
     expect(registry.model.challenger).toBeUndefined();
     expect(endpoints.calls.map((c) => c.call)).toEqual(['ensureModel', 'ensureEndpointConfig']);
     expect(notified).toEqual([expect.objectContaining({ kind: 'deployment-failed' })]);
+  });
+
+  it('a refused notification is rethrown and stays pending; a later flush sends it once, with its id', async () => {
+    endpoints.failNext('updateEndpoint', refused('UpdateEndpoint', 'ResourceLimitExceeded'));
+    notifyFaults.push(new NotificationNotSent('SNS refused Publish: Throttling: Rate exceeded'));
+    await expect(deployer.execute(MODEL, 2)).rejects.toThrow('Rate exceeded');
+    expect(registry.status(2)).toBe('DEPLOY_FAILED');
+    expect(notified).toEqual([]);
+    expect(registry.pending()).toHaveLength(1);
+
+    // The retried event finds the version ended (nothing more to deploy) and its handler's flush
+    // (ProcessTrainingJob, ProcessEndpointChange) delivers what the first delivery could not.
+    expect(await deployer.execute(MODEL, 2)).toEqual({ kind: 'not-approved', status: 'DEPLOY_FAILED' });
+    await new NotificationOutbox(ctx).flush(MODEL);
+    expect(notified).toEqual([
+      expect.objectContaining({
+        kind: 'deployment-failed',
+        id: registry.audit.find((a) => a.type === 'DEPLOY_FAILED')!.at + '#DEPLOY_FAILED:2',
+      }),
+    ]);
+    expect(registry.pending()).toEqual([]);
   });
 
   it('a transient error is rethrown and keeps the lock, so the retried event sends the call again', async () => {

@@ -6,6 +6,7 @@
  * The fast cases at the end (caps, the cursor, the APPROVED guards) run on small fakes.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PublishCommand } from '@aws-sdk/client-sns';
 import { CreateEndpointCommand, CreateTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import {
 import { ResourceNames } from '../../../core/domain/naming';
 import type { VersionRecord } from '../../../core/domain/registry';
 import type { EventRedelivery, RedeliveredObject } from '../../../core/ports/event-redelivery';
+import type { Notification } from '../../../core/ports/monitoring';
 import type { InventoryObject, ObjectInventory } from '../../../core/ports/object-inventory';
 import type { RegistryStore } from '../../../core/ports/registry-store';
 import { silentLog, type MlopsContext } from '../../../core/use-cases/context';
@@ -42,6 +44,7 @@ import {
   trainingEvent,
   type PipelineHarness,
 } from '../../support/pipeline-harness';
+import { MemoryOutbox } from '../../support/memory-outbox';
 import { approveWithoutRollout, ingestDataset, strandRollout } from '../../support/reconcile-situations';
 
 const MINUTE = 60_000;
@@ -295,18 +298,31 @@ describe('a lost upload event', () => {
 // ---------------------------------------------------------------------------------------------
 // Fast cases on fakes.
 
-/** A registry holding the given versions; datasets registered by `registerDataset`. */
+/**
+ * A registry holding the given versions and an outbox; datasets registered by `registerDataset`;
+ * notifications sent to `sent`.
+ */
 function fakeContext(options: { versions?: VersionRecord[]; model?: Record<string, unknown> } = {}) {
   const datasets = new Set<string>();
   const objects = new Map<string, string>();
+  const outbox = new MemoryOutbox();
+  const sent: Notification[] = [];
   const registry = {
     listVersionsByStatus: async (s: string) => (options.versions ?? []).filter((v) => v.status === s),
     listVersions: async (model: string) => (options.versions ?? []).filter((v) => v.model === model),
     getModel: async () => options.model,
     getDataset: async (model: string, id: string) => (datasets.has(`${model}/${id}`) ? { model } : undefined),
+    listPendingNotifications: (model: string) => outbox.listPendingNotifications(model),
+    listPendingNotificationsBefore: (before: string) => outbox.listPendingNotificationsBefore(before),
+    claimNotification: (model: string, id: string, now: string, until: string) =>
+      outbox.claimNotification(model, id, now, until),
+    completeNotification: (model: string, id: string) => outbox.completeNotification(model, id),
+    releaseNotification: (model: string, id: string, until: string) =>
+      outbox.releaseNotification(model, id, until),
   } as unknown as RegistryStore;
   const ctx = {
     registry,
+    notifier: { notify: async (n: Notification) => void sent.push(n) },
     objects: {
       readText: async (_b: string, key: string) => objects.get(key),
       write: async (_b: string, key: string, body: string) => void objects.set(key, body),
@@ -320,6 +336,8 @@ function fakeContext(options: { versions?: VersionRecord[]; model?: Record<strin
   return {
     ctx,
     objects,
+    outbox,
+    sent,
     registerDataset: (model: string, id: string) => datasets.add(`${model}/${id}`),
   };
 }
@@ -480,5 +498,142 @@ describe('the APPROVED guards', () => {
     expect(
       await run([version(1, 'PRODUCTION'), version(2, 'APPROVED')], { champion: 1, challenger: 3 }),
     ).toEqual([]);
+  });
+});
+
+describe('pending notifications', () => {
+  /** A notification written with a change at `at` (as the store writes it). */
+  const write = (outbox: MemoryOutbox, model: string, eventId: string, at: string) =>
+    outbox.write({
+      model,
+      at,
+      eventId,
+      type: 'INCIDENT_OPENED',
+      actor: 'alarm-events',
+      reason: 'r',
+      notification: { kind: 'incident-opened', model, subject: `${model}: ${eventId}`, message: 'm' },
+    });
+
+  it('sends those pending for over a minute (counted), leaves younger ones and held claims alone', async () => {
+    const { ctx, outbox, sent } = fakeContext(); // the clock says 12:00:00
+    write(outbox, 'churn', 'lost', '2025-06-03T11:40:00.000Z'); // its event was lost after the write
+    write(outbox, 'fraud', 'held', '2025-06-03T11:58:00.000Z');
+    await outbox.claimNotification(
+      'fraud',
+      '2025-06-03T11:58:00.000Z#held',
+      '2025-06-03T11:58:00.000Z',
+      '2025-06-03T12:03:00.000Z',
+    );
+    write(outbox, 'leads', 'young', '2025-06-03T11:59:30.000Z'); // its event may be delivering it now
+    const outcome = await new Reconcile(
+      ctx,
+      { redelivery: new RecordingRedelivery(), inventory: new ArrayInventory([]) },
+      { scanDatasets: false },
+    ).execute();
+    expect(outcome).toMatchObject({
+      kind: 'reconciled',
+      notifications: [{ model: 'churn', id: '2025-06-03T11:40:00.000Z#lost', kind: 'incident-opened' }],
+      failures: [],
+    });
+    expect(sent).toEqual([expect.objectContaining({ id: '2025-06-03T11:40:00.000Z#lost', model: 'churn' })]);
+    expect(outbox.pending().map((p) => p.model)).toEqual(['fraud', 'leads']);
+  });
+
+  it('a failed send is counted as a failure and tried again next run', async () => {
+    const { ctx, outbox, sent } = fakeContext();
+    write(outbox, 'churn', 'lost', '2025-06-03T11:40:00.000Z');
+    let down = true;
+    const flaky = {
+      ...ctx,
+      notifier: {
+        notify: async (n: Notification) => {
+          if (down)
+            throw Object.assign(new Error('We encountered an internal error.'), { name: 'InternalError' });
+          sent.push(n);
+        },
+      },
+    };
+    const ports = { redelivery: new RecordingRedelivery(), inventory: new ArrayInventory([]) };
+    const first = await new Reconcile(flaky, ports, { scanDatasets: false }).execute();
+    expect(first).toMatchObject({
+      kind: 'partial',
+      notifications: [],
+      failures: [
+        {
+          what: 'notification 2025-06-03T11:40:00.000Z#lost of churn',
+          error: expect.stringContaining('InternalError'),
+        },
+      ],
+    });
+    // Maybe sent: the claim is kept until its lease ends (5 minutes), then it is sent again.
+    down = false;
+    const later = new Date('2025-06-03T12:05:01.000Z');
+    const second = await new Reconcile({ ...flaky, clock: { now: () => later } }, ports, {
+      scanDatasets: false,
+    }).execute();
+    expect(second.notifications).toHaveLength(1);
+    expect(sent.map((n) => n.id)).toEqual(['2025-06-03T11:40:00.000Z#lost']);
+  });
+});
+
+describe('a notification whose event was lost after its write', () => {
+  it('is sent by the reconciler once it is a minute old, with its id, and only once', async () => {
+    const model = 'outbox';
+    const openedAt = new Date().toISOString();
+    const alarmName = `mlops-${model}-error-rate`;
+    // The alarm-events handler wrote the incident and its notification, then died before sending.
+    expect(
+      await ctx.registry.openIncident(
+        {
+          model,
+          alarmName,
+          incidentId: `${alarmName}@${openedAt}`,
+          status: 'OPEN',
+          openedAt,
+          reason: 'errors',
+        },
+        {
+          model,
+          at: openedAt,
+          eventId: `INCIDENT_OPENED:${alarmName}`,
+          type: 'INCIDENT_OPENED',
+          actor: 'alarm-events',
+          reason: 'errors',
+          notification: {
+            kind: 'incident-opened',
+            model,
+            subject: `${model}: ${alarmName} in ALARM`,
+            message: 'm',
+          },
+        },
+      ),
+    ).toBe(true);
+    const published = () =>
+      harness.aws.sns
+        .commandCalls(PublishCommand)
+        .map((c) => c.args[0].input)
+        .filter((input) => input.MessageAttributes?.model?.StringValue === model);
+
+    const mine = (outcome: { notifications: readonly { model: string }[] }) =>
+      outcome.notifications.filter((n) => n.model === model);
+    expect(mine(await reconcile(0.5, { scanDatasets: false }))).toEqual([]); // younger than a minute
+    expect(published()).toEqual([]);
+    expect(mine(await reconcile(2, { scanDatasets: false }))).toEqual([
+      { model, id: `${openedAt}#INCIDENT_OPENED:${alarmName}`, kind: 'incident-opened' },
+    ]);
+    expect(published()).toEqual([
+      expect.objectContaining({
+        Subject: `${model}: ${alarmName} in ALARM`,
+        MessageAttributes: expect.objectContaining({
+          'mlops.notificationId': {
+            DataType: 'String',
+            StringValue: `${openedAt}#INCIDENT_OPENED:${alarmName}`,
+          },
+        }),
+      }),
+    ]);
+    expect(mine(await reconcile(3, { scanDatasets: false }))).toEqual([]);
+    expect(published()).toHaveLength(1);
+    expect(await ctx.registry.listPendingNotifications(model)).toEqual([]);
   });
 });

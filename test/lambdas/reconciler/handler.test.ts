@@ -60,6 +60,7 @@ function context(): MlopsContext {
             ]
           : [],
     getDataset: async () => undefined,
+    listPendingNotificationsBefore: async () => [], // no notification left pending
   } as unknown as RegistryStore;
   return {
     registry,
