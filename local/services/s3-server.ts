@@ -5,6 +5,12 @@
  * runtime (infrastructure the local cloud starts); the S3 adapter reaches it through the SDK, as it
  * reaches S3 in AWS.
  *
+ * The printed endpoint is a guard (local/services/s3-guard.ts), a streaming proxy that refuses a
+ * foreign Host, cross-site browser requests, form POSTs, unsigned or badly signed requests and keys
+ * that would map outside the data folder; s3rver listens behind it on an internal loopback port
+ * and answers only requests that came through the guard. s3rver's key → file mapping is confined to
+ * the data folder as well ({@link confineStore}).
+ *
  * Notes:
  * - s3rver accepts only its fixed credentials: access key `S3RVER`, secret `S3RVER`; clients must
  *   use path-style addressing, and (SDK v3 ≥ 3.729, AWS CLI ≥ 1.37/2.23) must not send the new
@@ -24,8 +30,13 @@ import { resolve } from 'node:path';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type EventPublisher } from '../contracts';
 import { choosePort } from './dynamodb-local';
+import { GUARD_TOKEN_HEADER, confineStore, startS3Guard, type S3rverStore } from './s3-guard';
 
-/** s3rver's fixed credentials (it refuses any other signature). */
+/**
+ * s3rver's fixed credentials: the only ones the local S3 accepts (the guard verifies SigV4
+ * signatures with them; s3rver verifies SigV2 ones). They are public: they prove a request was made
+ * by an S3 client, not who made it.
+ */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 /** The port the local S3 listens on unless told otherwise (s3rver's own default). */
@@ -191,11 +202,14 @@ interface S3rverInstance {
   close(): Promise<void>;
   on(event: 'event', listener: (event: { Records: S3NotificationRecord[] }) => void): void;
   httpServer?: Server;
+  /** Where s3rver keeps objects (lib/stores/filesystem.js). */
+  store: S3rverStore;
   /** Koa's middleware stack (s3rver extends Koa). */
   middleware: ((ctx: KoaContext, next: () => Promise<void>) => Promise<void>)[];
 }
 interface KoaContext {
   readonly method: string;
+  get(header: string): string;
   readonly query: Readonly<Record<string, unknown>>;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
@@ -211,7 +225,7 @@ type S3rverConstructor = new (options: {
 export interface LocalS3Options {
   /** Where objects are kept (created if missing). */
   readonly dataDir: string;
-  /** Port on 127.0.0.1; 0 picks a free one. @default {@link DEFAULT_S3_PORT} */
+  /** Port on 127.0.0.1 (the guard's; s3rver gets a free internal one); 0 picks a free one. @default {@link DEFAULT_S3_PORT} */
   readonly port?: number;
   /** Wipe `dataDir` before starting. @default false */
   readonly fresh?: boolean;
@@ -225,9 +239,11 @@ export interface LocalS3Options {
 
 /** A running local S3. */
 export interface LocalS3 {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>`: the guard, the only way in. */
   readonly endpoint: string;
   readonly port: number;
+  /** s3rver's internal port on 127.0.0.1 (it refuses what did not come through the guard). */
+  readonly internalPort: number;
   readonly dataDir: string;
   readonly buckets: readonly string[];
   /** A client for the server (see {@link s3ClientConfig}). */
@@ -236,9 +252,17 @@ export interface LocalS3 {
   stop(): Promise<void>;
 }
 
-/** Starts s3rver, creates the buckets, and publishes an "Object Created" event per stored object. */
+/** The part of s3rver's error class (lib/models/error.js) used here: answered as S3's XML error. */
+type S3ErrorConstructor = new (code: string, message: string) => Error;
+
+/**
+ * Starts s3rver behind the guard, creates the buckets, and publishes an "Object Created" event per
+ * stored object.
+ */
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
-  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+  const require = createRequire(import.meta.url);
+  const S3rver = require('s3rver') as S3rverConstructor;
+  const S3Error = require('s3rver/lib/models/error') as S3ErrorConstructor;
   const dataDir = resolve(options.dataDir);
   if (options.fresh) await rm(dataDir, { recursive: true, force: true });
   await mkdir(dataDir, { recursive: true });
@@ -246,13 +270,16 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const port = await choosePort(options.port ?? DEFAULT_S3_PORT, 'the local S3 server', '--s3-port');
   const server = new S3rver({
     address: '127.0.0.1',
-    port,
+    // Internal: only the guard talks to it.
+    port: 0,
     silent: !options.verbose,
     directory: dataDir,
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
     // Path-style only: bucket names never come from the Host header.
     vhostBuckets: false,
   });
+  // Defence in depth: no path s3rver computes for a bucket or key leaves the data folder.
+  confineStore(server.store, dataDir, (message) => new S3Error('InvalidArgument', message));
 
   // s3rver emits its event synchronously inside the request that stored the object: remember
   // that request, so that the event can say how the object was created.
@@ -267,6 +294,14 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
       next,
     ),
   );
+  // First of all: only requests the guard let through (it adds this run's token).
+  const token = randomBytes(32).toString('hex');
+  server.middleware.unshift(async (ctx, next) => {
+    if (ctx.get(GUARD_TOKEN_HEADER) !== token) {
+      throw new S3Error('AccessDenied', 'The local S3 answers on its printed endpoint only.');
+    }
+    await next();
+  });
   const events = options.events;
   if (events) {
     server.on('event', (notification) => {
@@ -282,22 +317,39 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     });
   }
 
-  const address = await server.run();
-  const endpoint = `http://127.0.0.1:${address.port}`;
+  const internal = await server.run();
+  const closeS3rver = async () => {
+    // close() waits for open keep-alive sockets; drop them first.
+    server.httpServer?.closeAllConnections();
+    await server.close();
+  };
+  let guard;
+  try {
+    guard = await startS3Guard({
+      port,
+      upstreamPort: internal.port,
+      upstreamToken: token,
+      credentials: S3RVER_CREDENTIALS,
+    });
+  } catch (error) {
+    await closeS3rver();
+    throw error;
+  }
+  const endpoint = `http://127.0.0.1:${guard.port}`;
   const client = new S3Client(s3ClientConfig(endpoint));
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
-    port: address.port,
+    port: guard.port,
+    internalPort: internal.port,
     dataDir,
     buckets,
     client,
     stop() {
       return (stopping ??= (async () => {
         client.destroy();
-        // close() waits for open keep-alive sockets; drop them first.
-        server.httpServer?.closeAllConnections();
-        await server.close();
+        await guard.close();
+        await closeS3rver();
       })());
     },
   };
