@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
@@ -39,7 +39,7 @@ import { S3ListingInventory } from '../adapters/aws/s3-object-inventory';
 import { systemClock } from '../core/ports/clock';
 import type { Log, MlopsContext } from '../core/use-cases/context';
 import { LOCAL_ACCOUNT, LOCAL_REGION, localTime, type CloudEvent, type LocalTime } from './contracts';
-import { ControlServer } from './control-server';
+import { ControlServer, newControlToken } from './control-server';
 import { LocalEventBus, type BusLogger, type EventPattern } from './event-bus';
 import { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
 import { LocalMetricStore } from './metrics/metric-store';
@@ -141,6 +141,8 @@ export interface LocalCloudEnv {
   readonly endpoints: { readonly host: string; readonly urls: Readonly<Record<string, string>> };
   /** The control API (fault injection into local endpoints): see local/control-server.ts. */
   readonly controlUrl: string;
+  /** This run's control API token: env.json is readable by its owner only (mode 0600). */
+  readonly controlToken: string;
   readonly files: {
     readonly deadLetters: string;
     readonly notifications: string;
@@ -485,7 +487,8 @@ export class LocalCloud {
         );
       }
 
-      const control = await ControlServer.start(endpoints, undefined, monitor);
+      const controlToken = newControlToken();
+      const control = await ControlServer.start(endpoints, { token: controlToken, monitor });
       started.push(control);
       // Endpoint URLs, kept current in env.json as endpoints come into service.
       const endpointDirectory: Record<string, string> = endpointUrls(
@@ -507,10 +510,11 @@ export class LocalCloud {
         timeScale: time.scale,
         endpoints: { host, urls: endpointDirectory },
         controlUrl: control.url,
+        controlToken,
         files,
         startedAt: new Date().toISOString(),
       };
-      await writeFile(join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`);
+      await writeEnvFile(dir, env);
       // Not a rule of the stack: the local cloud's own directory of endpoint URLs (env.json).
       bus.addRule({
         name: 'local-endpoint-directory',
@@ -524,7 +528,7 @@ export class LocalCloud {
           } else if (!url && name in endpointDirectory) {
             delete endpointDirectory[name];
           } else return;
-          await writeFile(join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`);
+          await writeEnvFile(dir, env);
         },
         retryAttempts: 0,
       });
@@ -707,4 +711,11 @@ export function describeLocalCloud(env: LocalCloudEnv): string {
     '',
     '  Ctrl-C stops everything; data is kept (--fresh starts from scratch).',
   ].join('\n');
+}
+
+/** Writes `<dir>/env.json`, readable and writable by its owner only: it holds the control token. */
+async function writeEnvFile(dir: string, env: LocalCloudEnv): Promise<void> {
+  const file = join(dir, 'env.json');
+  await writeFile(file, `${JSON.stringify(env, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600); // an older env.json keeps its mode through writeFile
 }

@@ -3,15 +3,43 @@
  * AWS has no API for (fault injection into a local endpoint). Where this stands: local runtime;
  * listens on 127.0.0.1 only, on a free port written to `env.json` as `controlUrl`.
  *
+ * Only the user's own tools may drive it: every request must carry this run's token (`env.json`'s
+ * `controlToken`, a file only the user can read) in the {@link CONTROL_TOKEN_HEADER} header, and a
+ * Host other than the listener's own or a web page's cross-site request is refused before that
+ * (local/services/loopback-request.ts). {@link controlFetch} is the client side.
+ *
  *   PUT    /endpoints/<name>/fault   {"errorRate":1,"addedLatencyMs":0,"target":"new"|"all"}
  *   DELETE /endpoints/<name>/fault
  *   GET    /endpoints/<name>         {"url": "..."} or 404
  *   POST   /monitor                  {"model":"<name>","windowMinutes":60} (both optional): runs the
  *                                    drift monitor now, answers its outcome (400 when malformed)
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Fault } from '../adapters/local/local-endpoint-service';
+import { foreignRequest } from './services/loopback-request';
+
+/** The header carrying the control token. */
+export const CONTROL_TOKEN_HEADER = 'x-mlops-control-token';
+
+/** A fresh per-run control token (256 random bits, hex). */
+export function newControlToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Where a running control API is, and its token (both in `env.json`). */
+export interface ControlAccess {
+  readonly controlUrl: string;
+  readonly controlToken: string;
+}
+
+/** A request to a running local cloud's control API, with its token. */
+export function controlFetch(access: ControlAccess, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set(CONTROL_TOKEN_HEADER, access.controlToken);
+  return fetch(`${access.controlUrl}${path}`, { ...init, headers });
+}
 
 /** What the control API drives. */
 export interface ControlTarget {
@@ -26,19 +54,31 @@ const ROUTE = /^\/endpoints\/([a-z0-9-]{1,63})(\/fault)?$/;
 export type MonitorRunner = (request: Readonly<Record<string, unknown>>) => Promise<{ kind: string }>;
 const MAX_BODY = 16 * 1024;
 
+/** How the control API is started. */
+export interface ControlServerOptions {
+  /** This run's token ({@link newControlToken}); requests without it are refused. */
+  readonly token: string;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  readonly monitor?: MonitorRunner;
+}
+
+/** The control API's HTTP server. */
 export class ControlServer {
   private constructor(
     private readonly server: Server,
     readonly url: string,
   ) {}
 
-  static async start(
-    target: ControlTarget,
-    host = '127.0.0.1',
-    monitor?: MonitorRunner,
-  ): Promise<ControlServer> {
+  static async start(target: ControlTarget, options: ControlServerOptions): Promise<ControlServer> {
+    if (options.token.length < 32) throw new Error('the control token must be at least 32 characters');
+    const host = options.host ?? '127.0.0.1';
+    const expected = Buffer.from(options.token);
+    let port = 0;
     const server = createServer((request, response) => {
-      handle(target, request, response, monitor).catch((error: unknown) =>
+      const refusal = refuse(request, port, expected);
+      if (refusal) return reply(response, refusal.status, { error: refusal.error });
+      handle(target, request, response, options.monitor).catch((error: unknown) =>
         reply(response, 500, { error: String(error) }),
       );
     });
@@ -46,7 +86,7 @@ export class ControlServer {
       server.once('error', reject);
       server.listen(0, host, () => resolve());
     });
-    const { port } = server.address() as AddressInfo;
+    ({ port } = server.address() as AddressInfo);
     return new ControlServer(server, `http://${host}:${port}`);
   }
 
@@ -54,6 +94,24 @@ export class ControlServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** Why a request may not drive the control API, if it may not. */
+function refuse(
+  request: IncomingMessage,
+  port: number,
+  expected: Buffer,
+): { status: number; error: string } | undefined {
+  const foreign = foreignRequest(request, port);
+  if (foreign) return { status: foreign.reason === 'host' ? 400 : 403, error: foreign.message };
+  const given = Buffer.from(String(request.headers[CONTROL_TOKEN_HEADER] ?? ''));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return {
+      status: 401,
+      error: `missing or wrong ${CONTROL_TOKEN_HEADER}: the control API answers the tools of the user who started the local cloud (env.json's controlToken)`,
+    };
+  }
+  return undefined;
 }
 
 async function handle(

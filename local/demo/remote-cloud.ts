@@ -8,6 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../../adapters/aws/s3-object-store';
 import { createRegistryStore } from '../../adapters/dynamodb/dynamodb-registry-store';
 import { readLocalCloudEnv, type LocalCloudEnv } from '../cloud';
+import { controlFetch } from '../control-server';
 import { dynamoDbLocalClientConfig } from '../services/dynamodb-local';
 import { s3ClientConfig } from '../services/s3-server';
 import type { DemoCloud } from './demo';
@@ -15,14 +16,14 @@ import type { DemoCloud } from './demo';
 /** The env of a local cloud running in `dir` that answers, or undefined. */
 export async function findRunningCloud(dir: string): Promise<LocalCloudEnv | undefined> {
   const env = readLocalCloudEnv(dir);
-  if (!env?.controlUrl) return undefined;
+  if (!env?.controlUrl || !env.controlToken) return undefined;
   try {
     process.kill(env.pid, 0);
   } catch {
     return undefined; // env.json left behind by a process that is gone
   }
   try {
-    const response = await fetch(`${env.controlUrl}/endpoints/-`, { signal: AbortSignal.timeout(2000) });
+    const response = await controlFetch(env, '/endpoints/-', { signal: AbortSignal.timeout(2000) });
     await response.text();
     return env;
   } catch {
@@ -35,7 +36,7 @@ export function remoteDemoCloud(env: LocalCloudEnv): DemoCloud & { close(): void
   const s3 = new S3Client(s3ClientConfig(env.s3Endpoint));
   const dynamodb = new DynamoDBClient(dynamoDbLocalClientConfig(env.dynamodbEndpoint));
   const fault = async (name: string, method: 'PUT' | 'DELETE', body?: unknown) => {
-    const response = await fetch(`${env.controlUrl}/endpoints/${name}/fault`, {
+    const response = await controlFetch(env, `/endpoints/${name}/fault`, {
       method,
       ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
     });

@@ -22,6 +22,7 @@ import {
 } from 'node:http';
 import type { Log } from '../../core/use-cases/context';
 import type { MetricDatum, MetricSink } from '../contracts';
+import { foreignRequest, LOOPBACK_HOST_NAMES } from '../services/loopback-request';
 import {
   closeServer,
   listen,
@@ -109,6 +110,12 @@ export class FrontServer {
     return holder.front;
   }
 
+  /** The names requests may use in `Host`: the loopback names, or any for an endpoint on every interface. */
+  private hostNames(): readonly string[] | 'any' {
+    if (this.host === '0.0.0.0' || this.host === '::') return 'any';
+    return [...new Set<string>([...LOOPBACK_HOST_NAMES, this.host.toLowerCase()])];
+  }
+
   get url(): string {
     return `http://${this.host}:${this.port}`;
   }
@@ -165,6 +172,10 @@ export class FrontServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
+    // Callable as a SageMaker endpoint is, by any client of this machine; not by a web page through
+    // DNS rebinding or a cross-site request (local/services/loopback-request.ts).
+    const foreign = foreignRequest(req, this.port, this.hostNames());
+    if (foreign) return sendText(res, foreign.reason === 'host' ? 400 : 403, foreign.message);
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/ping' && (req.method === 'GET' || req.method === 'HEAD')) {
       if (this.blue || this.green) res.writeHead(200, { 'content-length': '0' }).end();

@@ -166,6 +166,10 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
     String(port),
     ...(dataDir === undefined ? ['-inMemory'] : ['-dbPath', dataDir]),
     '-sharedDb',
+    // No web page may call it: `-cors` defaults to `*` (any origin). Every DynamoDB request needs a
+    // CORS preflight (X-Amz-Target, a JSON content type), which now names no other origin.
+    '-cors',
+    `http://127.0.0.1:${port}`,
     '-disableTelemetry',
   ];
   const child = spawn('sh', ['-c', WATCHDOG, 'dynamodb-local-watchdog', ...args], {

@@ -40,6 +40,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
+import { foreignRequest, headerCount } from './loopback-request';
 
 /** A refusal: the HTTP status and the S3 error code and message the XML body carries. */
 export interface GuardRefusal {
@@ -69,9 +70,6 @@ export interface S3Guard {
 
 /** The header that tells s3rver a request came through the guard (any client copy is dropped). */
 export const GUARD_TOKEN_HEADER = 'x-mlops-local-guard';
-
-/** The host names the server answers to on its port: what it prints, and its usual alias. */
-export const GUARD_HOST_NAMES = ['127.0.0.1', 'localhost'] as const;
 
 /** How far a SigV4 request's date may be from the server's clock (S3's 15 minutes). */
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -466,12 +464,6 @@ function verifyQuerySignature(
 // ---------------------------------------------------------------------------------------------
 // The checks
 
-function headerCount(req: IncomingMessage, name: string): number {
-  let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === name) count++;
-  return count;
-}
-
 function isFormPost(req: IncomingMessage, rawPath: string, query: ParsedUrlQuery): boolean {
   if (req.method !== 'POST') return false;
   const contentType = String(req.headers['content-type'] ?? '')
@@ -504,39 +496,13 @@ export function checkRequest(
     );
   }
 
-  // Host. S3 answers a Host it does not serve with 400 InvalidHostHeader (its code for a Host that
+  // Host: S3 answers a Host it does not serve with 400 InvalidHostHeader (its code for a Host that
   // does not fit its addressing); a refusal before anything else is what stops DNS rebinding.
-  const allowedHosts = GUARD_HOST_NAMES.map((name) => `${name}:${options.port}`);
-  const host = req.headers.host;
-  if (
-    headerCount(req, 'host') !== 1 ||
-    typeof host !== 'string' ||
-    !allowedHosts.includes(host.toLowerCase())
-  ) {
-    return deny(
-      400,
-      'InvalidHostHeader',
-      `The Host header '${host ?? ''}' is not this server's: it answers to ${allowedHosts.join(' and ')} only.`,
-    );
-  }
-
-  // Cross-site browser requests. S3 refuses a CORS request its bucket's rules do not allow with 403
+  // Cross-site browser requests: S3 refuses a CORS request its bucket's rules do not allow with 403
   // AccessForbidden; the local buckets allow none but the server's own origin.
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    const own = GUARD_HOST_NAMES.map((name) => `http://${name}:${options.port}`);
-    if (headerCount(req, 'origin') !== 1 || !own.includes(origin.toLowerCase())) {
-      return deny(
-        403,
-        'AccessForbidden',
-        `CORSResponse: requests from origin '${origin}' are not allowed (a web page's cross-site request).`,
-      );
-    }
-  }
-  const fetchSite = req.headers['sec-fetch-site'];
-  if (fetchSite === 'cross-site' || fetchSite === 'same-site') {
-    return deny(403, 'AccessForbidden', `CORSResponse: a ${fetchSite} browser request is not allowed.`);
-  }
+  const foreign = foreignRequest(req, options.port);
+  if (foreign?.reason === 'host') return deny(400, 'InvalidHostHeader', foreign.message);
+  if (foreign) return deny(403, 'AccessForbidden', `CORSResponse: ${foreign.message}`);
 
   const query = parseQuery(rawQuery);
   if (isFormPost(req, rawPath, query)) {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -87,6 +87,9 @@ describe('LocalCloud', () => {
       registryTable: 'mlops-registry',
     });
     expect(env).toEqual(cloud!.env);
+    // It holds the control API's token: its owner's only.
+    expect(env.controlToken).toMatch(/^[0-9a-f]{64}$/);
+    expect((await stat(join(dir, 'env.json'))).mode & 0o777).toBe(0o600);
   });
 
   it('takes a CSV dropped under datasets/<model>/ to a trained version in production', async () => {

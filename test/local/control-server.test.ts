@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fault } from '../../adapters/local/local-endpoint-service';
-import { ControlServer, parseFault } from '../../local/control-server';
+import { request } from 'node:http';
+import {
+  CONTROL_TOKEN_HEADER,
+  ControlServer,
+  controlFetch,
+  newControlToken,
+  parseFault,
+} from '../../local/control-server';
 
 const faults = new Map<string, Fault | undefined>();
 const target = {
@@ -9,9 +16,25 @@ const target = {
   clearFault: (name: string) => void faults.set(name, undefined),
 };
 let server: ControlServer;
+const TOKEN = newControlToken();
+const api = (path: string, init?: RequestInit) =>
+  controlFetch({ controlUrl: server.url, controlToken: TOKEN }, path, init);
+
+/** A raw request (fetch sets Host itself): what a DNS-rebound or cross-site page would send. */
+function raw(headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${server.url}/endpoints/mlops-churn`, { headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += String(chunk)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 beforeAll(async () => {
-  server = await ControlServer.start(target);
+  server = await ControlServer.start(target, { token: TOKEN });
 });
 afterAll(async () => server?.stop());
 
@@ -20,22 +43,48 @@ describe('ControlServer', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
+  it("answers only this run's token, its own Host, and no other site's page", async () => {
+    const port = new URL(server.url).port;
+    const own = { host: `127.0.0.1:${port}`, [CONTROL_TOKEN_HEADER]: TOKEN };
+    expect((await raw(own)).status).toBe(200);
+    expect((await raw({ ...own, host: `localhost:${port}` })).status).toBe(200);
+    const missing = await raw({ host: own.host });
+    expect(missing.status).toBe(401);
+    expect(missing.body).toContain(CONTROL_TOKEN_HEADER);
+    expect((await raw({ ...own, [CONTROL_TOKEN_HEADER]: newControlToken() })).status).toBe(401);
+    expect((await raw({ ...own, [CONTROL_TOKEN_HEADER]: TOKEN.slice(1) })).status).toBe(401);
+    // DNS rebinding: the page's own name resolves to 127.0.0.1; the token does not make it ours.
+    const rebound = await raw({ ...own, host: `attacker.example:${port}` });
+    expect(rebound.status).toBe(400);
+    expect(rebound.body).toContain('attacker.example');
+    expect((await raw({ ...own, host: '127.0.0.1:1' })).status).toBe(400);
+    // A cross-site page (a fault injection from a browser tab).
+    expect((await raw({ ...own, origin: 'https://attacker.example' })).status).toBe(403);
+    expect((await raw({ ...own, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    // Nothing was injected by the refused requests.
+    expect(faults.size).toBe(0);
+  });
+
+  it('refuses to start with a short token', async () => {
+    await expect(ControlServer.start(target, { token: 'short' })).rejects.toThrow('at least 32');
+  });
+
   it('injects and clears a fault on a serving endpoint', async () => {
-    const put = await fetch(`${server.url}/endpoints/mlops-churn/fault`, {
+    const put = await api(`/endpoints/mlops-churn/fault`, {
       method: 'PUT',
       body: JSON.stringify({ errorRate: 1, target: 'new' }),
     });
     expect(put.status).toBe(204);
     expect(faults.get('mlops-churn')).toEqual({ errorRate: 1, target: 'new' });
-    const del = await fetch(`${server.url}/endpoints/mlops-churn/fault`, { method: 'DELETE' });
+    const del = await api(`/endpoints/mlops-churn/fault`, { method: 'DELETE' });
     expect(del.status).toBe(204);
     expect(faults.get('mlops-churn')).toBeUndefined();
   });
 
   it('tells the URL of an endpoint, 404 for one that does not serve', async () => {
-    const ok = await fetch(`${server.url}/endpoints/mlops-churn`);
+    const ok = await api(`/endpoints/mlops-churn`);
     expect(await ok.json()).toEqual({ url: 'http://127.0.0.1:1234' });
-    const missing = await fetch(`${server.url}/endpoints/mlops-other/fault`, {
+    const missing = await api(`/endpoints/mlops-other/fault`, {
       method: 'PUT',
       body: '{"errorRate":1}',
     });
@@ -44,7 +93,7 @@ describe('ControlServer', () => {
   });
 
   it('refuses a bad fault with the field named', async () => {
-    const bad = await fetch(`${server.url}/endpoints/mlops-churn/fault`, {
+    const bad = await api(`/endpoints/mlops-churn/fault`, {
       method: 'PUT',
       body: '{"errorRate":2}',
     });

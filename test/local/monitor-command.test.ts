@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MonitorOutcome } from '../../core/use-cases/monitor-drift';
 import { monitorCommand, describeMonitorOutcome } from '../../local/cli/commands/monitor';
-import { ControlServer } from '../../local/control-server';
+import { ControlServer, controlFetch, newControlToken } from '../../local/control-server';
 
 const outcome: MonitorOutcome = {
   kind: 'monitored',
@@ -37,21 +37,32 @@ const outcome: MonitorOutcome = {
 };
 
 const requests: Record<string, unknown>[] = [];
+const TOKEN = newControlToken();
+const api = (control: ControlServer, path: string, init?: RequestInit) =>
+  controlFetch({ controlUrl: control.url, controlToken: TOKEN }, path, init);
 const target = { endpointUrl: () => undefined, injectFault() {}, clearFault() {} };
 let server: ControlServer;
 let bare: ControlServer;
 let dir: string;
 
 beforeAll(async () => {
-  server = await ControlServer.start(target, undefined, async (request) => {
-    requests.push(request);
-    return request.model === 'Bad' ? { kind: 'malformed' } : outcome;
+  server = await ControlServer.start(target, {
+    token: TOKEN,
+    monitor: async (request) => {
+      requests.push(request);
+      return request.model === 'Bad' ? { kind: 'malformed' } : outcome;
+    },
   });
-  bare = await ControlServer.start(target);
+  bare = await ControlServer.start(target, { token: TOKEN });
   dir = await mkdtemp(join(tmpdir(), 'mlops-monitor-cli-'));
   await writeFile(
     join(dir, 'env.json'),
-    JSON.stringify({ pid: process.pid, controlUrl: server.url, startedAt: new Date().toISOString() }),
+    JSON.stringify({
+      pid: process.pid,
+      controlUrl: server.url,
+      controlToken: TOKEN,
+      startedAt: new Date().toISOString(),
+    }),
   );
 });
 afterAll(async () => {
@@ -68,20 +79,18 @@ function io() {
 
 describe('POST /monitor', () => {
   it('runs the monitor with the request and answers its outcome', async () => {
-    const response = await fetch(`${server.url}/monitor`, { method: 'POST', body: '{"model":"churn"}' });
+    const response = await api(server, `/monitor`, { method: 'POST', body: '{"model":"churn"}' });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(outcome);
     expect(requests.at(-1)).toEqual({ model: 'churn' });
   });
 
   it('answers 400 for a malformed request or body, 405 for another method, 404 without a monitor', async () => {
-    expect((await fetch(`${server.url}/monitor`, { method: 'POST', body: '{"model":"Bad"}' })).status).toBe(
-      400,
-    );
-    expect((await fetch(`${server.url}/monitor`, { method: 'POST', body: 'nope' })).status).toBe(400);
-    expect((await fetch(`${server.url}/monitor`, { method: 'POST', body: '[1]' })).status).toBe(400);
-    expect((await fetch(`${server.url}/monitor`)).status).toBe(405);
-    expect((await fetch(`${bare.url}/monitor`, { method: 'POST' })).status).toBe(404);
+    expect((await api(server, `/monitor`, { method: 'POST', body: '{"model":"Bad"}' })).status).toBe(400);
+    expect((await api(server, `/monitor`, { method: 'POST', body: 'nope' })).status).toBe(400);
+    expect((await api(server, `/monitor`, { method: 'POST', body: '[1]' })).status).toBe(400);
+    expect((await api(server, `/monitor`)).status).toBe(405);
+    expect((await api(bare, `/monitor`, { method: 'POST' })).status).toBe(404);
   });
 });
 

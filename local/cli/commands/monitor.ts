@@ -94,6 +94,7 @@ export const monitorCommand: CliCommand = {
       return 0;
     }
     const { findRunningCloud } = await import('../../demo/remote-cloud');
+    const { controlFetch } = await import('../../control-server');
     const env = await findRunningCloud(options.dir);
     if (!env) {
       io.err(
@@ -101,7 +102,7 @@ export const monitorCommand: CliCommand = {
       );
       return 1;
     }
-    const response = await fetch(`${env.controlUrl}/monitor`, {
+    const response = await controlFetch(env, '/monitor', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(options.request),

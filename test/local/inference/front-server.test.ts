@@ -3,7 +3,7 @@
  * already sent to it is answered rather than cut to a 500 (the flake "a local endpoint answering
  * 500" under load was a rollback stopping the green fleet under a request routed to it).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrontServer } from '../../../local/inference/front-server';
@@ -70,5 +70,34 @@ describe('FrontServer draining', () => {
     void invoke(front).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await expect(front.drained(stuck.target, 100)).resolves.toBeUndefined();
+  });
+});
+
+describe('FrontServer callers', () => {
+  /** A raw invocation (fetch sets Host itself). */
+  const rawInvoke = (front: FrontServer, headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(`${front.url}/invocations`, { method: 'POST', headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end('1,2');
+    });
+
+  it('serves any local client, as SageMaker serves any caller, but no DNS-rebound or cross-site page', async () => {
+    const front = await FrontServer.start({ endpointName: 'ep', metrics: { put: () => {} } });
+    fronts.push(front);
+    front.route((await fleet('blue', 0)).target);
+    const port = front.port;
+    expect(await rawInvoke(front, { host: `127.0.0.1:${port}` })).toBe(200);
+    expect(await rawInvoke(front, { host: `localhost:${port}` })).toBe(200);
+    expect(await rawInvoke(front, { host: `attacker.example:${port}` })).toBe(400);
+    expect(await rawInvoke(front, { host: `127.0.0.1:${port}`, origin: 'https://attacker.example' })).toBe(
+      403,
+    );
+    expect(await rawInvoke(front, { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).toBe(
+      200,
+    );
   });
 });

@@ -51,6 +51,23 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
     await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
   });
 
+  it("answers no other site's web page: a cross-origin preflight is not allowed", async () => {
+    const preflight = (origin: string) =>
+      fetch(dynamo!.endpoint, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'x-amz-target,content-type',
+        },
+      });
+    const foreign = await preflight('https://attacker.example');
+    // Without Access-Control-Allow-Origin the browser never sends the DynamoDB call itself.
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const own = await preflight(dynamo!.endpoint);
+    expect(own.headers.get('access-control-allow-origin')).toBe(dynamo!.endpoint);
+  });
+
   it('keeps the data across a stop and a start, and leaves no JVM behind', async () => {
     await dynamo!.stop();
     await dynamo!.stop(); // idempotent
