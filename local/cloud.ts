@@ -40,6 +40,7 @@ import { systemClock } from '../core/ports/clock';
 import type { Log, MlopsContext } from '../core/use-cases/context';
 import { LOCAL_ACCOUNT, LOCAL_REGION, localTime, type CloudEvent, type LocalTime } from './contracts';
 import { ControlServer, newControlToken } from './control-server';
+import { BACKLOG_FILE, DeadLetterRoutes } from './dead-letters';
 import { LocalEventBus, type BusLogger, type EventPattern } from './event-bus';
 import { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
 import { LocalMetricStore } from './metrics/metric-store';
@@ -278,6 +279,8 @@ export class LocalCloud {
         'metrics.json',
         'alarms.json',
         's3-object-events.jsonl',
+        BACKLOG_FILE,
+        `${BACKLOG_FILE}.taking`,
       ]) {
         await rm(join(dir, part), { recursive: true, force: true });
       }
@@ -315,7 +318,15 @@ export class LocalCloud {
       for (const part of started.reverse()) await Promise.resolve(part.stop()).catch(() => undefined);
     };
     try {
-      const bus = new LocalEventBus({ deadLetterFile: files.deadLetters, time, log: busLogger(log) });
+      // Events wait for the rules (uploads taken and endpoints restored before they exist), and
+      // what a stop leaves undelivered is saved for the next start (LocalEventBus.open below).
+      const bus = new LocalEventBus({
+        deadLetterFile: files.deadLetters,
+        backlogFile: join(dir, BACKLOG_FILE),
+        holdUntilOpen: true,
+        time,
+        log: busLogger(log),
+      });
       started.push({ stop: () => bus.close() });
       // Remembers what each upload's event said, before the bus delivers it (or loses it).
       const ledger = new ObjectIdentityLedger(files.objectEvents);
@@ -488,7 +499,11 @@ export class LocalCloud {
       }
 
       const controlToken = newControlToken();
-      const control = await ControlServer.start(endpoints, { token: controlToken, monitor });
+      const control = await ControlServer.start(endpoints, {
+        token: controlToken,
+        monitor,
+        deadLetters: new DeadLetterRoutes(files.deadLetters, bus),
+      });
       started.push(control);
       // Endpoint URLs, kept current in env.json as endpoints come into service.
       const endpointDirectory: Record<string, string> = endpointUrls(
@@ -532,6 +547,14 @@ export class LocalCloud {
         },
         retryAttempts: 0,
       });
+      // Every rule is in place: the backlog of the last stop, then what waited meanwhile.
+      const opened = bus.open();
+      if (opened.restored > 0) {
+        log.info(`delivering ${opened.restored} event(s) the last stop left undelivered (${BACKLOG_FILE})`);
+      }
+      if (opened.orphaned > 0) {
+        log.warn(`${opened.orphaned} saved event(s) had no rule any more: dead-lettered (mlops dlq list)`);
+      }
       const cloud = new LocalCloud(
         env,
         context,
@@ -566,9 +589,12 @@ export class LocalCloud {
   }
 
   /**
-   * Stops everything, in an order that loses no work in progress silently: the bus stops taking
-   * events (queued ones are dead-lettered to `dead-letters.jsonl`), running handlers finish (up to
-   * `graceMs`), then the alarm evaluator, training, endpoints, S3 and DynamoDB stop. Idempotent.
+   * Stops everything, in an order that loses no work in progress: the bus stops delivering, and
+   * what it has not delivered (queued, waiting for a retry) goes to `backlog.jsonl`; running
+   * handlers finish (up to `graceMs`); then the alarm evaluator, training (running jobs end
+   * Stopped), endpoints, S3 and DynamoDB stop. The events published meanwhile (those jobs' state
+   * changes, a handler failing with retries left) go to the backlog too, which the next start
+   * delivers to the same rules. Idempotent.
    */
   stop(graceMs = 15_000): Promise<void> {
     return (this.stopping ??= this.doStop(graceMs));
@@ -593,6 +619,10 @@ export class LocalCloud {
     await attempt('the S3 server', () => this.s3.stop());
     await attempt('DynamoDB Local', () => this.dynamodb.stop());
     await attempt('env.json', () => removeEnvFileIfOurs(this.env));
+    const { saved } = this.bus.deliveries();
+    if (saved > 0) {
+      this.log.info(`${saved} undelivered event(s) saved in ${BACKLOG_FILE}: the next start delivers them`);
+    }
   }
 }
 
@@ -709,7 +739,8 @@ export function describeLocalCloud(env: LocalCloudEnv): string {
     '  read the registry:',
     `    ${creds} aws dynamodb scan --table-name ${env.registryTable} --endpoint-url ${env.dynamodbEndpoint}`,
     '',
-    '  Ctrl-C stops everything; data is kept (--fresh starts from scratch).',
+    '  Ctrl-C stops everything; data is kept, and events not yet delivered are delivered at the next start',
+    '  (--fresh starts from scratch). Dead letters: mlops dlq list | redrive.',
   ].join('\n');
 }
 

@@ -18,6 +18,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Fault } from '../adapters/local/local-endpoint-service';
+import { DEAD_LETTER_REDRIVE_ROUTE, type DeadLetterRoutes } from './dead-letters';
 import { foreignRequest } from './services/loopback-request';
 
 /** The header carrying the control token. */
@@ -61,6 +62,7 @@ export interface ControlServerOptions {
   /** @default '127.0.0.1' */
   readonly host?: string;
   readonly monitor?: MonitorRunner;
+  readonly deadLetters?: Pick<DeadLetterRoutes, 'redrive'>;
 }
 
 /** The control API's HTTP server. */
@@ -78,7 +80,7 @@ export class ControlServer {
     const server = createServer((request, response) => {
       const refusal = refuse(request, port, expected);
       if (refusal) return reply(response, refusal.status, { error: refusal.error });
-      handle(target, request, response, options.monitor).catch((error: unknown) =>
+      handle(target, request, response, options.monitor, options.deadLetters).catch((error: unknown) =>
         reply(response, 500, { error: String(error) }),
       );
     });
@@ -119,8 +121,15 @@ async function handle(
   request: IncomingMessage,
   response: ServerResponse,
   monitor?: MonitorRunner,
+  deadLetters?: Pick<DeadLetterRoutes, 'redrive'>,
 ): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (path === DEAD_LETTER_REDRIVE_ROUTE) {
+    if (!deadLetters) return reply(response, 404, { error: 'no dead-letter redrive in this local cloud' });
+    if (request.method !== 'POST') return reply(response, 405, { error: 'use POST' });
+    const answer = deadLetters.redrive(await readBody(request));
+    return reply(response, answer.status, answer.body);
+  }
   if (path === '/monitor') {
     if (!monitor) return reply(response, 404, { error: 'no drift monitor in this local cloud' });
     if (request.method !== 'POST') return reply(response, 405, { error: 'use POST' });

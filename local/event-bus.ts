@@ -24,8 +24,14 @@
  * rule's dead-letter queue (here a JSON-lines file and {@link LocalEventBus.deadLetters}).
  * EventBridge delivers at least once; this bus delivers each matching event once per rule, and
  * the handlers stay idempotent for the real thing.
+ *
+ * Unlike EventBridge, this bus lives in one process that a person stops and starts again. With a
+ * `backlogFile`, {@link LocalEventBus.close} saves what it has not delivered (queued, waiting for
+ * a retry, failed while closing, published while the process stops) to that file, and
+ * {@link LocalEventBus.open} in the next process delivers it to the same rules; with
+ * `holdUntilOpen`, events published before the rules are set up wait for {@link LocalEventBus.open}.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CloudEvent, EventPublisher, LocalTime } from './contracts';
 
@@ -51,6 +57,17 @@ export interface LocalEventBusOptions {
   readonly retryBaseSeconds?: number;
   /** Longest delay between two attempts, in simulated seconds. @default 60 */
   readonly maxRetryDelaySeconds?: number;
+  /**
+   * JSON-lines file where {@link LocalEventBus.close} saves every delivery not made yet, and which
+   * {@link LocalEventBus.open} delivers. Without it, close dead-letters them ("bus closed").
+   */
+  readonly backlogFile?: string;
+  /**
+   * Keep published events until {@link LocalEventBus.open}: services that start before the rules
+   * are added (an S3 server taking uploads, endpoints restored after a restart) would otherwise
+   * publish events that match no rule yet, and are gone. @default false
+   */
+  readonly holdUntilOpen?: boolean;
 }
 
 export interface RuleOptions {
@@ -72,6 +89,28 @@ export interface DeadLetter {
   readonly at: string;
 }
 
+/** One delivery the bus closed before making, saved for the next {@link LocalEventBus.open}. */
+export interface BacklogEntry {
+  /** The rule to deliver it to (no other: the others had theirs). */
+  readonly rule: string;
+  readonly event: CloudEvent;
+  /** Attempts already made; they count against the rule's retries at the next start. */
+  readonly attempts: number;
+  /** Where it was when the bus closed (queued, waiting for a retry, ...). */
+  readonly reason: string;
+  readonly at: string;
+}
+
+/** What {@link LocalEventBus.open} queued. */
+export interface OpenOutcome {
+  /** Backlog entries queued again for their rule. */
+  readonly restored: number;
+  /** Backlog entries whose rule no longer exists, dead-lettered. */
+  readonly orphaned: number;
+  /** Events published before open, now routed to the rules. */
+  readonly released: number;
+}
+
 export interface RuleDeliveryStats {
   /** Events that matched the rule. */
   matched: number;
@@ -88,6 +127,10 @@ export interface RuleDeliveryStats {
 
 export interface DeliveryStats extends RuleDeliveryStats {
   readonly published: number;
+  /** Published events waiting for {@link LocalEventBus.open} (`holdUntilOpen`). */
+  readonly held: number;
+  /** Deliveries saved to the backlog file at or after close, for the next start. */
+  readonly saved: number;
   readonly queued: number;
   readonly inFlight: number;
   readonly waitingForRetry: number;
@@ -116,6 +159,7 @@ const defaultLogger: BusLogger = {
   error: (message, context) => console.error(`[event-bus] ${message}`, context ?? ''),
 };
 
+/** The local EventBridge bus: rules, asynchronous delivery with retries, dead letters and a backlog kept across restarts. */
 export class LocalEventBus implements EventPublisher {
   private readonly rules = new Map<string, Rule>();
   private readonly retryTimers = new Map<NodeJS.Timeout, Delivery>();
@@ -124,13 +168,17 @@ export class LocalEventBus implements EventPublisher {
   private readonly log: BusLogger;
   private readonly retryBaseSeconds: number;
   private readonly maxRetryDelaySeconds: number;
+  /** Events published before {@link open}, when holding; undefined once open (or when not holding). */
+  private held: CloudEvent[] | undefined;
   private published = 0;
+  private saved = 0;
   private closed = false;
 
   constructor(private readonly options: LocalEventBusOptions) {
     this.log = options.log ?? defaultLogger;
     this.retryBaseSeconds = options.retryBaseSeconds ?? 1;
     this.maxRetryDelaySeconds = options.maxRetryDelaySeconds ?? 60;
+    if (options.holdUntilOpen) this.held = [];
   }
 
   /** Adds a rule (PutRule + PutTargets). Throws on a duplicate name or an invalid pattern. */
@@ -158,6 +206,12 @@ export class LocalEventBus implements EventPublisher {
     });
   }
 
+  /** True when a rule of that name exists. */
+  hasRule(name: string): boolean {
+    return this.rules.has(name);
+  }
+
+  /** Removes a rule (DeleteRule); deliveries already queued for it still run. */
   removeRule(name: string): boolean {
     return this.rules.delete(name);
   }
@@ -174,12 +228,25 @@ export class LocalEventBus implements EventPublisher {
     rule.toLose = count;
   }
 
-  /** Queues the event for every matching rule; never throws, delivery is asynchronous. */
+  /**
+   * Queues the event for every matching rule; never throws, delivery is asynchronous. Before
+   * {@link open} (`holdUntilOpen`) the event waits; after {@link close} it goes to the backlog file
+   * for every rule it matches (or is dropped, without one).
+   */
   publish(event: CloudEvent): void {
     try {
       if (this.closed) {
-        // Only an event some rule wanted is worth a warning (data capture flushed at shutdown is not).
-        if (![...this.rules.values()].some((rule) => matches(rule.pattern, event))) return;
+        // Only an event some rule wanted is worth keeping (data capture flushed at shutdown is not).
+        const wanted = [...this.rules.values()].filter((rule) => safeMatch(rule, event, this.log));
+        if (wanted.length === 0) return;
+        if (this.options.backlogFile !== undefined) {
+          const copy = JSON.parse(JSON.stringify(event)) as CloudEvent;
+          for (const rule of wanted) {
+            rule.stats.matched++;
+            this.save({ rule, event: copy, attempts: 0 }, 'published while the bus was closing');
+          }
+          return;
+        }
         this.log.warn('event published after close, dropped', {
           id: event.id,
           'detail-type': event['detail-type'],
@@ -187,35 +254,84 @@ export class LocalEventBus implements EventPublisher {
         return;
       }
       this.published++;
-      // A target receives the event as it would arrive over the wire: a JSON copy of its own
-      // (serialized once, and only when some rule matches).
-      let wire: string | undefined;
-      for (const rule of this.rules.values()) {
-        let matched: boolean;
-        try {
-          matched = matches(rule.pattern, event);
-        } catch (error) {
-          this.log.error('pattern evaluation failed', { rule: rule.name, error: describeError(error) });
-          continue;
-        }
-        if (!matched) continue;
-        rule.stats.matched++;
-        if (rule.toLose > 0) {
-          rule.toLose--;
-          rule.stats.lost++;
-          this.log.info('event lost (injected fault)', { rule: rule.name, id: event.id });
-          continue;
-        }
-        rule.queue.push({
-          rule,
-          event: JSON.parse((wire ??= JSON.stringify(event))) as CloudEvent,
-          attempts: 0,
-        });
-        // Deliver after the publisher's current synchronous work, like a real bus.
-        setImmediate(() => this.pump(rule));
+      if (this.held) {
+        // A JSON copy now: the publisher may change its object before the rules exist.
+        this.held.push(JSON.parse(JSON.stringify(event)) as CloudEvent);
+        return;
       }
+      this.route(event);
     } catch (error) {
       this.log.error('publish failed', { error: describeError(error) });
+    }
+  }
+
+  /**
+   * Starts delivering, once the rules are added: first the backlog the last {@link close} saved
+   * (each entry to its own rule, with its attempts so far; an entry whose rule is gone is
+   * dead-lettered), then the events held since the bus was made. The backlog file is removed
+   * before anything is delivered: a later close writes a new one. Idempotent.
+   */
+  open(): OpenOutcome {
+    if (this.closed) throw new Error('the bus is closed');
+    let restored = 0;
+    let orphaned = 0;
+    for (const entry of this.takeBacklog()) {
+      if (this.deliverTo(entry.rule, entry.event, entry.attempts)) restored++;
+      else {
+        orphaned++;
+        this.deadLetter(
+          { ruleName: entry.rule, event: entry.event, attempts: entry.attempts },
+          `no rule "${entry.rule}" to deliver the saved backlog to`,
+        );
+      }
+    }
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const event of held) this.route(event);
+    if (restored + orphaned > 0) {
+      this.log.info('backlog of the last stop queued again', { restored, orphaned });
+    }
+    return { restored, orphaned, released: held.length };
+  }
+
+  /**
+   * Queues one event for one rule, whatever its pattern says (a redrive: the rule matched it
+   * before), with `attempts` already made. False when there is no such rule or the bus is closed.
+   */
+  deliverTo(ruleName: string, event: CloudEvent, attempts = 0): boolean {
+    const rule = this.rules.get(ruleName);
+    if (!rule || this.closed) return false;
+    rule.stats.matched++;
+    rule.queue.push({
+      rule,
+      event: JSON.parse(JSON.stringify(event)) as CloudEvent,
+      attempts: Math.max(0, Math.trunc(attempts) || 0),
+    });
+    setImmediate(() => this.pump(rule));
+    return true;
+  }
+
+  /** Queues the event for every rule it matches. */
+  private route(event: CloudEvent): void {
+    // A target receives the event as it would arrive over the wire: a JSON copy of its own
+    // (serialized once, and only when some rule matches).
+    let wire: string | undefined;
+    for (const rule of this.rules.values()) {
+      if (!safeMatch(rule, event, this.log)) continue;
+      rule.stats.matched++;
+      if (rule.toLose > 0) {
+        rule.toLose--;
+        rule.stats.lost++;
+        this.log.info('event lost (injected fault)', { rule: rule.name, id: event.id });
+        continue;
+      }
+      rule.queue.push({
+        rule,
+        event: JSON.parse((wire ??= JSON.stringify(event))) as CloudEvent,
+        attempts: 0,
+      });
+      // Deliver after the publisher's current synchronous work, like a real bus.
+      setImmediate(() => this.pump(rule));
     }
   }
 
@@ -226,18 +342,34 @@ export class LocalEventBus implements EventPublisher {
   }
 
   /**
-   * Stops the retry timers: deliveries still waiting for a retry are dead-lettered (reason "bus
-   * closed"), later publishes are dropped. Deliveries already running finish.
+   * Stops delivering: retry timers stop, later publishes are not delivered, deliveries already
+   * running finish. What was not delivered (queued, waiting for a retry, held before open) is
+   * saved to the backlog file for the next {@link open}, with the rule and the attempts made; so
+   * are deliveries that fail from now on with retries left, and events published from now on
+   * that a rule wants. Without a backlog file, all of it is dead-lettered ("bus closed").
    */
   close(): void {
+    if (this.closed) return;
+    // Events held before open still go to the rules they match, then to the backlog below.
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const event of held) this.route(event);
     this.closed = true;
     for (const [timer, delivery] of this.retryTimers) {
       clearTimeout(timer);
-      this.deadLetter(delivery, 'bus closed before the next retry');
+      this.setAside(delivery, 'waiting for a retry', 'bus closed before the next retry');
     }
     this.retryTimers.clear();
     for (const rule of this.rules.values()) {
-      for (const delivery of rule.queue.splice(0)) this.deadLetter(delivery, 'bus closed before delivery');
+      for (const delivery of rule.queue.splice(0)) {
+        this.setAside(delivery, 'queued', 'bus closed before delivery');
+      }
+    }
+    if (this.saved > 0) {
+      this.log.info('undelivered events saved for the next start', {
+        saved: this.saved,
+        file: this.options.backlogFile,
+      });
     }
     this.notifyIfIdle();
   }
@@ -269,6 +401,8 @@ export class LocalEventBus implements EventPublisher {
     return {
       ...total,
       published: this.published,
+      held: this.held?.length ?? 0,
+      saved: this.saved,
       queued,
       inFlight,
       waitingForRetry: this.retryTimers.size,
@@ -299,8 +433,13 @@ export class LocalEventBus implements EventPublisher {
     } catch (error) {
       rule.stats.failed++;
       const message = describeError(error);
-      if (delivery.attempts > rule.retryAttempts || this.closed) {
+      if (delivery.attempts > rule.retryAttempts) {
         this.deadLetter(delivery, message);
+        return;
+      }
+      if (this.closed) {
+        // Retries left, but no timer runs any more: the next start makes the next attempt.
+        this.setAside(delivery, `failed while the bus was closing: ${message}`, message);
         return;
       }
       const delaySeconds = Math.min(
@@ -324,15 +463,73 @@ export class LocalEventBus implements EventPublisher {
     }
   }
 
-  private deadLetter(delivery: Delivery, error: string): void {
-    const letter: DeadLetter = {
+  /** A delivery the closed bus will not make: to the backlog file when there is one, else a dead letter. */
+  private setAside(delivery: Delivery, reason: string, deadLetterReason: string): void {
+    if (this.options.backlogFile === undefined) {
+      this.deadLetter(delivery, deadLetterReason);
+      return;
+    }
+    this.save(delivery, reason);
+  }
+
+  private save(delivery: Delivery, reason: string): void {
+    const file = this.options.backlogFile as string;
+    const entry: BacklogEntry = {
       rule: delivery.rule.name,
+      event: delivery.event,
+      attempts: delivery.attempts,
+      reason,
+      at: new Date().toISOString(),
+    };
+    try {
+      // Synchronous, as for dead letters: the line is on disk before drain() resolves.
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, `${JSON.stringify(entry)}\n`);
+      this.saved++;
+      this.log.info('delivery saved for the next start', { rule: entry.rule, id: entry.event.id, reason });
+    } catch (writeError) {
+      this.log.error('could not write the backlog file', { file, error: describeError(writeError) });
+      this.deadLetter(delivery, `bus closed, and the backlog file could not be written: ${reason}`);
+    }
+  }
+
+  /** Reads and removes the backlog file; a line that cannot be read is logged and skipped. */
+  private takeBacklog(): BacklogEntry[] {
+    const file = this.options.backlogFile;
+    if (file === undefined) return [];
+    // Renamed before reading, so that a line appended meanwhile (`mlops dlq redrive` on a
+    // stopped cloud) stays for the next start; a `.taking` file left by a crash is read too.
+    const taking = `${file}.taking`;
+    let text = existsSync(taking) ? readFileSync(taking, 'utf8') : '';
+    if (existsSync(file)) {
+      if (text && !text.endsWith('\n')) text += '\n';
+      renameSync(file, taking);
+      text += readFileSync(taking, 'utf8');
+    }
+    const entries: BacklogEntry[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      const entry = parseBacklogLine(line);
+      if (entry) entries.push(entry);
+      else this.log.error('unreadable line in the backlog file, skipped', { file, line: line.slice(0, 200) });
+    }
+    rmSync(taking, { force: true });
+    return entries;
+  }
+
+  private deadLetter(
+    delivery: Delivery | { ruleName: string; event: CloudEvent; attempts: number },
+    error: string,
+  ): void {
+    const rule = 'rule' in delivery ? delivery.rule : this.rules.get(delivery.ruleName);
+    const letter: DeadLetter = {
+      rule: 'rule' in delivery ? delivery.rule.name : delivery.ruleName,
       event: delivery.event,
       error,
       attempts: delivery.attempts,
       at: new Date().toISOString(),
     };
-    delivery.rule.stats.deadLettered++;
+    if (rule) rule.stats.deadLettered++;
     this.dead.push(letter);
     this.log.error('delivery failed for good, event dead-lettered', {
       rule: letter.rule,
@@ -352,7 +549,7 @@ export class LocalEventBus implements EventPublisher {
   }
 
   private isIdle(): boolean {
-    if (this.retryTimers.size > 0) return false;
+    if (this.retryTimers.size > 0 || (this.held?.length ?? 0) > 0) return false;
     for (const rule of this.rules.values()) {
       if (rule.inFlight > 0 || rule.queue.length > 0) return false;
     }
@@ -362,6 +559,35 @@ export class LocalEventBus implements EventPublisher {
   private notifyIfIdle(): void {
     if (this.idleWaiters.length === 0 || !this.isIdle()) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
+
+/** The rule's pattern against the event; a pattern that throws matches nothing (and is logged). */
+function safeMatch(rule: Rule, event: CloudEvent, log: BusLogger): boolean {
+  try {
+    return matches(rule.pattern, event);
+  } catch (error) {
+    log.error('pattern evaluation failed', { rule: rule.name, error: describeError(error) });
+    return false;
+  }
+}
+
+/** A backlog line, or undefined when it is not one. */
+export function parseBacklogLine(line: string): BacklogEntry | undefined {
+  try {
+    const entry = JSON.parse(line) as Partial<BacklogEntry>;
+    if (typeof entry.rule !== 'string' || !isPlainObject(entry.event) || typeof entry.attempts !== 'number') {
+      return undefined;
+    }
+    return {
+      rule: entry.rule,
+      event: entry.event as unknown as CloudEvent,
+      attempts: entry.attempts,
+      reason: String(entry.reason ?? ''),
+      at: String(entry.at ?? ''),
+    };
+  } catch {
+    return undefined; // a line cut short by a crash
   }
 }
 

@@ -22,7 +22,13 @@ export type RejectionCode =
   /** The data-quality gate: schema or quality violations against the model's baseline. */
   | 'DATA_QUALITY'
   /** The data-quality gate: drift against the baseline, with `dataQuality.blockOnDrift` on. */
-  | 'DATA_DRIFT';
+  | 'DATA_DRIFT'
+  /**
+   * The object was overwritten by a later upload of the same key before ingest could read it, and
+   * the store keeps no versions (the local S3): the bytes this upload's event names are gone. The
+   * later upload is ingested on its own event.
+   */
+  | 'SOURCE_SUPERSEDED';
 
 /** Input that can never succeed, however often it is retried. */
 export class RejectionError extends Error {

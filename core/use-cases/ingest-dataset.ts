@@ -28,7 +28,6 @@ import {
   modelConfigKey,
   parseDatasetKey,
   preparedKeys,
-  shortHash,
   SUCCESS_MARKER,
   type DatasetKey,
 } from '../domain/naming';
@@ -368,6 +367,11 @@ export class IngestDataset {
           (await ctx.objects.read(ctx.bucket, file.key, file.versionId)) ??
           (await this.readDecoded(file.key, file.versionId));
         if (!opened) throw new RejectionError('INVALID_DATASET', `${file.key}: the object no longer exists`);
+        // Without a version id (a store that keeps no versions: the local S3) the key may hold a
+        // later upload by now: the MD5 of the bytes read decides (the ETag the store answers with
+        // may be a moment off its bytes), and a mismatch is recorded as superseded.
+        const expected = file.expectMd5;
+        const md5 = expected ? createHash('md5') : undefined;
         if (opened.info.size === 0)
           throw new RejectionError('EMPTY_DATASET', `${file.key}: the file is empty`);
         const pending = {
@@ -378,7 +382,7 @@ export class IngestDataset {
         };
         let headerSeen = false;
         try {
-          for await (const records of readCsvRecords(hashing(opened.body, hash))) {
+          for await (const records of readCsvRecords(hashing(opened.body, hash, md5))) {
             for (const record of records) {
               if (!headerSeen) {
                 headerSeen = true;
@@ -411,6 +415,10 @@ export class IngestDataset {
           if (error instanceof CsvSyntaxError)
             throw new RejectionError('INVALID_DATASET', `${file.key}: ${error.message}`, { cause: error });
           throw error;
+        }
+        if (md5 && expected) {
+          const read = md5.digest('hex');
+          if (read !== expected) throw superseded(file.key, expected, read);
         }
         if (!headerSeen)
           throw new RejectionError('EMPTY_DATASET', `${file.key}: the file has no header row and no data`);
@@ -459,10 +467,13 @@ export class IngestDataset {
   private async datasetFiles(
     key: Exclude<DatasetKey, { kind: 'ignored' }>,
     object: ObjectCreated,
-  ): Promise<{ key: string; versionId?: string }[]> {
+  ): Promise<{ key: string; versionId?: string; expectMd5?: string }[]> {
     if (key.kind === 'file') {
       assertCsv(key.key);
-      return [{ key: key.key, ...(object.versionId ? { versionId: object.versionId } : {}) }];
+      if (object.versionId) return [{ key: key.key, versionId: object.versionId }];
+      // A single-part upload's ETag is the MD5 of its bytes (a multipart one's is not: `<hex>-<n>`).
+      const etag = object.etag?.toLowerCase();
+      return [{ key: key.key, ...(etag && /^[0-9a-f]{32}$/.test(etag) ? { expectMd5: etag } : {}) }];
     }
     const listed = await this.ctx.objects.list(this.ctx.bucket, key.folder);
     const parts = listed.filter((o) => {
@@ -525,7 +536,7 @@ export class IngestDataset {
   private async rejectKey(object: ObjectCreated, error: RejectionError): Promise<IngestOutcome> {
     const folder = object.key.split('/')[1] ?? '';
     const model = folder.slice(0, 200) || '(none)';
-    const datasetId = `key-${shortHash(`${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`)}`;
+    const datasetId = rejectedKeyIdOf(object);
     return this.reject(
       {
         model,
@@ -633,6 +644,16 @@ export function datasetIdOf(key: Exclude<DatasetKey, { kind: 'ignored' }>, objec
   return `${readable}-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}`;
 }
 
+/**
+ * The id of the rejection recorded for an upload whose key is refused: one per upload (its version
+ * or event identity), as wide as {@link datasetIdOf}'s. A 4-hex-digit id made ~3 of 600 refused
+ * uploads collide, and a colliding rejection was dropped as "already recorded".
+ */
+export function rejectedKeyIdOf(object: ObjectCreated): string {
+  const identity = `${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`;
+  return `key-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}`;
+}
+
 /** Decodes a key the way S3 encodes it in event notifications (`+` for space, `%XX` escapes). */
 export function decodeEventKey(key: string): string {
   try {
@@ -654,11 +675,25 @@ function assertCsv(key: string): void {
 async function* hashing(
   body: AsyncIterable<Uint8Array>,
   hash: ReturnType<typeof createHash>,
+  md5?: ReturnType<typeof createHash>,
 ): AsyncGenerator<Uint8Array> {
   for await (const chunk of body) {
     hash.update(chunk);
+    md5?.update(chunk);
     yield chunk;
   }
+}
+
+/**
+ * The upload an event names was overwritten before it could be read, in a store without versions
+ * (on AWS the data bucket is versioned and ingest reads the event's version id). Recorded, never
+ * dropped: the registry says which upload it was and why it was not ingested.
+ */
+function superseded(key: string, expected: string, read: string): RejectionError {
+  return new RejectionError(
+    'SOURCE_SUPERSEDED',
+    `${key}: superseded by a later upload of the same key before it could be read (this upload's ETag ${expected}, the object now holds ${read}); the bucket keeps no versions, so this upload's bytes are gone and the later upload is ingested on its own event`,
+  );
 }
 
 /** Merges `over` into `under`: objects recursively (the algorithm block is replaced whole), everything else replaced. */

@@ -121,9 +121,8 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
     since = uploadedAt,
   ): Promise<VersionRecord> => {
     const t0 = Date.now();
-    for (;;) {
-      const audit = await cloud.registry.listAudit(model);
-      for (const line of audit) {
+    const printAudit = async () => {
+      for (const line of await cloud.registry.listAudit(model)) {
         const key = `${line.at}#${line.eventId}`;
         if (line.version !== version || printed.has(key)) continue;
         printed.add(key);
@@ -132,8 +131,15 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
           `    +${offset.toFixed(1)} s  v${version} ${line.type.padEnd(18)} ${line.reason.length > 150 ? `${line.reason.slice(0, 150)}…` : line.reason}`,
         );
       }
+    };
+    for (;;) {
+      await printAudit();
       const record = await cloud.registry.getVersion(model, version);
-      if (record && statuses.includes(record.status)) return record;
+      if (record && statuses.includes(record.status)) {
+        // The write that moved it may have landed after the trail was read: print it too.
+        await printAudit();
+        return record;
+      }
       if (
         record &&
         ['FAILED', 'REJECTED', 'DEPLOY_FAILED', 'ROLLED_BACK', 'ARCHIVED'].includes(record.status) &&

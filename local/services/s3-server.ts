@@ -21,12 +21,15 @@
  *   with `--openssl-legacy-provider` (the `mlops` launcher sets it). See {@link canPaginateListings}.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type EventPublisher } from '../contracts';
 import { choosePort } from './dynamodb-local';
@@ -280,6 +283,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   });
   // Defence in depth: no path s3rver computes for a bucket or key leaves the data folder.
   confineStore(server.store, dataDir, (message) => new S3Error('InvalidArgument', message));
+  atomicPuts(server.store);
 
   // s3rver emits its event synchronously inside the request that stored the object: remember
   // that request, so that the event can say how the object was created.
@@ -352,5 +356,77 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
         await closeS3rver();
       })());
     },
+  };
+}
+
+/** The part of s3rver's FilesystemStore a PutObject goes through (lib/stores/filesystem.js). */
+interface S3rverPutStore {
+  getResourcePath(bucket: string, key?: string, resource?: string): string;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5?: string): Promise<void>;
+}
+interface S3rverObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly content: Buffer | NodeJS.ReadableStream;
+  readonly metadata: unknown;
+}
+
+/**
+ * Makes s3rver's PutObject what S3's is: atomic. s3rver writes the bytes into the key's file in
+ * place (and answers before they are all on disk), then its MD5 and metadata files, so concurrent
+ * PUTs of one key interleave: the stored object can mix two uploads, or carry one upload's ETag
+ * and another's bytes, and a reader can see a truncated file. Here each upload is written whole to
+ * a file of its own, then committed (renamed over the key's file, MD5 and metadata written) one
+ * commit per key at a time: the key holds exactly one upload, the last one committed, whose event
+ * is published last; a reader that opened the file keeps the bytes it opened.
+ */
+function atomicPuts(store: unknown): void {
+  const puts = store as S3rverPutStore;
+  const commits = new Map<string, Promise<void>>();
+  puts.putObject = async (object) => {
+    const objectPath = puts.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    // Not listed: s3rver lists files ending in `._S3rver_object` only.
+    const upload = `${objectPath}.${randomUUID()}.upload`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      if (Buffer.isBuffer(object.content)) {
+        md5.update(object.content);
+        size = object.content.length;
+        await writeFile(upload, object.content);
+      } else {
+        const count = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            md5.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+          },
+        });
+        await pipeline(object.content, count, createWriteStream(upload));
+      }
+    } catch (error) {
+      await rm(upload, { force: true });
+      throw error;
+    }
+    const digest = md5.digest('hex');
+    const commit = (commits.get(objectPath) ?? Promise.resolve()).then(async () => {
+      try {
+        await rename(upload, objectPath);
+      } catch (error) {
+        await rm(upload, { force: true });
+        throw error;
+      }
+      await puts.putMetadata(object.bucket, object.key, object.metadata, digest);
+    });
+    const settled = commit.catch(() => undefined);
+    commits.set(objectPath, settled);
+    try {
+      await commit;
+    } finally {
+      if (commits.get(objectPath) === settled) commits.delete(objectPath);
+    }
+    return { size, md5: digest };
   };
 }

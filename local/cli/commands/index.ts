@@ -1,8 +1,15 @@
 /** Every `mlops` command; add a new command module here. */
 import type { CliCommand } from '../command';
 import { demoCommand } from './demo';
+import { dlqCommand } from './dlq';
 import { localCommand } from './local';
 import { monitorCommand } from './monitor';
 import { profileCommand } from './profile';
 
-export const COMMANDS: readonly CliCommand[] = [localCommand, demoCommand, profileCommand, monitorCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  localCommand,
+  demoCommand,
+  profileCommand,
+  monitorCommand,
+  dlqCommand,
+];
