@@ -534,9 +534,7 @@ export class IngestDataset {
 
   /** A key that names no valid model: recorded under the name as written, so the uploader finds it. */
   private async rejectKey(object: ObjectCreated, error: RejectionError): Promise<IngestOutcome> {
-    const folder = object.key.split('/')[1] ?? '';
-    const model = folder.slice(0, 200) || '(none)';
-    const datasetId = rejectedKeyIdOf(object);
+    const { model, datasetId } = rejectedKeyRecordOf(object);
     return this.reject(
       {
         model,
@@ -645,13 +643,15 @@ export function datasetIdOf(key: Exclude<DatasetKey, { kind: 'ignored' }>, objec
 }
 
 /**
- * The id of the rejection recorded for an upload whose key is refused: one per upload (its version
- * or event identity), as wide as {@link datasetIdOf}'s. A 4-hex-digit id made ~3 of 600 refused
- * uploads collide, and a colliding rejection was dropped as "already recorded".
+ * Where the rejection of an upload whose key is refused is recorded: under the model its folder
+ * names, with one id per upload (its version or event identity), as wide as {@link datasetIdOf}'s.
+ * A 4-hex-digit id made ~3 of 600 refused uploads collide, and a colliding rejection was dropped as
+ * "already recorded". The reconciler looks the rejection up with the same function.
  */
-export function rejectedKeyIdOf(object: ObjectCreated): string {
+export function rejectedKeyRecordOf(object: ObjectCreated): { model: string; datasetId: string } {
+  const model = (object.key.split('/')[1] ?? '').slice(0, 200) || '(none)';
   const identity = `${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`;
-  return `key-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}`;
+  return { model, datasetId: `key-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}` };
 }
 
 /** Decodes a key the way S3 encodes it in event notifications (`+` for space, `%XX` escapes). */

@@ -41,13 +41,7 @@
  * tries again.
  */
 import { RejectionError } from '../domain/errors';
-import {
-  BUCKET_PREFIXES,
-  parseDatasetKey,
-  shortHash,
-  SUCCESS_MARKER,
-  type DatasetKey,
-} from '../domain/naming';
+import { BUCKET_PREFIXES, parseDatasetKey, SUCCESS_MARKER, type DatasetKey } from '../domain/naming';
 import { RECONCILER_CURSOR_KEY } from '../domain/reconciliation';
 import type { VersionRecord } from '../domain/registry';
 import type { EndpointDescription } from '../ports/endpoint-service';
@@ -55,7 +49,7 @@ import type { EventRedelivery } from '../ports/event-redelivery';
 import type { InventoryObject, ObjectInventory } from '../ports/object-inventory';
 import type { MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
-import { datasetIdOf, type ObjectCreated } from './ingest-dataset';
+import { datasetIdOf, rejectedKeyRecordOf, type ObjectCreated } from './ingest-dataset';
 import { NotificationOutbox, type DeliveredNotification } from './notification-outbox';
 
 export { RECONCILER_CURSOR_KEY };
@@ -535,9 +529,7 @@ export function datasetIdentity(
   } catch (error) {
     if (!(error instanceof RejectionError)) throw error;
     // As IngestDataset.rejectKey records it.
-    const model = (object.key.split('/')[1] ?? '').slice(0, 200) || '(none)';
-    const identity = `${object.key}@${created.versionId ?? created.sequencer ?? created.etag ?? ''}`;
-    return { model, datasetId: `key-${shortHash(identity)}` };
+    return rejectedKeyRecordOf(created);
   }
   if (key.kind === 'ignored') return undefined;
   return { model: key.model, datasetId: datasetIdOf(key, created) };

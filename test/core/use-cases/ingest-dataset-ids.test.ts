@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseDatasetKey } from '../../../core/domain/naming';
-import { datasetIdOf, rejectedKeyIdOf } from '../../../core/use-cases/ingest-dataset';
+import { datasetIdOf, rejectedKeyRecordOf } from '../../../core/use-cases/ingest-dataset';
 
 /** 5,000 uploads over 20 keys, each with its own event sequencer (as S3 gives every PUT). */
 const uploads = Array.from({ length: 5000 }, (_, i) => ({
@@ -14,7 +14,7 @@ const uploads = Array.from({ length: 5000 }, (_, i) => ({
 
 describe('ingest ids', () => {
   it('gives every refused upload its own rejection id (a 4-hex-digit id collided ~3 times in 600)', () => {
-    const ids = new Set(uploads.map((u) => rejectedKeyIdOf({ ...u, key: `${u.key}.bad/` })));
+    const ids = new Set(uploads.map((u) => rejectedKeyRecordOf({ ...u, key: `${u.key}.bad/` }).datasetId));
     expect(ids.size).toBe(uploads.length);
     expect([...ids][0]).toMatch(/^key-[0-9a-f]{10}$/);
   });

@@ -44,6 +44,7 @@ import {
   trainingEvent,
   type PipelineHarness,
 } from '../../support/pipeline-harness';
+import { rejectedKeyRecordOf } from '../../../core/use-cases/ingest-dataset';
 import { MemoryOutbox } from '../../support/memory-outbox';
 import { approveWithoutRollout, ingestDataset, strandRollout } from '../../support/reconcile-situations';
 
@@ -446,10 +447,13 @@ describe('what counts as a dataset', () => {
       model: 'churn',
       datasetId: expect.stringMatching(/^june-[0-9a-f]{10}$/),
     });
-    expect(datasetIdentity('b', object('datasets/Bad_Model/x.csv'))).toEqual({
+    // A refused key: the very record ingest writes for it (one function derives both).
+    const refused = object('datasets/Bad_Model/x.csv');
+    expect(datasetIdentity('b', refused)).toEqual({
       model: 'Bad_Model',
-      datasetId: expect.stringMatching(/^key-[0-9a-f]{4}$/),
+      datasetId: expect.stringMatching(/^key-[0-9a-f]{10}$/),
     });
+    expect(datasetIdentity('b', refused)).toEqual(rejectedKeyRecordOf({ bucket: 'b', ...refused }));
     for (const skipped of [
       'datasets/churn/june/part-0.csv',
       'datasets/churn/',
