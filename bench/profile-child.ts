@@ -5,9 +5,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
-import { profileFile } from '../core/profiling/readers';
+import { profileFile } from '../adapters/files/profile-file';
 
-// The bundle is also the profiler's worker script (parallel.ts): worker threads do nothing here.
+// The bundle is also the profiler's worker script (adapters/files/parallel-csv-profile.ts): worker threads do nothing here.
 if (isMainThread) await main();
 
 async function main(): Promise<void> {

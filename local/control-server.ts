@@ -17,7 +17,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Fault } from '../adapters/local/local-endpoint-service';
+import type { Fault } from './inference/local-endpoint-service';
 import { DEAD_LETTER_REDRIVE_ROUTE, type DeadLetterRoutes } from './dead-letters';
 import { foreignRequest } from './services/loopback-request';
 

@@ -16,12 +16,10 @@
  * - Parquet: the whole file is needed (the footer is at its end): from a path it is read row group
  *   by row group (memory: one row group); from a stream it is buffered first.
  */
-import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { CsvSyntaxError, readCsvRecords } from '../domain/csv';
 import type { DatasetProfile, ProfileFormat } from './api';
 import { profileCsvBytes } from './csv-fast';
-import { profileCsvFileParallel } from './parallel';
 import { DatasetProfiler, ProfileInputError, type ProfilerOptions } from './profiler';
 
 export interface ProfileReadOptions extends ProfilerOptions {
@@ -31,14 +29,8 @@ export interface ProfileReadOptions extends ProfilerOptions {
   readonly maxLineLength?: number;
 }
 
-type ByteSource = AsyncIterable<Uint8Array | string>;
-
-export interface FileProfileOptions extends ProfileReadOptions {
-  /** The file's format. @default from the extension ({@link formatOfPath}) */
-  readonly format?: ProfileFormat;
-  /** Threads for a CSV file (cut at line breaks, parts merged; see parallel.ts). @default 1 */
-  readonly workers?: number;
-}
+/** Bytes as a stream yields them: a Node stream, a fetch body, an array of chunks. */
+export type ByteSource = AsyncIterable<Uint8Array | string>;
 
 /** The format a file name implies: `.csv`, `.jsonl`/`.ndjson`/`.json`, `.parquet`/`.pq`. */
 export function formatOfPath(path: string): ProfileFormat {
@@ -170,7 +162,7 @@ export async function profileJsonLines(
 }
 
 /** A random-access byte source for Parquet (hyparquet's AsyncBuffer). */
-interface AsyncBuffer {
+export interface AsyncBuffer {
   byteLength: number;
   slice(start: number, end?: number): ArrayBuffer | Promise<ArrayBuffer>;
 }
@@ -233,24 +225,4 @@ export async function profileStream(
   options: ProfileReadOptions = {},
 ): Promise<DatasetProfile> {
   return (await profilerOfStream(source, format, options)).finish();
-}
-
-/** Profiles a file into a mergeable profiler (format from the extension unless given). */
-export async function profilerOfFile(
-  path: string,
-  options: FileProfileOptions = {},
-): Promise<DatasetProfiler> {
-  const format = options.format ?? formatOfPath(path);
-  if (format === 'csv' && (options.workers ?? 1) > 1)
-    return profileCsvFileParallel(path, options.workers!, options);
-  if (format === 'parquet') {
-    const { asyncBufferFromFile } = await import('hyparquet');
-    return profileParquet(await asyncBufferFromFile(path), options);
-  }
-  return profilerOfStream(createReadStream(path, { highWaterMark: 1 << 16 }), format, options);
-}
-
-/** Profiles a file (format from the extension unless given). */
-export async function profileFile(path: string, options: FileProfileOptions = {}): Promise<DatasetProfile> {
-  return (await profilerOfFile(path, options)).finish();
 }

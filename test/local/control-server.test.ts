@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Fault } from '../../adapters/local/local-endpoint-service';
+import type { Fault } from '../../local/inference/local-endpoint-service';
 import { request } from 'node:http';
 import {
   CONTROL_TOKEN_HEADER,

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dlqCommand } from '../../local/cli/commands/dlq';
+import { dlqCommand } from '../../cli/commands/dlq';
 import { ControlServer, CONTROL_TOKEN_HEADER, newControlToken } from '../../local/control-server';
 import { localTime, type CloudEvent } from '../../local/contracts';
 import {

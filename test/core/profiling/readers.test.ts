@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DatasetProfile } from '../../../core/profiling/api';
 import { ProfileInputError } from '../../../core/profiling/profiler';
-import { formatOfPath, profileCsvRecords, profileFile, profileStream } from '../../../core/profiling/readers';
+import { readFile } from 'node:fs/promises';
+import {
+  formatOfPath,
+  profileCsvRecords,
+  profileParquet,
+  profileStream,
+} from '../../../core/profiling/readers';
 import { chunks, encoder } from './helpers';
 
 const csv = (text: string | Uint8Array, size?: number, options = {}) =>
@@ -168,7 +174,10 @@ describe('Parquet', () => {
   const fixture = join(import.meta.dirname, 'fixtures', 'small.parquet');
 
   it('reads every row group', async () => {
-    const p = await profileFile(fixture);
+    const bytes = (await readFile(fixture)).buffer as ArrayBuffer;
+    const p = (
+      await profileParquet({ byteLength: bytes.byteLength, slice: (start, end) => bytes.slice(start, end) })
+    ).finish();
     expect(p.rows).toBe(50);
     const [id, price, city, active] = p.columns;
     expect(id).toMatchObject({ name: 'id', inferredType: 'Integral', present: 50 });
@@ -179,7 +188,6 @@ describe('Parquet', () => {
   });
 
   it('reads from a stream too (buffered), and a broken file is a clear error', async () => {
-    const { readFile } = await import('node:fs/promises');
     const bytes = await readFile(fixture);
     expect((await profileStream(chunks(bytes, 100), 'parquet')).rows).toBe(50);
     const e = await rejection(profileStream(chunks('not parquet at all'), 'parquet'));

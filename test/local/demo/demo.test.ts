@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoCommand } from '../../../local/cli/commands/demo';
+import { demoCommand } from '../../../cli/commands/demo';
 
 let dir: string | undefined;
 afterAll(async () => {

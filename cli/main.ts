@@ -1,6 +1,6 @@
 /**
  * The `mlops` CLI's dispatcher: `mlops <command> [args]`, help, exit codes (0 ok, 1 failure,
- * 2 usage). Where this stands: CLI plumbing; commands live in `local/cli/commands/`.
+ * 2 usage). Where this stands: CLI plumbing; commands live in `cli/commands/`.
  */
 import { UsageError, processIo, type CliCommand, type CliIo } from './command';
 import { COMMANDS } from './commands/index';

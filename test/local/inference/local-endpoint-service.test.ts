@@ -7,7 +7,7 @@ import {
   LocalEndpointService,
   trafficSteps,
   upperSnake,
-} from '../../../adapters/local/local-endpoint-service';
+} from '../../../local/inference/local-endpoint-service';
 import { EndpointRequestRejected, type RolloutPolicy } from '../../../core/ports/endpoint-service';
 import { localTime, type CloudEvent, type LoadedModel, type MetricDatum } from '../../../local/contracts';
 import fixture from '../../fixtures/events/sagemaker-endpoint-state-change.json';

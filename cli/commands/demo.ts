@@ -6,9 +6,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCloud } from '../../cloud';
-import { runDemo, type DemoCloud } from '../../demo/demo';
-import { findRunningCloud, remoteDemoCloud } from '../../demo/remote-cloud';
+import { LocalCloud } from '../../local/cloud';
+import { runDemo, type DemoCloud } from '../../local/demo/demo';
+import { findRunningCloud, remoteDemoCloud } from '../../local/demo/remote-cloud';
 import { UsageError, type CliCommand } from '../command';
 
 const HELP = `Usage: mlops demo [options]

@@ -6,7 +6,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Notification, Notifier } from '../../core/ports/monitoring';
+import type { Notification, Notifier } from '../core/ports/monitoring';
 
 /** A notification as the outbox recorded it. */
 export interface SentNotification extends Notification {

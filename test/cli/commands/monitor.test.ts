@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MonitorOutcome } from '../../core/use-cases/monitor-drift';
-import { monitorCommand, describeMonitorOutcome } from '../../local/cli/commands/monitor';
-import { ControlServer, controlFetch, newControlToken } from '../../local/control-server';
+import type { MonitorOutcome } from '../../../core/use-cases/monitor-drift';
+import { monitorCommand, describeMonitorOutcome } from '../../../cli/commands/monitor';
+import { ControlServer, controlFetch, newControlToken } from '../../../local/control-server';
 
 const outcome: MonitorOutcome = {
   kind: 'monitored',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildModelAlarmRequests } from '../../../adapters/aws/cloudwatch-alarm-service';
-import { LocalAlarmService } from '../../../adapters/local/local-alarm-service';
+import { LocalAlarmService } from '../../../local/metrics/local-alarm-service';
 import { localTime, type CloudEvent } from '../../../local/contracts';
 import { LocalAlarmEvaluator } from '../../../local/metrics/alarm-evaluator';
 import { LocalMetricStore } from '../../../local/metrics/metric-store';

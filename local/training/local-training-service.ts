@@ -43,9 +43,9 @@ import {
   type CloudEvent,
   type EventPublisher,
   type LocalTime,
-} from '../../local/contracts';
-import { packModelDir } from '../../local/training/model-artifact';
-import { buildCreateTrainingJobRequest } from '../aws/sagemaker-training-service';
+} from '../contracts';
+import { packModelDir } from './model-artifact';
+import { buildCreateTrainingJobRequest } from '../../adapters/aws/sagemaker-training-service';
 
 export interface LocalTrainingServiceOptions {
   /** Directory holding one folder per job, e.g. `.mlops-local/training`. */
@@ -641,7 +641,7 @@ interface Program {
   prepare(): Promise<Command>;
 }
 
-const TRAIN_BUILTIN = fileURLToPath(new URL('../../local/training/train-builtin.ts', import.meta.url));
+const TRAIN_BUILTIN = fileURLToPath(new URL('./train-builtin.ts', import.meta.url));
 
 /** tsx's loader for `node --import` (an absolute URL, so it resolves from any working directory). */
 function tsxLoader(): string {

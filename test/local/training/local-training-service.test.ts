@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTrainingService, parseXgboostLine } from '../../../adapters/local/local-training-service';
+import { LocalTrainingService, parseXgboostLine } from '../../../local/training/local-training-service';
 import { S3ObjectStore } from '../../../adapters/aws/s3-object-store';
 import { xgboostImageUri } from '../../../core/domain/algorithm-images';
 import type { TrainingJobSpec } from '../../../core/ports/training-service';

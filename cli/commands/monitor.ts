@@ -4,7 +4,7 @@
  * stands: CLI command; the work is the monitor handler's (lambdas/monitor/handler.ts).
  */
 import { parseArgs } from 'node:util';
-import type { ModelDriftOutcome, MonitorOutcome } from '../../../core/use-cases/monitor-drift';
+import type { ModelDriftOutcome, MonitorOutcome } from '../../core/use-cases/monitor-drift';
 import { UsageError, type CliCommand, type CliIo } from '../command';
 
 const HELP = `Usage: mlops monitor [options]
@@ -93,8 +93,8 @@ export const monitorCommand: CliCommand = {
       io.out(HELP);
       return 0;
     }
-    const { findRunningCloud } = await import('../../demo/remote-cloud');
-    const { controlFetch } = await import('../../control-server');
+    const { findRunningCloud } = await import('../../local/demo/remote-cloud');
+    const { controlFetch } = await import('../../local/control-server');
     const env = await findRunningCloud(options.dir);
     if (!env) {
       io.err(

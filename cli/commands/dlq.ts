@@ -4,7 +4,7 @@
  * the deployed stack. Where this stands: CLI command; the work is in local/dead-letters.ts.
  */
 import { parseArgs } from 'node:util';
-import type { DeadLetterFilter, DeadLetterSummary, RedriveOutcome } from '../../dead-letters';
+import type { DeadLetterFilter, DeadLetterSummary, RedriveOutcome } from '../../local/dead-letters';
 import { UsageError, type CliCommand, type CliIo } from '../command';
 
 const HELP = `Usage: mlops dlq <list|redrive> [options]
@@ -132,7 +132,7 @@ export const dlqCommand: CliCommand = {
       return 0;
     }
     const { join, resolve } = await import('node:path');
-    const deadLetters = await import('../../dead-letters');
+    const deadLetters = await import('../../local/dead-letters');
     const dir = resolve(options.dir);
     const file = join(dir, deadLetters.DEAD_LETTER_FILE);
 
@@ -164,7 +164,7 @@ export const dlqCommand: CliCommand = {
       );
       return 0;
     }
-    const { controlFetch } = await import('../../control-server');
+    const { controlFetch } = await import('../../local/control-server');
     const response = await controlFetch(running.env, deadLetters.DEAD_LETTER_REDRIVE_ROUTE, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -194,11 +194,11 @@ async function runningCloud(
 ): Promise<
   | { kind: 'stopped' }
   | { kind: 'unreachable'; pid: number }
-  | { kind: 'running'; env: import('../../cloud').LocalCloudEnv }
+  | { kind: 'running'; env: import('../../local/cloud').LocalCloudEnv }
 > {
   const [{ readLocalCloudEnv }, { findRunningCloud }] = await Promise.all([
-    import('../../cloud'),
-    import('../../demo/remote-cloud'),
+    import('../../local/cloud'),
+    import('../../local/demo/remote-cloud'),
   ]);
   const env = readLocalCloudEnv(dir);
   if (!env) return { kind: 'stopped' };

@@ -1,6 +1,6 @@
 /**
  * The shape of an `mlops` CLI command. Where this stands: the CLI's plumbing; each command is its
- * own module under `local/cli/commands/` and is listed in `local/cli/commands/index.ts`.
+ * own module under `cli/commands/` and is listed in `cli/commands/index.ts`.
  */
 
 /** Where a command writes (injectable for tests). */

@@ -6,8 +6,8 @@
  * AWS evaluates.
  */
 import type { AlarmService, ModelAlarmsSpec } from '../../core/ports/monitoring';
-import type { LocalAlarmEvaluator } from '../../local/metrics/alarm-evaluator';
-import { buildModelAlarmRequests } from '../aws/cloudwatch-alarm-service';
+import type { LocalAlarmEvaluator } from './alarm-evaluator';
+import { buildModelAlarmRequests } from '../../adapters/aws/cloudwatch-alarm-service';
 
 export class LocalAlarmService implements AlarmService {
   constructor(private readonly evaluator: Pick<LocalAlarmEvaluator, 'putMetricAlarm' | 'describe'>) {}

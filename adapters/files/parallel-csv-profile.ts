@@ -2,7 +2,7 @@
  * Profiles a local CSV file in parallel: the file is cut at line breaks into one part per worker
  * thread (the calling thread takes the first), each part is profiled by the byte-level profiler
  * and the parts' states are merged — the same mergeability that lets large datasets be profiled
- * in pieces elsewhere. Where this stands: core profiling (node:worker_threads, no AWS SDK).
+ * in pieces elsewhere. Where this stands: an adapter (node:fs, node:worker_threads) around the core profiler.
  *
  * A cut is only safe if no quoted field spans it: when any part holds a quote character (or a
  * part fails), the file is profiled again in one sequential pass, so results and error line
@@ -12,8 +12,8 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { profileCsvBytes, type FastCsvOptions } from './csv-fast';
-import { DatasetProfiler, type ProfilerState } from './profiler';
+import { profileCsvBytes, type FastCsvOptions } from '../../core/profiling/csv-fast';
+import { DatasetProfiler, type ProfilerState } from '../../core/profiling/profiler';
 
 const PART_KIND = 'mlops-profile-csv-part';
 /** Smallest part worth a thread. */

@@ -38,12 +38,12 @@ import {
   type LoadedModel,
   type LocalTime,
   type MetricSink,
-} from '../../local/contracts';
-import { DataCapture, parseS3Uri } from '../../local/inference/data-capture';
-import { FrontServer, type Fault, type FleetTarget } from '../../local/inference/front-server';
-import { InferenceServer } from '../../local/inference/inference-server';
+} from '../contracts';
+import { DataCapture, parseS3Uri } from './data-capture';
+import { FrontServer, type Fault, type FleetTarget } from './front-server';
+import { InferenceServer } from './inference-server';
 
-export type { Fault } from '../../local/inference/front-server';
+export type { Fault } from './front-server';
 
 export interface LocalEndpointServiceOptions {
   /** Where state lives (`.mlops-local/endpoints`): `<root>/state.json`. */

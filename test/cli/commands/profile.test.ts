@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../local/cli/command';
-import { COMMANDS } from '../../../local/cli/commands/index';
-import { runCli } from '../../../local/cli/main';
+import type { CliIo } from '../../../cli/command';
+import { COMMANDS } from '../../../cli/commands/index';
+import { runCli } from '../../../cli/main';
 
 const dir = mkdtempSync(join(tmpdir(), 'mlops-profile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

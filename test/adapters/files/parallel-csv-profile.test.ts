@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MIN_PART_BYTES } from '../../../core/profiling/parallel';
+import { MIN_PART_BYTES } from '../../../adapters/files/parallel-csv-profile';
 import { DatasetProfiler } from '../../../core/profiling/profiler';
-import { profilerOfFile } from '../../../core/profiling/readers';
-import { seeded } from './helpers';
+import { profilerOfFile } from '../../../adapters/files/profile-file';
+import { seeded } from '../../core/profiling/helpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'mlops-parallel-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { LocalNotifier } from '../../../adapters/local/local-notifier';
-import type { Notification } from '../../../core/ports/monitoring';
+import { LocalNotifier } from '../../local/local-notifier';
+import type { Notification } from '../../core/ports/monitoring';
 
 const dir = mkdtempSync(join(tmpdir(), 'notifier-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

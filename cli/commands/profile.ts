@@ -6,17 +6,17 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { ColumnProfile, DatasetProfile, ProfileFormat } from '../../../core/profiling/api';
-import { compareProfiles } from '../../../core/profiling/drift';
+import type { ColumnProfile, DatasetProfile, ProfileFormat } from '../../core/profiling/api';
+import { compareProfiles } from '../../core/profiling/drift';
 import {
   checkConstraints,
   fromStatisticsJson,
   suggestConstraints,
   toStatisticsJson,
   type ConstraintsJson,
-} from '../../../core/profiling/model-monitor';
-import { ProfileInputError } from '../../../core/profiling/profiler';
-import { profileFile } from '../../../core/profiling/readers';
+} from '../../core/profiling/model-monitor';
+import { ProfileInputError } from '../../core/profiling/profiler';
+import { profileFile } from '../../adapters/files/profile-file';
 import { UsageError, type CliCommand } from '../command';
 
 const HELP = `Usage: mlops profile <file> [options]

@@ -3,7 +3,7 @@
  * cleanly. Where this stands: CLI command; all the work is in {@link LocalCloud}.
  */
 import { parseArgs } from 'node:util';
-import type { LocalCloud } from '../../cloud';
+import type { LocalCloud } from '../../local/cloud';
 import { UsageError, type CliCommand, type CliIo } from '../command';
 
 const HELP = `Usage: mlops local <command> [options]
@@ -101,8 +101,8 @@ async function up(args: readonly string[], io: CliIo): Promise<number> {
   const signal = untilSignal(io);
   // Loaded here, not at the top: `--help` and usage errors need none of the local cloud.
   const [{ LocalCloud }, { JavaMissingError }] = await Promise.all([
-    import('../../cloud'),
-    import('../../services/dynamodb-local'),
+    import('../../local/cloud'),
+    import('../../local/services/dynamodb-local'),
   ]);
   let cloud: LocalCloud;
   try {
@@ -122,7 +122,7 @@ async function up(args: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function env(args: readonly string[], io: CliIo): Promise<number> {
-  const { readLocalCloudEnv, describeLocalCloud } = await import('../../cloud');
+  const { readLocalCloudEnv, describeLocalCloud } = await import('../../local/cloud');
   const { values } = parseArgs({
     args: [...args],
     options: { dir: { type: 'string' }, json: { type: 'boolean' } },
