@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTrainingService, parseXgboostLine } from '../../../local/training/local-training-service';
+import { LocalTrainingService } from '../../../local/training/local-training-service';
 import { S3ObjectStore } from '../../../adapters/aws/s3-object-store';
 import { xgboostImageUri } from '../../../core/domain/algorithm-images';
 import type { TrainingJobSpec } from '../../../core/ports/training-service';
@@ -319,15 +319,5 @@ console.log('rows=' + rows.length + ';\\tscore=0.75');
     await closing.close();
     expect((await closing.describeTrainingJob('demo-v7-close'))?.status).toBe('Stopped');
     await expect(closing.startTrainingJob(spec('demo-v8-late', uris))).rejects.toThrow(/closed/);
-  });
-
-  it('parses XGBoost round lines into SageMaker metric names', () => {
-    expect(parseXgboostLine('[99]#011train-auc:0.95000#011validation-auc:0.91000')).toEqual({
-      'train:auc': 0.95,
-      'validation:auc': 0.91,
-    });
-    expect(parseXgboostLine('[3]\ttrain-error@0.7:0.1\tvalidation-rmse:nan')).toEqual({
-      'train:error@0.7': 0.1,
-    });
   });
 });
