@@ -4,50 +4,40 @@
  * "CloudWatch Alarm State Change" event on each transition. Where this stands: local runtime; the
  * local alarm service puts alarms, local endpoints read states to roll back a blue/green update.
  *
- * Evaluation, as CloudWatch does it (CloudWatch User Guide, "Using Amazon CloudWatch alarms":
- * evaluation period, datapoints to alarm, "Configuring how CloudWatch alarms treat missing data";
- * API Reference, PutMetricAlarm):
- * - one period lasts `time.ms(Period)` real milliseconds; periods are aligned on multiples of that
- *   length and only complete periods are evaluated: the last `EvaluationPeriods` of them;
- * - a period is breaching, not breaching or missing; missing periods count as breaching /
- *   not breaching under `TreatMissingData` breaching / notBreaching;
+ * This module keeps the alarms, their states and transitions; its parts do the rest:
+ * alarm-compiler.ts checks and compiles a request, alarm-datapoints.ts reads the evaluated
+ * periods from the metric store, alarm-reason.ts words the reason, alarm-event.ts builds the event.
+ *
+ * The state, as CloudWatch decides it (CloudWatch User Guide, "Using Amazon CloudWatch alarms":
+ * datapoints to alarm, "Configuring how CloudWatch alarms treat missing data"):
+ * - missing periods count as breaching / not breaching under `TreatMissingData` breaching /
+ *   notBreaching;
  * - `DatapointsToAlarm` (default `EvaluationPeriods`) breaching periods -> ALARM; otherwise, when
  *   every period is missing, `missing` (the default) -> INSUFFICIENT_DATA and `ignore` -> the
  *   state is kept; otherwise -> OK;
  * - a new alarm starts in INSUFFICIENT_DATA; PutMetricAlarm on an existing alarm replaces its
- *   configuration and leaves its state unchanged;
- * - single-metric alarms (Namespace, MetricName, Dimensions, Statistic | ExtendedStatistic,
- *   Period) and `Metrics` alarms (MetricStat queries and metric-math expressions, one query with
- *   ReturnData, or the metric plus the `ThresholdMetricId` band of an anomaly-detection alarm).
- * Not modelled: CloudWatch looking further back than the evaluation range when data is missing,
- * EvaluateLowSampleCountPercentile, alarm actions (state changes reach handlers through the bus),
- * composite and Metrics Insights alarms.
+ *   configuration and leaves its state unchanged.
+ * Not modelled: alarm actions (state changes reach handlers through the bus).
  */
-import { randomUUID } from 'node:crypto';
-import type { MetricDataQuery, PutMetricAlarmCommandInput } from '@aws-sdk/client-cloudwatch';
+import type { PutMetricAlarmCommandInput } from '@aws-sdk/client-cloudwatch';
+import type { AlarmStateReader, CloudEvent, EventPublisher, LocalTime } from '../contracts';
+import { compileAlarm, type CompiledAlarm } from './alarm-compiler';
+import { readEvaluationRange } from './alarm-datapoints';
+import { alarmStateChangeEvent } from './alarm-event';
 import {
-  LOCAL_ACCOUNT,
-  LOCAL_REGION,
-  type AlarmStateReader,
-  type CloudEvent,
-  type EventPublisher,
-  type LocalTime,
-} from '../contracts';
-import { isMetricStatistic, periodStart, type LocalMetricStore, type MetricStatistic } from './metric-store';
-import {
-  DEFAULT_ANOMALY_BAND,
-  evaluateExpression,
-  isBandExpression,
-  parseExpression,
-  referencedIds,
-  values,
-  type AnomalyBandOptions,
-  type Expr,
-  type MathValue,
-} from './metric-math';
+  alarmReason,
+  insufficientDataReason,
+  noDataNotBreachingReason,
+  okReason,
+  stateReasonData,
+} from './alarm-reason';
+import { DEFAULT_ANOMALY_BAND, type AnomalyBandOptions } from './metric-math';
+import type { LocalMetricStore } from './metric-store';
 
+/** An alarm's state (StateValue). */
 export type AlarmStateValue = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
+/** An alarm as DescribeAlarms shows it: its state, why, since when, and the request that made it. */
 export interface AlarmDescription {
   readonly state: AlarmStateValue;
   readonly reason: string;
@@ -58,6 +48,7 @@ export interface AlarmDescription {
   readonly input: PutMetricAlarmCommandInput;
 }
 
+/** One transition of an alarm, as evaluateNow and setState report it. */
 export interface AlarmStateChange {
   readonly alarmName: string;
   readonly previousState: AlarmStateValue;
@@ -68,6 +59,7 @@ export interface AlarmStateChange {
   readonly event: CloudEvent;
 }
 
+/** What the evaluator reads, where it publishes, and how fast its time runs. */
 export interface LocalAlarmEvaluatorOptions {
   readonly metrics: Pick<LocalMetricStore, 'query'>;
   readonly events: EventPublisher;
@@ -82,53 +74,7 @@ export interface LocalAlarmEvaluatorOptions {
   readonly onError?: (alarmName: string, error: unknown) => void;
 }
 
-type Comparison =
-  | 'GreaterThanThreshold'
-  | 'GreaterThanOrEqualToThreshold'
-  | 'LessThanThreshold'
-  | 'LessThanOrEqualToThreshold'
-  | 'GreaterThanUpperThreshold'
-  | 'LessThanLowerThreshold'
-  | 'LessThanLowerOrGreaterThanUpperThreshold';
-
-const STATIC_COMPARISONS: ReadonlySet<string> = new Set([
-  'GreaterThanThreshold',
-  'GreaterThanOrEqualToThreshold',
-  'LessThanThreshold',
-  'LessThanOrEqualToThreshold',
-]);
-const BAND_COMPARISONS: ReadonlySet<string> = new Set([
-  'GreaterThanUpperThreshold',
-  'LessThanLowerThreshold',
-  'LessThanLowerOrGreaterThanUpperThreshold',
-]);
-const TREAT_MISSING = ['missing', 'notBreaching', 'breaching', 'ignore'] as const;
-type TreatMissing = (typeof TREAT_MISSING)[number];
-
-type Query =
-  | {
-      readonly kind: 'metric';
-      readonly namespace: string;
-      readonly name: string;
-      readonly dimensions: Readonly<Record<string, string>>;
-      readonly stat: MetricStatistic;
-    }
-  | { readonly kind: 'expression'; readonly expr: Expr };
-
-interface CompiledAlarm {
-  readonly periodSeconds: number;
-  readonly evaluationPeriods: number;
-  readonly datapointsToAlarm: number;
-  readonly treatMissing: TreatMissing;
-  readonly comparison: Comparison;
-  readonly threshold?: number;
-  readonly queries: ReadonlyMap<string, Query>;
-  readonly valueId: string;
-  readonly thresholdId?: string;
-  /** The statistic named in reasonData (single-metric alarms). */
-  readonly statistic?: string;
-}
-
+/** An alarm as the evaluator keeps it. */
 interface AlarmRecord {
   input: PutMetricAlarmCommandInput;
   compiled: CompiledAlarm;
@@ -138,19 +84,10 @@ interface AlarmRecord {
   updatedAt: Date;
 }
 
-/** One evaluated period. */
-interface Datapoint {
-  readonly timestamp: number;
-  /** NaN when the period has no data point. */
-  readonly value: number;
-  readonly lower?: number;
-  readonly upper?: number;
-  readonly threshold?: number;
-  readonly status: 'breaching' | 'ok' | 'missing';
-}
-
-const SINGLE_METRIC_ID = 'm1';
-
+/**
+ * CloudWatch's alarms, run locally: PutMetricAlarm / DeleteAlarms / DescribeAlarms / SetAlarmState
+ * over an in-memory set of alarms, evaluated every minute (scaled) after {@link start}.
+ */
 export class LocalAlarmEvaluator implements AlarmStateReader {
   private readonly alarms = new Map<string, AlarmRecord>();
   private readonly now: () => Date;
@@ -187,14 +124,17 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
     });
   }
 
+  /** Deletes an alarm (DeleteAlarms); false when there was none. */
   deleteAlarm(name: string): boolean {
     return this.alarms.delete(name);
   }
 
+  /** The names of every alarm. */
   names(): string[] {
     return [...this.alarms.keys()];
   }
 
+  /** One alarm as DescribeAlarms shows it (a copy), or undefined when there is none. */
   describe(name: string): AlarmDescription | undefined {
     const alarm = this.alarms.get(name);
     if (alarm === undefined) return undefined;
@@ -207,6 +147,7 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
     };
   }
 
+  /** The state of each named alarm that exists. */
   states(names: readonly string[]): ReadonlyMap<string, AlarmStateValue> {
     const result = new Map<string, AlarmStateValue>();
     for (const name of names) {
@@ -224,6 +165,7 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
     this.timer.unref();
   }
 
+  /** Stops the periodic evaluation. */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
@@ -261,6 +203,7 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
     return this.transition(name, alarm, state, reason, reasonData ?? '{"version":"1.0"}', this.now());
   }
 
+  /** Records the new state and publishes its event (the previous state goes in the event too). */
   private transition(
     name: string,
     alarm: AlarmRecord,
@@ -290,516 +233,35 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
     return { alarmName: name, previousState, state, reason, at, event };
   }
 
+  /** The state the alarm's evaluation range calls for, with its reason; undefined keeps the state. */
   private evaluate(
     alarm: AlarmRecord,
     now: Date,
   ): { state: AlarmStateValue; reason: string; reasonData: string } | undefined {
     const c = alarm.compiled;
-    const periodMs = this.options.time.ms(c.periodSeconds);
-    const usesBand = c.thresholdId !== undefined;
-    const history = usesBand ? this.anomaly.trainingPeriods : 0;
-    const length = history + c.evaluationPeriods;
-    const end = periodStart(now.getTime(), periodMs); // the current period is not complete yet
-    const start = end - length * periodMs;
-
-    const cache = new Map<string, MathValue>();
-    const resolving = new Set<string>();
-    const resolve = (id: string): MathValue => {
-      const cached = cache.get(id);
-      if (cached !== undefined) return cached;
-      const query = c.queries.get(id);
-      if (query === undefined) throw new Error(`expression refers to unknown query id "${id}"`);
-      if (resolving.has(id)) throw new Error(`query "${id}" refers to itself`);
-      resolving.add(id);
-      let value: MathValue;
-      if (query.kind === 'metric') {
-        const slots = new Array<number>(length).fill(Number.NaN);
-        const points = this.options.metrics.query({
-          namespace: query.namespace,
-          name: query.name,
-          dimensions: query.dimensions,
-          stat: query.stat,
-          periodMs,
-          start: new Date(start),
-          end: new Date(end),
-        });
-        for (const point of points) {
-          const index = Math.round((point.timestamp.getTime() - start) / periodMs);
-          if (index >= 0 && index < length) slots[index] = point.value;
-        }
-        value = { kind: 'series', values: slots };
-      } else {
-        value = evaluateExpression(query.expr, { length, resolve, anomaly: this.anomaly });
-      }
-      resolving.delete(id);
-      cache.set(id, value);
-      return value;
-    };
-
-    const metric = values(resolve(c.valueId), length);
-    let lower: readonly number[] | undefined;
-    let upper: readonly number[] | undefined;
-    if (c.thresholdId !== undefined) {
-      const band = resolve(c.thresholdId);
-      if (band.kind !== 'band')
-        throw new Error(`ThresholdMetricId "${c.thresholdId}" is not an ANOMALY_DETECTION_BAND`);
-      lower = band.lower;
-      upper = band.upper;
-    }
-
-    const datapoints: Datapoint[] = [];
-    for (let i = history; i < length; i++) {
-      const value = metric[i] as number;
-      const timestamp = start + i * periodMs;
-      if (lower !== undefined && upper !== undefined) {
-        const lo = lower[i] as number;
-        const hi = upper[i] as number;
-        const missing = Number.isNaN(value) || Number.isNaN(lo) || Number.isNaN(hi);
-        const breaching =
-          !missing &&
-          ((c.comparison === 'GreaterThanUpperThreshold' && value > hi) ||
-            (c.comparison === 'LessThanLowerThreshold' && value < lo) ||
-            (c.comparison === 'LessThanLowerOrGreaterThanUpperThreshold' && (value < lo || value > hi)));
-        datapoints.push({
-          timestamp,
-          value,
-          lower: lo,
-          upper: hi,
-          status: missing ? 'missing' : breaching ? 'breaching' : 'ok',
-        });
-      } else {
-        const threshold = c.threshold as number;
-        const missing = Number.isNaN(value);
-        datapoints.push({
-          timestamp,
-          value,
-          threshold,
-          status: missing ? 'missing' : compareStatic(c.comparison, value, threshold) ? 'breaching' : 'ok',
-        });
-      }
-    }
-
+    const { datapoints, start } = readEvaluationRange(c, now, {
+      metrics: this.options.metrics,
+      time: this.options.time,
+      anomaly: this.anomaly,
+    });
     const missing = datapoints.filter((point) => point.status === 'missing').length;
     const breachingPresent = datapoints.filter((point) => point.status === 'breaching').length;
     const breaching = breachingPresent + (c.treatMissing === 'breaching' ? missing : 0);
     const n = c.evaluationPeriods;
-    const reasonData = buildReasonData(c, datapoints, now, start + history * periodMs);
+    const reasonData = stateReasonData(c, datapoints, now, start);
 
     if (breaching >= c.datapointsToAlarm) {
-      return { state: 'ALARM', reason: alarmReason(c, datapoints, alarm.state, missing), reasonData };
+      return { state: 'ALARM', reason: alarmReason(c, datapoints, alarm.state), reasonData };
     }
     if (missing === n) {
       if (c.treatMissing === 'missing') {
-        return {
-          state: 'INSUFFICIENT_DATA',
-          reason: `Insufficient Data: ${plural(n, 'datapoint')} ${n === 1 ? 'was' : 'were'} unknown.`,
-          reasonData,
-        };
+        return { state: 'INSUFFICIENT_DATA', reason: insufficientDataReason(n), reasonData };
       }
       if (c.treatMissing === 'ignore') return undefined;
       if (c.treatMissing === 'notBreaching') {
-        return {
-          state: 'OK',
-          reason: `Threshold Crossed: no datapoints were received for ${plural(n, 'period')} and ${plural(n, 'missing datapoint')} ${n === 1 ? 'was' : 'were'} treated as [NonBreaching].`,
-          reasonData,
-        };
+        return { state: 'OK', reason: noDataNotBreachingReason(n), reasonData };
       }
     }
-    return { state: 'OK', reason: okReason(c, datapoints, alarm.state, missing), reasonData };
+    return { state: 'OK', reason: okReason(c, datapoints, alarm.state), reasonData };
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Compiling a PutMetricAlarm input
-
-function compileAlarm(input: PutMetricAlarmCommandInput): CompiledAlarm {
-  const name = input.AlarmName as string;
-  const fail = (message: string): never => {
-    throw new Error(`alarm "${name}": ${message}`);
-  };
-  const evaluationPeriods = input.EvaluationPeriods;
-  if (!Number.isInteger(evaluationPeriods) || (evaluationPeriods as number) < 1)
-    fail('EvaluationPeriods must be an integer >= 1');
-  const datapointsToAlarm = input.DatapointsToAlarm ?? (evaluationPeriods as number);
-  if (
-    !Number.isInteger(datapointsToAlarm) ||
-    datapointsToAlarm < 1 ||
-    datapointsToAlarm > (evaluationPeriods as number)
-  ) {
-    fail('DatapointsToAlarm must be between 1 and EvaluationPeriods');
-  }
-  const treatMissing = (input.TreatMissingData ?? 'missing') as TreatMissing;
-  if (!TREAT_MISSING.includes(treatMissing))
-    fail(`TreatMissingData must be one of ${TREAT_MISSING.join(', ')}`);
-  const comparison = input.ComparisonOperator as Comparison;
-  const isBand = BAND_COMPARISONS.has(comparison);
-  if (!isBand && !STATIC_COMPARISONS.has(comparison))
-    fail(`unsupported ComparisonOperator "${String(comparison)}"`);
-
-  const queries = new Map<string, Query>();
-  let valueId: string;
-  let thresholdId: string | undefined;
-  let periodSeconds: number | undefined;
-  let statistic: string | undefined;
-
-  if (input.Metrics !== undefined && input.Metrics.length > 0) {
-    if (input.MetricName !== undefined || input.Namespace !== undefined) {
-      fail('use either MetricName/Namespace or Metrics, not both');
-    }
-    for (const query of input.Metrics) {
-      const id = query.Id;
-      if (typeof id !== 'string' || !/^[a-z][A-Za-z0-9_]*$/.test(id))
-        fail(`invalid query Id "${String(id)}"`);
-      if (queries.has(id as string)) fail(`duplicate query Id "${id}"`);
-      queries.set(id as string, compileQuery(query, fail));
-      const queryPeriod = query.MetricStat?.Period ?? query.Period;
-      if (queryPeriod !== undefined) {
-        if (periodSeconds !== undefined && periodSeconds !== queryPeriod)
-          fail('every query must have the same Period');
-        periodSeconds = queryPeriod;
-      }
-    }
-    for (const [id, query] of queries) {
-      if (query.kind !== 'expression') continue;
-      for (const ref of referencedIds(query.expr)) {
-        if (!queries.has(ref)) fail(`query "${id}" refers to unknown id "${ref}"`);
-      }
-    }
-    thresholdId = input.ThresholdMetricId;
-    const returned = input.Metrics.filter((query) => query.ReturnData !== false && query.Id !== thresholdId);
-    if (returned.length !== 1)
-      fail('exactly one query (besides ThresholdMetricId) must have ReturnData true');
-    valueId = returned[0]?.Id as string;
-  } else {
-    if (!input.Namespace || !input.MetricName) fail('Namespace and MetricName (or Metrics) are required');
-    const stat = input.ExtendedStatistic ?? input.Statistic;
-    if (stat === undefined || !isMetricStatistic(stat)) fail(`unsupported statistic "${String(stat)}"`);
-    if (input.Statistic !== undefined && input.ExtendedStatistic !== undefined)
-      fail('use either Statistic or ExtendedStatistic');
-    statistic = stat as string;
-    valueId = SINGLE_METRIC_ID;
-    queries.set(valueId, {
-      kind: 'metric',
-      namespace: input.Namespace as string,
-      name: input.MetricName as string,
-      dimensions: dimensionsOf(input.Dimensions),
-      stat: stat as MetricStatistic,
-    });
-    periodSeconds = input.Period;
-  }
-
-  if (!(periodSeconds !== undefined && periodSeconds > 0)) fail('Period must be > 0 seconds');
-  if (isBand) {
-    if (thresholdId === undefined) fail(`${comparison} needs ThresholdMetricId`);
-    const band = queries.get(thresholdId as string);
-    if (band === undefined || band.kind !== 'expression' || !isBandExpression(band.expr)) {
-      fail('ThresholdMetricId must name an ANOMALY_DETECTION_BAND expression');
-    }
-  } else {
-    if (thresholdId !== undefined) fail(`${comparison} cannot be used with ThresholdMetricId`);
-    if (typeof input.Threshold !== 'number' || !Number.isFinite(input.Threshold))
-      fail('Threshold is required');
-  }
-
-  return {
-    periodSeconds: periodSeconds as number,
-    evaluationPeriods: evaluationPeriods as number,
-    datapointsToAlarm,
-    treatMissing,
-    comparison,
-    ...(isBand ? { thresholdId: thresholdId as string } : { threshold: input.Threshold as number }),
-    queries,
-    valueId,
-    ...(statistic !== undefined ? { statistic } : {}),
-  };
-}
-
-function compileQuery(query: MetricDataQuery, fail: (message: string) => never): Query {
-  if (query.Expression !== undefined && query.MetricStat !== undefined)
-    fail(`query "${query.Id}" has both Expression and MetricStat`);
-  if (query.Expression !== undefined) {
-    try {
-      return { kind: 'expression', expr: parseExpression(query.Expression) };
-    } catch (error) {
-      return fail(`query "${query.Id}": ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  const stat = query.MetricStat;
-  if (stat === undefined) return fail(`query "${query.Id}" needs Expression or MetricStat`);
-  const metric = stat.Metric;
-  if (!metric?.Namespace || !metric.MetricName)
-    fail(`query "${query.Id}" needs Metric.Namespace and Metric.MetricName`);
-  if (stat.Stat === undefined || !isMetricStatistic(stat.Stat))
-    fail(`query "${query.Id}": unsupported Stat "${String(stat.Stat)}"`);
-  return {
-    kind: 'metric',
-    namespace: metric?.Namespace as string,
-    name: metric?.MetricName as string,
-    dimensions: dimensionsOf(metric?.Dimensions),
-    stat: stat.Stat as MetricStatistic,
-  };
-}
-
-function dimensionsOf(
-  dimensions: readonly { Name?: string | undefined; Value?: string | undefined }[] | undefined,
-): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const dimension of dimensions ?? []) {
-    if (dimension.Name !== undefined && dimension.Value !== undefined)
-      result[dimension.Name] = dimension.Value;
-  }
-  return result;
-}
-
-function compareStatic(comparison: Comparison, value: number, threshold: number): boolean {
-  switch (comparison) {
-    case 'GreaterThanThreshold':
-      return value > threshold;
-    case 'GreaterThanOrEqualToThreshold':
-      return value >= threshold;
-    case 'LessThanThreshold':
-      return value < threshold;
-    case 'LessThanOrEqualToThreshold':
-      return value <= threshold;
-    default:
-      return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reasons and events, in CloudWatch's words
-
-const COMPARISON_TEXT: Readonly<Record<Comparison, string>> = {
-  GreaterThanThreshold: 'greater than the threshold',
-  GreaterThanOrEqualToThreshold: 'greater than or equal to the threshold',
-  LessThanThreshold: 'less than the threshold',
-  LessThanOrEqualToThreshold: 'less than or equal to the threshold',
-  GreaterThanUpperThreshold: 'greater than the upper thresholds',
-  LessThanLowerThreshold: 'less than the lower thresholds',
-  LessThanLowerOrGreaterThanUpperThreshold:
-    'less than the lower thresholds or greater than the upper thresholds',
-};
-
-function alarmReason(
-  c: CompiledAlarm,
-  datapoints: readonly Datapoint[],
-  from: AlarmStateValue,
-  missing: number,
-): string {
-  const listed = newestFirst(datapoints.filter((point) => point.status === 'breaching'));
-  const count = listed.length + (c.treatMissing === 'breaching' ? missing : 0);
-  return describeCrossing(
-    c,
-    listed,
-    count,
-    datapoints.length,
-    '',
-    c.datapointsToAlarm,
-    `${from} -> ALARM`,
-    c.treatMissing === 'breaching' ? missing : 0,
-    'Breaching',
-  );
-}
-
-function okReason(
-  c: CompiledAlarm,
-  datapoints: readonly Datapoint[],
-  from: AlarmStateValue,
-  missing: number,
-): string {
-  const listed = newestFirst(datapoints.filter((point) => point.status === 'ok'));
-  const treated = c.treatMissing === 'notBreaching' ? missing : 0;
-  return describeCrossing(
-    c,
-    listed,
-    listed.length + treated,
-    datapoints.length,
-    'not ',
-    1,
-    `${from} -> OK`,
-    treated,
-    'NonBreaching',
-  );
-}
-
-function describeCrossing(
-  c: CompiledAlarm,
-  listed: readonly Datapoint[],
-  count: number,
-  of: number,
-  negation: string,
-  minimum: number,
-  transition: string,
-  treatedMissing: number,
-  treatedAs: string,
-): string {
-  const points = listed
-    .map((point) => `${formatNumber(point.value)} (${formatReasonDate(point.timestamp)})`)
-    .join(', ');
-  const verb = count === 1 ? 'was' : 'were';
-  const band = c.thresholdId !== undefined;
-  const target = band
-    ? `${COMPARISON_TEXT[c.comparison]} [${listed.map((point) => bandText(c.comparison, point)).join(', ')}]`
-    : `${COMPARISON_TEXT[c.comparison]} (${formatNumber(c.threshold as number)})`;
-  const treated =
-    treatedMissing > 0
-      ? ` and ${plural(treatedMissing, 'missing datapoint')} ${treatedMissing === 1 ? 'was' : 'were'} treated as [${treatedAs}]`
-      : '';
-  return (
-    `${band ? 'Thresholds' : 'Threshold'} Crossed: ${count} out of the last ${of} datapoints [${points}] ${verb} ` +
-    `${negation}${target}${treated} (minimum ${plural(minimum, 'datapoint')} for ${transition} transition).`
-  );
-}
-
-function bandText(comparison: Comparison, point: Datapoint): string {
-  if (comparison === 'GreaterThanUpperThreshold') return formatNumber(point.upper as number);
-  if (comparison === 'LessThanLowerThreshold') return formatNumber(point.lower as number);
-  return `${formatNumber(point.lower as number)}..${formatNumber(point.upper as number)}`;
-}
-
-function buildReasonData(
-  c: CompiledAlarm,
-  datapoints: readonly Datapoint[],
-  now: Date,
-  startDate: number,
-): string {
-  const present = datapoints.filter((point) => point.status !== 'missing');
-  return JSON.stringify({
-    version: '1.0',
-    queryDate: formatEventDate(now),
-    startDate: formatEventDate(new Date(startDate)),
-    ...(c.statistic !== undefined ? { statistic: c.statistic } : {}),
-    period: c.periodSeconds,
-    recentDatapoints: present.map((point) => point.value),
-    ...(c.thresholdId !== undefined
-      ? {
-          recentLowerThresholds: present.map((point) => point.lower),
-          recentUpperThresholds: present.map((point) => point.upper),
-        }
-      : { threshold: c.threshold }),
-    evaluatedDatapoints: newestFirst(datapoints).map((point) => ({
-      timestamp: formatEventDate(new Date(point.timestamp)),
-      ...(point.status !== 'missing' ? { value: point.value } : {}),
-    })),
-  });
-}
-
-/** The ARN CloudWatch gives the alarm. */
-function localAlarmArn(name: string): string {
-  return `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${name}`;
-}
-
-interface EventState {
-  readonly value: AlarmStateValue;
-  readonly reason: string;
-  readonly reasonData: string;
-  readonly timestamp: Date;
-}
-
-/** The EventBridge event CloudWatch sends when an alarm changes state (same keys as AWS's). */
-export function alarmStateChangeEvent(
-  name: string,
-  input: PutMetricAlarmCommandInput,
-  previous: EventState,
-  current: EventState,
-): CloudEvent {
-  const state = (s: EventState) => ({
-    value: s.value,
-    reason: s.reason,
-    ...(s.reasonData !== '' ? { reasonData: s.reasonData } : {}),
-    timestamp: formatEventDate(s.timestamp),
-  });
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'CloudWatch Alarm State Change',
-    source: 'aws.cloudwatch',
-    account: LOCAL_ACCOUNT,
-    time: current.timestamp.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: LOCAL_REGION,
-    resources: [localAlarmArn(name)],
-    detail: {
-      alarmName: name,
-      state: state(current),
-      previousState: state(previous),
-      configuration: eventConfiguration(input),
-    },
-  };
-}
-
-function eventConfiguration(input: PutMetricAlarmCommandInput): Record<string, unknown> {
-  const metricStat = (
-    namespace: string | undefined,
-    metricName: string | undefined,
-    dimensions: PutMetricAlarmCommandInput['Dimensions'],
-    period: number | undefined,
-    stat: string | undefined,
-  ) => ({
-    metric: { dimensions: dimensionsOf(dimensions), name: metricName, namespace },
-    period,
-    stat,
-  });
-  const metrics =
-    input.Metrics !== undefined && input.Metrics.length > 0
-      ? input.Metrics.map((query) => ({
-          id: query.Id,
-          ...(query.MetricStat !== undefined
-            ? {
-                metricStat: metricStat(
-                  query.MetricStat.Metric?.Namespace,
-                  query.MetricStat.Metric?.MetricName,
-                  query.MetricStat.Metric?.Dimensions,
-                  query.MetricStat.Period,
-                  query.MetricStat.Stat,
-                ),
-              }
-            : {}),
-          ...(query.Expression !== undefined ? { expression: query.Expression } : {}),
-          ...(query.Label !== undefined ? { label: query.Label } : {}),
-          returnData: query.ReturnData !== false,
-        }))
-      : [
-          {
-            id: SINGLE_METRIC_ID,
-            metricStat: metricStat(
-              input.Namespace,
-              input.MetricName,
-              input.Dimensions,
-              input.Period,
-              input.ExtendedStatistic ?? input.Statistic,
-            ),
-            returnData: true,
-          },
-        ];
-  return {
-    ...(input.AlarmDescription !== undefined ? { description: input.AlarmDescription } : {}),
-    metrics,
-  };
-}
-
-function newestFirst(points: readonly Datapoint[]): Datapoint[] {
-  return [...points].sort((a, b) => b.timestamp - a.timestamp);
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-/** Like Java's Double.toString for everyday values: `0.0`, `0.125`, `42.0`. */
-function formatNumber(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  if (Number.isInteger(value)) return value.toFixed(1);
-  return String(Number(value.toPrecision(12)));
-}
-
-/** `2025-06-03T11:05:09.415+0000`, as in alarm events. */
-function formatEventDate(date: Date): string {
-  return date.toISOString().replace('Z', '+0000');
-}
-
-/** `03/06/25 11:04:00` (dd/MM/yy HH:mm:ss, UTC), as in state reasons. */
-function formatReasonDate(time: number): string {
-  const d = new Date(time);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${two(d.getUTCDate())}/${two(d.getUTCMonth() + 1)}/${two(d.getUTCFullYear() % 100)} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
 }

@@ -9,6 +9,7 @@ import type { AlarmService, ModelAlarmsSpec } from '../../core/ports/monitoring'
 import type { LocalAlarmEvaluator } from './alarm-evaluator';
 import { buildModelAlarmRequests } from '../../adapters/aws/cloudwatch-alarm-service';
 
+/** The AlarmService port on the local alarm evaluator: the CloudWatch adapter's requests, put locally. */
 export class LocalAlarmService implements AlarmService {
   constructor(private readonly evaluator: Pick<LocalAlarmEvaluator, 'putMetricAlarm' | 'describe'>) {}
 

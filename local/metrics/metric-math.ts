@@ -41,6 +41,7 @@ export type MathValue =
   | { readonly kind: 'series'; readonly values: readonly number[] }
   | { readonly kind: 'band'; readonly lower: readonly number[]; readonly upper: readonly number[] };
 
+/** How the local ANOMALY_DETECTION_BAND learns its band from earlier periods. */
 export interface AnomalyBandOptions {
   /** Earlier periods the band learns from. @default 60 */
   readonly trainingPeriods: number;
@@ -50,12 +51,14 @@ export interface AnomalyBandOptions {
   readonly minRelativeStdDev: number;
 }
 
+/** The band's learning settings when an alarm evaluator is given none. */
 export const DEFAULT_ANOMALY_BAND: AnomalyBandOptions = {
   trainingPeriods: 60,
   minTrainingPeriods: 10,
   minRelativeStdDev: 0.05,
 };
 
+/** What evaluating an expression needs: the grid's length and the other queries' values. */
 export interface MathContext {
   /** Slots of the grid. */
   readonly length: number;
@@ -64,6 +67,7 @@ export interface MathContext {
   readonly anomaly?: AnomalyBandOptions;
 }
 
+/** An expression CloudWatch's metric math would refuse (syntax, unknown function, arity). */
 export class MetricMathError extends Error {
   constructor(message: string) {
     super(message);
@@ -335,6 +339,7 @@ export function isBandExpression(expr: Expr): boolean {
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
+/** The value of an expression over the alarm's grid of periods: a scalar, a series or a band. */
 export function evaluateExpression(expr: Expr, context: MathContext): MathValue {
   const evaluate = (node: Expr): MathValue => {
     switch (node.kind) {

@@ -16,6 +16,7 @@ import type { MetricDatum, MetricSink } from '../contracts';
 /** CloudWatch statistics: the five basic ones and percentiles (`p50`, `p90`, `p99`, `p99.9`...). */
 export type MetricStatistic = 'Sum' | 'Average' | 'Minimum' | 'Maximum' | 'SampleCount' | `p${number}`;
 
+/** One statistic of one metric, per period, over a time range (GetMetricData's MetricStat). */
 export interface MetricQuery {
   readonly namespace: string;
   readonly name: string;
@@ -29,11 +30,13 @@ export interface MetricQuery {
   readonly end: Date;
 }
 
+/** One period's statistic: the period's start and the value. */
 export interface MetricPoint {
   readonly timestamp: Date;
   readonly value: number;
 }
 
+/** What the store holds for one metric (ListMetrics, with its point count and time span). */
 export interface SeriesInfo {
   readonly namespace: string;
   readonly name: string;
@@ -44,6 +47,7 @@ export interface SeriesInfo {
   readonly last: Date;
 }
 
+/** The store's memory bounds. */
 export interface LocalMetricStoreOptions {
   /** How long a series keeps its points, counted back from its newest one. @default 24 hours */
   readonly retentionMs?: number;
@@ -75,6 +79,10 @@ interface SnapshotFile {
   }[];
 }
 
+/**
+ * CloudWatch's metric storage, in memory: data points in, statistics per period out; a snapshot
+ * file keeps them across runs.
+ */
 export class LocalMetricStore implements MetricSink {
   /** Insertion order doubles as "least recently written first". */
   private readonly store = new Map<string, Series>();

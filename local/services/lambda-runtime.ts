@@ -1,14 +1,23 @@
 /**
  * What the Lambda runtime gives a handler, for handlers running in the local cloud's process: the
  * environment Powertools reads, a Lambda `Context`, an SQS-shaped batch for the ingest queue, and
- * the handlers' stdout (Powertools logs and EMF metric lines) routed the way CloudWatch Logs would
+ * the handlers' output (Powertools logs and EMF metric lines) routed the way CloudWatch Logs would
  * route it: log lines to a readable console, metric lines to the local metric store. Where this
  * stands: local runtime; the handlers do not know they run here.
+ *
+ * How the output is caught, with Powertools' documented switch only: with `POWERTOOLS_DEV` set,
+ * a Logger or Metrics instance writes to the global `console` it finds when it is created (the
+ * hook Powertools documents for tests: "Suppress logs", and the Metrics "Testing your code"
+ * section). {@link loadHandlerModules} loads the handler modules, which create their instances at
+ * import, with that switch on and the runtime's console in the global's place, as Lambda's own
+ * runtime installs its console before it loads a function; {@link captureHandlerOutput} then says
+ * where that console's output goes.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { isPlainObject } from '../../core/support/objects';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type MetricDatum } from '../contracts';
 import { parseEmf } from '../metrics/emf';
 
@@ -100,11 +109,14 @@ export interface HandlerOutputOptions {
   readonly onMetrics?: (data: MetricDatum[]) => void;
   /** Prints one formatted log line. @default to stdout (stderr for warnings and errors) */
   readonly print?: (line: string, level: string) => void;
-  /** Print nothing at all. @default false */
+  /**
+   * Print no log lines. Powertools' own plain-text warnings (Metrics' "No application metrics to
+   * publish", …) still print, as they did when they went to the process's stderr. @default false
+   */
   readonly silent?: boolean;
 }
 
-/** The console-like object Powertools writes to (its `console` property, see Logger/Metrics `setConsole`). */
+/** The console methods Powertools writes with (Logger and Metrics). */
 export interface PowertoolsConsole {
   log(...args: unknown[]): void;
   info(...args: unknown[]): void;
@@ -113,6 +125,8 @@ export interface PowertoolsConsole {
   error(...args: unknown[]): void;
   trace(...args: unknown[]): void;
 }
+
+const POWERTOOLS_METHODS = ['log', 'info', 'debug', 'warn', 'error', 'trace'] as const;
 
 /**
  * A console for Powertools: EMF documents become metric data points, JSON log lines become one
@@ -131,16 +145,16 @@ export function handlerConsole(options: HandlerOutputOptions = {}): PowertoolsCo
     (...args: unknown[]) => {
       const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : format(...args);
       const parsed = parseObject(text);
-      if (parsed && '_aws' in parsed) {
+      if (!parsed) {
+        print(text, fallbackLevel);
+        return;
+      }
+      if ('_aws' in parsed) {
         const data = parseEmf(parsed);
         if (data.length > 0) options.onMetrics?.(data);
         return;
       }
       if (options.silent) return;
-      if (!parsed) {
-        print(text, fallbackLevel);
-        return;
-      }
       const level = typeof parsed.level === 'string' ? parsed.level : fallbackLevel;
       print(formatLogLine(parsed), level);
     };
@@ -151,6 +165,72 @@ export function handlerConsole(options: HandlerOutputOptions = {}): PowertoolsCo
     warn: write('WARN'),
     error: write('ERROR'),
     trace: write('TRACE'),
+  };
+}
+
+/** The consoles capturing the handlers' output, the newest last: it is the one written to. */
+const captures: PowertoolsConsole[] = [];
+
+/**
+ * Loads the handler modules (`load` imports them) so that the Powertools Logger and Metrics
+ * instances they create write to the runtime's console, whose output {@link captureHandlerOutput}
+ * routes. While `load` runs, `POWERTOOLS_DEV` is on (and `POWERTOOLS_METRICS_DISABLED` defaults to
+ * false, which development mode would turn to true) and the global `console` is the runtime's;
+ * both are put back after, so no other code sees them and Powertools' development mode changes
+ * nothing else (its errors keep their one-string stack). Powertools reads both when an instance is
+ * created: modules loaded before, outside this function, are not captured. Output written while
+ * nothing captures goes to the console the runtime's console replaced.
+ */
+export async function loadHandlerModules<T>(load: () => Promise<T>): Promise<T> {
+  const globalConsole = globalThis.console;
+  const runtimeConsole = routedConsole(globalConsole);
+  const restoreEnvironment = setEnvironmentWhileLoading({
+    POWERTOOLS_DEV: 'true',
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'false',
+  });
+  globalThis.console = runtimeConsole;
+  try {
+    return await load();
+  } finally {
+    if (globalThis.console === runtimeConsole) globalThis.console = globalConsole;
+    restoreEnvironment();
+  }
+}
+
+/**
+ * Sends what the handlers' Powertools instances print to `target`, until the returned function is
+ * called; the capture started before it (another local cloud's) then takes over again.
+ */
+export function captureHandlerOutput(target: PowertoolsConsole): () => void {
+  captures.push(target);
+  return () => {
+    const index = captures.lastIndexOf(target);
+    if (index >= 0) captures.splice(index, 1);
+  };
+}
+
+/**
+ * The global console with its printing methods sent to the newest capture, or to `fallback` when
+ * nothing captures; everything else (`group`, `table`, …) is `fallback`'s, for code that prints
+ * while the handler modules load.
+ */
+function routedConsole(fallback: Console): Console {
+  const routed = Object.create(fallback) as Console;
+  for (const method of POWERTOOLS_METHODS) {
+    routed[method] = (...args: unknown[]) => (captures.at(-1) ?? fallback)[method](...args);
+  }
+  return routed;
+}
+
+/** Sets environment variables; the returned function puts back what was there. */
+function setEnvironmentWhileLoading(values: Readonly<Record<string, string>>): () => void {
+  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, values);
+  return () => {
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   };
 }
 
@@ -186,29 +266,14 @@ function formatLogLine(entry: Readonly<Record<string, unknown>>): string {
   return `${time} ${fn} ${level} ${String(entry.message ?? '')}${extra}`;
 }
 
+/** The JSON object a line holds (Powertools prints one per line, indented in development mode). */
 function parseObject(text: string): Record<string, unknown> | undefined {
   const trimmed = text.trim();
   if (!trimmed.startsWith('{')) return undefined;
   try {
     const value: unknown = JSON.parse(trimmed);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
-}
-
-/**
- * Points a Powertools Logger or Metrics instance at another console. Powertools keeps it in a
- * `console` property (its own `Console` on stdout, as in Lambda); the local runtime redirects it,
- * as Lambda's runtime redirects stdout to CloudWatch Logs.
- */
-export function redirectPowertoolsConsole(instance: object, target: PowertoolsConsole): () => void {
-  const holder = instance as { console?: unknown };
-  const previous = holder.console;
-  holder.console = target;
-  return () => {
-    holder.console = previous;
-  };
 }
