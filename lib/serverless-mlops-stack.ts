@@ -35,6 +35,10 @@ export const DEFAULT_RESOURCE_PREFIX = 'mlops';
 /** Ingest concurrency used when none is given. */
 export const DEFAULT_INGEST_MAX_CONCURRENCY = 5;
 
+/**
+ * The control plane's settings: resource prefix, default model config, ingest concurrency and batch
+ * size, data retention and removal, log settings and extra image repositories.
+ */
 export interface ServerlessMlopsStackProps extends StackProps {
   /**
    * Prefix of every AWS name the control plane derives (training jobs, models, endpoints,

@@ -8,7 +8,7 @@ import { createAwsContext } from '../shared/aws-context';
 import { eventHandler } from '../shared/event-handler';
 import { alarmStateChangeEvent, parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
-import { logger } from '../shared/observability';
+import { logger, traceInvocation } from '../shared/observability';
 
 export function createAlarmEventsHandler(getContext: () => MlopsContext) {
   return eventHandler('AlarmEvent', (event) => {
@@ -17,4 +17,5 @@ export function createAlarmEventsHandler(getContext: () => MlopsContext) {
   });
 }
 
-export const handler = createAlarmEventsHandler(lazy(() => createAwsContext(logger)));
+/** The Lambda entry point, one X-Ray subsegment per invocation. */
+export const handler = traceInvocation(createAlarmEventsHandler(lazy(() => createAwsContext(logger))));

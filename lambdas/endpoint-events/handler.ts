@@ -8,7 +8,7 @@ import { createAwsContext } from '../shared/aws-context';
 import { eventHandler } from '../shared/event-handler';
 import { endpointStateChangeEvent, parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
-import { logger } from '../shared/observability';
+import { logger, traceInvocation } from '../shared/observability';
 
 export function createEndpointEventsHandler(getContext: () => MlopsContext) {
   return eventHandler('EndpointEvent', (event) => {
@@ -17,4 +17,5 @@ export function createEndpointEventsHandler(getContext: () => MlopsContext) {
   });
 }
 
-export const handler = createEndpointEventsHandler(lazy(() => createAwsContext(logger)));
+/** The Lambda entry point, one X-Ray subsegment per invocation. */
+export const handler = traceInvocation(createEndpointEventsHandler(lazy(() => createAwsContext(logger))));

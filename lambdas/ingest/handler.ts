@@ -15,7 +15,7 @@ import { IngestDataset, type IngestOutcome } from '../../core/use-cases/ingest-d
 import { createAwsContext } from '../shared/aws-context';
 import { InvalidEventError, parseEvent, s3ObjectCreatedEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
-import { logger, metrics } from '../shared/observability';
+import { logger, metrics, traceInvocation } from '../shared/observability';
 
 /** Builds the handler around a context factory (the default reads the environment). */
 export function createIngestHandler(getContext: () => MlopsContext) {
@@ -94,5 +94,5 @@ function outcomeMetric(outcome: IngestOutcome): string {
   }
 }
 
-/** The Lambda entry point. */
-export const handler = createIngestHandler(lazy(() => createAwsContext(logger)));
+/** The Lambda entry point, one X-Ray subsegment per invocation. */
+export const handler = traceInvocation(createIngestHandler(lazy(() => createAwsContext(logger))));

@@ -17,6 +17,7 @@ import { createEmfMetrics, EmfMetricsPublisher } from '../../adapters/aws/emf-me
 import { DRIFT_NAMESPACE } from '../../core/domain/drift-metrics';
 import { MODEL_NAME_PATTERN } from '../../core/domain/naming';
 import type { MetricsPublisher } from '../../core/ports/metrics';
+import { isPlainObject } from '../../core/support/objects';
 import type { MlopsContext } from '../../core/use-cases/context';
 import {
   MonitorDrift,
@@ -27,7 +28,7 @@ import { createAwsContext } from '../shared/aws-context';
 import { eventHandler } from '../shared/event-handler';
 import { parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
-import { logger } from '../shared/observability';
+import { logger, traceInvocation } from '../shared/observability';
 
 /** EventBridge's scheduled event (rule with a schedule expression). */
 export const scheduledEvent = z.object({
@@ -60,7 +61,7 @@ export function createMonitorHandler(
 ) {
   return eventHandler('Monitor', async (event) => {
     const monitor = new MonitorDrift(getContext(), publisher, options);
-    if (isObject(event) && 'source' in event) {
+    if (isPlainObject(event) && 'source' in event) {
       const parsed = parseEvent(scheduledEvent, event, 'EventBridge Scheduled Event');
       return complete(await monitor.execute({ scheduledAt: new Date(parsed.time) }));
     }
@@ -93,8 +94,5 @@ function complete(outcome: MonitorOutcome): MonitorOutcome {
   );
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export const handler = createMonitorHandler(lazy(() => createAwsContext(logger)));
+/** The Lambda entry point, one X-Ray subsegment per invocation. */
+export const handler = traceInvocation(createMonitorHandler(lazy(() => createAwsContext(logger))));

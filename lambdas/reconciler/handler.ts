@@ -14,6 +14,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { accountOfArn, AwsEventRedelivery, partitionOfArn } from '../../adapters/aws/aws-event-redelivery';
 import { S3VersionInventory } from '../../adapters/aws/s3-object-inventory';
+import { isPlainObject } from '../../core/support/objects';
 import type { MlopsContext } from '../../core/use-cases/context';
 import { Reconcile, type ReconcileOptions, type ReconcilePorts } from '../../core/use-cases/reconcile';
 import { createAwsContext } from '../shared/aws-context';
@@ -21,7 +22,7 @@ import { readSettings } from '../shared/environment';
 import { eventHandler } from '../shared/event-handler';
 import { parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
-import { logger, metrics } from '../shared/observability';
+import { logger, metrics, traceInvocation, traced } from '../shared/observability';
 import { readReconcilerSettings, type ReconcilerSettings } from './settings';
 
 /** EventBridge's scheduled event (rule with a schedule expression). */
@@ -40,7 +41,7 @@ export function createReconcilerHandler(
   options: ReconcileOptions = {},
 ) {
   return eventHandler('Reconcile', async (event) => {
-    if (isObject(event) && 'source' in event)
+    if (isPlainObject(event) && 'source' in event)
       parseEvent(reconcileScheduledEvent, event, 'EventBridge Scheduled Event');
     else parseEvent(onDemandReconcileEvent, event ?? {}, 'on-demand reconcile');
     const outcome = await new Reconcile(getContext(), getPorts(), options).execute();
@@ -51,7 +52,11 @@ export function createReconcilerHandler(
   });
 }
 
-/** The AWS ports: ListObjectVersions on the data bucket, SQS and asynchronous Lambda for re-delivery. */
+/**
+ * The AWS ports: ListObjectVersions on the data bucket, SQS and asynchronous Lambda for re-delivery.
+ * The clients created here are captured by the tracer (X-Ray subsegments in Lambda); injected ones
+ * are used as given.
+ */
 export function createAwsReconcilePorts(
   settings: ReconcilerSettings,
   region: string,
@@ -59,11 +64,11 @@ export function createAwsReconcilePorts(
 ): ReconcilePorts {
   const arn = settings.trainingEventsFunction;
   return {
-    inventory: new S3VersionInventory(clients.s3 ?? new S3Client({ region })),
+    inventory: new S3VersionInventory(clients.s3 ?? traced(new S3Client({ region }))),
     redelivery: new AwsEventRedelivery(
       {
-        sqs: clients.sqs ?? new SQSClient({ region }),
-        lambda: clients.lambda ?? new LambdaClient({ region }),
+        sqs: clients.sqs ?? traced(new SQSClient({ region })),
+        lambda: clients.lambda ?? traced(new LambdaClient({ region })),
       },
       settings,
       { region, account: accountOfArn(arn) ?? '', partition: partitionOfArn(arn) ?? 'aws' },
@@ -71,12 +76,10 @@ export function createAwsReconcilePorts(
   };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The Lambda entry point. */
-export const handler = createReconcilerHandler(
-  lazy(() => createAwsContext(logger)),
-  lazy(() => createAwsReconcilePorts(readReconcilerSettings(), readSettings().region)),
+/** The Lambda entry point, one X-Ray subsegment per invocation. */
+export const handler = traceInvocation(
+  createReconcilerHandler(
+    lazy(() => createAwsContext(logger)),
+    lazy(() => createAwsReconcilePorts(readReconcilerSettings(), readSettings().region)),
+  ),
 );

@@ -1,7 +1,9 @@
 /**
  * Builds the use cases' context from AWS adapters. Where this stands: handler plumbing, the one
  * place where handlers meet SDK clients. Clients are created once per cold start and can be
- * replaced in tests (`overrides`), as in Powertools' examples.
+ * replaced in tests (`overrides`), as in Powertools' examples. The clients created here are
+ * captured by the Powertools tracer, so each SDK call is an X-Ray subsegment (a pass-through
+ * where tracing is off, lambdas/shared/observability.ts); injected clients are used as given.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -18,6 +20,7 @@ import { ResourceNames } from '../../core/domain/naming';
 import { systemClock } from '../../core/ports/clock';
 import type { Log, MlopsContext } from '../../core/use-cases/context';
 import { readSettings, type HandlerSettings } from './environment';
+import { traced } from './observability';
 
 /** SDK clients the context uses; any of them can be injected (tests, the local cloud). */
 export interface AwsClients {
@@ -36,11 +39,11 @@ export function createAwsContext(
 ): MlopsContext {
   const region = settings.region;
   const clients: AwsClients = {
-    dynamodb: overrides.dynamodb ?? new DynamoDBClient({ region }),
-    s3: overrides.s3 ?? new S3Client({ region }),
-    sagemaker: overrides.sagemaker ?? new SageMakerClient({ region }),
-    cloudwatch: overrides.cloudwatch ?? new CloudWatchClient({ region }),
-    sns: overrides.sns ?? new SNSClient({ region }),
+    dynamodb: overrides.dynamodb ?? traced(new DynamoDBClient({ region })),
+    s3: overrides.s3 ?? traced(new S3Client({ region })),
+    sagemaker: overrides.sagemaker ?? traced(new SageMakerClient({ region })),
+    cloudwatch: overrides.cloudwatch ?? traced(new CloudWatchClient({ region })),
+    sns: overrides.sns ?? traced(new SNSClient({ region })),
   };
   let defaultModelConfig: Record<string, unknown> | undefined;
   if (settings.defaultModelConfig) {

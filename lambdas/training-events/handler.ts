@@ -8,7 +8,7 @@ import { createAwsContext } from '../shared/aws-context';
 import { eventHandler } from '../shared/event-handler';
 import { parseEvent, trainingJobStateChangeEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
-import { logger } from '../shared/observability';
+import { logger, traceInvocation } from '../shared/observability';
 
 export function createTrainingEventsHandler(getContext: () => MlopsContext) {
   return eventHandler('TrainingEvent', (event) => {
@@ -17,4 +17,5 @@ export function createTrainingEventsHandler(getContext: () => MlopsContext) {
   });
 }
 
-export const handler = createTrainingEventsHandler(lazy(() => createAwsContext(logger)));
+/** The Lambda entry point, one X-Ray subsegment per invocation. */
+export const handler = traceInvocation(createTrainingEventsHandler(lazy(() => createAwsContext(logger))));

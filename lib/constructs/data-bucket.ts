@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import { acknowledge } from '../private/nag';
 
+/** Retention and removal of the data bucket and its access-log bucket. */
 export interface DataBucketProps {
   /**
    * What happens to both buckets when they leave the stack. With DESTROY the deletion fails while

@@ -8,7 +8,8 @@
  *   EventBridge rule rate(1 hour) --> monitor function --(EMF)--> CloudWatch ServerlessMlops/Drift
  *
  * As in EventHandler, both hops can fail: the target retries delivery and then dead-letters the
- * event, the function's asynchronous retries end in an on-failure record in the same queue.
+ * event, the function's asynchronous retries end in an on-failure record in the same queue (the
+ * wiring both share: lib/private/rule-function.ts, createRuleFunction).
  *
  * Least privilege: read `capture/*` (the endpoints' data capture), `reports/*` (training
  * baselines; the window's own reports, to find a window already done) and `prepared/*` (the
@@ -20,9 +21,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -30,15 +28,21 @@ import { DRIFT_WINDOW_SECONDS } from '../../core/domain/drift-metrics';
 import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
-import { grantRegistryRead } from '../private/permissions';
-import { createDeadLetterQueue } from '../private/queues';
+import {
+  grantListDataBucket,
+  grantReadObjects,
+  grantRegistryRead,
+  grantWriteObjects,
+} from '../private/permissions';
+import { createRuleFunction } from '../private/rule-function';
 import type { DataBucket } from './data-bucket';
 import { FUNCTION_ASYNC_RETRY_ATTEMPTS } from './event-handler';
-import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
+import type { MlopsFunction, PowertoolsLogLevel } from './mlops-function';
 
 /** The monitor's schedule: once per drift window (one hour). */
 export const DRIFT_MONITOR_SCHEDULE = `rate(${DRIFT_WINDOW_SECONDS / 3600} hour)`;
 
+/** What the drift monitor reads and writes, and how its function runs. */
 export interface DriftMonitorProps {
   readonly data: DataBucket;
   readonly table: dynamodb.ITable;
@@ -73,8 +77,11 @@ export interface DriftMonitorProps {
 
 /** The scheduled drift monitor: rule, function and dead-letter queue. */
 export class DriftMonitor extends Construct {
+  /** The hourly schedule, its only target the function. */
   readonly rule: events.Rule;
+  /** The monitor function. */
   readonly handler: MlopsFunction;
+  /** What the schedule could not deliver and what the function could not process. */
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: DriftMonitorProps) {
@@ -86,36 +93,32 @@ export class DriftMonitor extends Construct {
       );
     }
 
-    this.deadLetterQueue = createDeadLetterQueue(this, { destinationOf: 'the monitor' });
-
-    this.handler = new MlopsFunction(this, 'Handler', {
-      entry: HANDLER_ENTRIES.monitor,
-      serviceName: 'monitor',
-      description: 'Hourly live drift: captured traffic of production models vs their training baseline',
-      memorySize: props.memorySize ?? 1024,
-      timeout,
-      environment: props.environment,
-      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
-      asyncInvoke: {
-        retryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS,
-        onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    const wired = createRuleFunction(this, {
+      ruleId: 'Schedule',
+      rule: {
+        description: 'Runs the drift monitor once per hour',
+        schedule: events.Schedule.expression(DRIFT_MONITOR_SCHEDULE),
+        enabled: props.scheduleEnabled ?? true,
       },
+      function: {
+        entry: HANDLER_ENTRIES.monitor,
+        serviceName: 'monitor',
+        description: 'Hourly live drift: captured traffic of production models vs their training baseline',
+        memorySize: props.memorySize ?? 1024,
+        timeout,
+        environment: props.environment,
+        ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+        ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      },
+      functionRetryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS,
+      // A late run is still useful (the window comes from the event's time) but not after an hour.
+      deliveryRetryAttempts: 8,
+      maxEventAge: Duration.hours(1),
+      deadLetterQueueOf: 'the monitor',
     });
-
-    this.rule = new events.Rule(this, 'Schedule', {
-      description: 'Runs the drift monitor once per hour',
-      schedule: events.Schedule.expression(DRIFT_MONITOR_SCHEDULE),
-      enabled: props.scheduleEnabled ?? true,
-    });
-    this.rule.addTarget(
-      new targets.LambdaFunction(this.handler.function, {
-        deadLetterQueue: this.deadLetterQueue,
-        // A late run is still useful (the window comes from the event's time) but not after an hour.
-        retryAttempts: 8,
-        maxEventAge: Duration.hours(1),
-      }),
-    );
+    this.rule = wired.rule;
+    this.handler = wired.handler;
+    this.deadLetterQueue = wired.deadLetterQueue;
 
     this.grantPermissions(props);
   }
@@ -127,27 +130,9 @@ export class DriftMonitor extends Construct {
     const reports = data.objectsArn(BUCKET_PREFIXES.reports);
     const prepared = data.objectsArn(BUCKET_PREFIXES.prepared);
 
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadCaptureBaselinesAndSchemas',
-        actions: ['s3:GetObject'],
-        resources: [capture, reports, prepared],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListDataBucket',
-        actions: ['s3:ListBucket'],
-        resources: [data.bucket.bucketArn],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteMonitoringReports',
-        actions: ['s3:PutObject'],
-        resources: [reports],
-      }),
-    );
+    grantReadObjects(role, 'ReadCaptureBaselinesAndSchemas', [capture, reports, prepared]);
+    grantListDataBucket(role, data.bucket);
+    grantWriteObjects(role, 'WriteMonitoringReports', [reports]);
     grantRegistryRead(role, props.table);
 
     acknowledgeWildcardResource(

@@ -9,22 +9,21 @@
  *    times for up to `maxEventAge`, then sends the event to the DLQ;
  * 2. the function itself (an exception): Lambda retries the asynchronous invocation twice, then
  *    sends an on-failure record (event, error, context) to the same DLQ.
- * One queue per handler holds everything that handler could not process.
+ * One queue per handler holds everything that handler could not process. The wiring is shared
+ * with DriftMonitor and Reconciler (lib/private/rule-function.ts, createRuleFunction).
  */
 import { Duration } from 'aws-cdk-lib';
-import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as events from 'aws-cdk-lib/aws-events';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { createDeadLetterQueue } from '../private/queues';
-import { validateInteger } from '../private/validation';
-import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
+import { createRuleFunction } from '../private/rule-function';
+import type { MlopsFunction, PowertoolsLogLevel } from './mlops-function';
 
 /** Lambda's asynchronous retries after a function error (0 to 2). */
 export const FUNCTION_ASYNC_RETRY_ATTEMPTS = 2;
 
+/** What an EventHandler is built from: its handler entry, its rule's pattern and the retries. */
 export interface EventHandlerProps {
   /** Absolute path of the handler entry. */
   readonly entry: string;
@@ -70,47 +69,35 @@ export interface EventHandlerProps {
 
 /** A rule, its handler and the handler's dead-letter queue. */
 export class EventHandler extends Construct {
+  /** The rule on the default bus, its only target the handler. */
   readonly rule: events.Rule;
+  /** The handler function. */
   readonly handler: MlopsFunction;
+  /** What the rule could not deliver and what the handler could not process. */
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: EventHandlerProps) {
     super(scope, id);
-    const retryAttempts = props.retryAttempts ?? 8;
-    const maxEventAge = props.maxEventAge ?? Duration.hours(6);
-    validateInteger('retryAttempts', retryAttempts, 0, 185);
-    const ageSeconds = maxEventAge.toSeconds();
-    if (ageSeconds < 60 || ageSeconds > 86_400) {
-      throw new Error(`maxEventAge must be between 1 minute and 24 hours, got ${ageSeconds} seconds`);
-    }
-
-    this.deadLetterQueue = createDeadLetterQueue(this, { destinationOf: 'the handler' });
-
-    this.handler = new MlopsFunction(this, 'Handler', {
-      entry: props.entry,
-      serviceName: props.serviceName,
-      description: props.description,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout ?? Duration.minutes(1),
-      environment: props.environment,
-      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
-      asyncInvoke: {
-        retryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS,
-        onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    const wired = createRuleFunction(this, {
+      ruleId: 'Rule',
+      rule: { description: props.description, eventPattern: props.eventPattern },
+      function: {
+        entry: props.entry,
+        serviceName: props.serviceName,
+        description: props.description,
+        memorySize: props.memorySize ?? 512,
+        timeout: props.timeout ?? Duration.minutes(1),
+        environment: props.environment,
+        ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+        ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       },
+      functionRetryAttempts: FUNCTION_ASYNC_RETRY_ATTEMPTS,
+      deliveryRetryAttempts: props.retryAttempts ?? 8,
+      maxEventAge: props.maxEventAge ?? Duration.hours(6),
+      deadLetterQueueOf: 'the handler',
     });
-
-    this.rule = new events.Rule(this, 'Rule', {
-      description: props.description,
-      eventPattern: props.eventPattern,
-    });
-    this.rule.addTarget(
-      new targets.LambdaFunction(this.handler.function, {
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts,
-        maxEventAge,
-      }),
-    );
+    this.rule = wired.rule;
+    this.handler = wired.handler;
+    this.deadLetterQueue = wired.deadLetterQueue;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * IngestPipeline: dataset drops -> EventBridge -> SQS -> ingest handler. Where this stands:
- * infrastructure (lib/constructs); the start of the flow in /work/shared/design.md.
+ * infrastructure (lib/constructs); the start of the flow drawn in the README, "Architecture".
  *
  * The queue absorbs bursts: thousands of uploads become queued messages that the ingest function
  * drains at most `maxConcurrency` at a time (SQS event source "maximum concurrency"), so SageMaker
@@ -23,9 +23,12 @@ import { acknowledgeWildcardResource } from '../private/nag';
 import { createDeadLetterQueue } from '../private/queues';
 import { validateInteger } from '../private/validation';
 import {
+  grantListDataBucket,
   grantPassSageMakerRole,
   grantPublishNotifications,
+  grantReadObjects,
   grantRegistryReadWrite,
+  grantWriteObjects,
   sageMakerArn,
 } from '../private/permissions';
 import type { DataBucket } from './data-bucket';
@@ -38,6 +41,7 @@ export const INGEST_TIMEOUT = Duration.minutes(5);
 /** Receives before a message goes to the dead-letter queue. */
 export const INGEST_MAX_RECEIVE_COUNT = 5;
 
+/** What ingest reads, writes and calls, and how much of it runs at once. */
 export interface IngestPipelineProps {
   readonly data: DataBucket;
   readonly table: dynamodb.ITable;
@@ -148,47 +152,20 @@ export class IngestPipeline extends Construct {
       violations: data.bucket.arnForObjects(reportFiles.violations),
     };
 
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadDatasetsAndConfigs',
-        actions: ['s3:GetObject', 's3:GetObjectVersion'],
-        resources: [datasets, models],
-      }),
-    );
-    // Unconditioned ListBucket: folder datasets are listed, and without ListBucket S3 answers a
-    // missing models/<model>/config.json with 403 instead of 404 (S3 API Reference, GetObject,
-    // "Permissions"), which would turn "no config, use defaults" into an error.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListDataBucket',
-        actions: ['s3:ListBucket'],
-        resources: [data.bucket.bucketArn],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WritePreparedChannels',
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-        resources: [prepared],
-      }),
-    );
+    grantReadObjects(role, 'ReadDatasetsAndConfigs', [datasets, models], { versions: true });
+    // Unconditioned ListBucket: folder datasets are listed, and a missing
+    // models/<model>/config.json must be a 404 ("no config, use defaults"), not a 403.
+    grantListDataBucket(role, data.bucket);
+    grantWriteObjects(role, 'WritePreparedChannels', [prepared], { multipart: true });
 
     // The data-quality gate (core/use-cases/data-quality-gate.ts) reads the baseline's statistics
     // and constraints, and writes the dataset's statistics, suggested constraints and violations.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadDataQualityBaselines',
-        actions: ['s3:GetObject'],
-        resources: [reports.statistics, reports.constraints],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteDataQualityReports',
-        actions: ['s3:PutObject'],
-        resources: [reports.statistics, reports.constraints, reports.violations],
-      }),
-    );
+    grantReadObjects(role, 'ReadDataQualityBaselines', [reports.statistics, reports.constraints]);
+    grantWriteObjects(role, 'WriteDataQualityReports', [
+      reports.statistics,
+      reports.constraints,
+      reports.violations,
+    ]);
 
     grantRegistryReadWrite(role, props.table);
     const trainingJobs = sageMakerArn(this, 'training-job', props.resourcePrefix);

@@ -1,6 +1,7 @@
 /**
  * MlopsFunction: the Lambda defaults every handler shares. Where this stands: infrastructure
- * (lib/constructs); IngestPipeline and EventHandler build their functions with it.
+ * (lib/constructs); IngestPipeline builds its function with it, EventHandler, DriftMonitor and
+ * Reconciler theirs through lib/private/rule-function.ts.
  *
  * Node.js 24 on ARM64, bundled locally by esbuild (no Docker) as ESM with the AWS SDK v3 inside
  * the bundle, source maps on, X-Ray active, Powertools settings in the environment, an explicit
@@ -30,6 +31,7 @@ export const METRICS_NAMESPACE = 'ServerlessMlops';
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __mlopsCreateRequire } from 'node:module'; const require = __mlopsCreateRequire(import.meta.url);";
 
+/** One handler function: its entry, service name, sizes, environment and log settings. */
 export interface MlopsFunctionProps {
   /** Absolute path of the handler's entry file; it must export `handler`. */
   readonly entry: string;

@@ -23,6 +23,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
+/** The notification topic's key alias, key removal and who may publish. */
 export interface NotificationsProps {
   /** The stack's resource prefix; names the key alias `alias/<prefix>-notifications`. */
   readonly resourcePrefix: string;

@@ -58,6 +58,7 @@ export interface MonitoredQueueAge {
   readonly maxAge?: Duration;
 }
 
+/** The queues and functions the operational alarms watch, and where they notify. */
 export interface OperationalAlarmsProps {
   /** Topic of the alarm and OK actions (the stack's notification topic). */
   readonly topic: sns.ITopic;

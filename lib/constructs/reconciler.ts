@@ -11,8 +11,9 @@
  *     rollout never requested --(DescribeEndpoint, Create/UpdateEndpoint)--> the model's endpoint
  *
  * As in DriftMonitor, both hops can fail: the target retries delivery and then dead-letters the
- * event, and a failed run leaves an on-failure record in the same queue. A failed run is not
- * retried by Lambda: the next scheduled run does the same work.
+ * event, and a failed run leaves an on-failure record in the same queue (the wiring all three
+ * share: lib/private/rule-function.ts, createRuleFunction). A failed run is not retried by Lambda:
+ * the next scheduled run does the same work.
  *
  * Least privilege. Re-delivering instead of repairing in place keeps the repair's permissions with
  * the handlers that already have them: no CreateTrainingJob, no PutMetricAlarm. The reconciler
@@ -30,10 +31,8 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -45,17 +44,19 @@ import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
 import {
   grantDeployment,
+  grantListDataBucket,
   grantPublishNotifications,
   grantRegistryReadWrite,
   sageMakerArn,
 } from '../private/permissions';
-import { createDeadLetterQueue } from '../private/queues';
+import { createRuleFunction } from '../private/rule-function';
 import type { DataBucket } from './data-bucket';
-import { MlopsFunction, type PowertoolsLogLevel } from './mlops-function';
+import type { MlopsFunction, PowertoolsLogLevel } from './mlops-function';
 
 /** How often the reconciler runs by default. */
 export const DEFAULT_RECONCILE_INTERVAL = Duration.minutes(15);
 
+/** What the reconciler reads, where it re-delivers lost events, and how often it runs. */
 export interface ReconcilerProps {
   readonly data: DataBucket;
   /**
@@ -105,8 +106,11 @@ export interface ReconcilerProps {
 
 /** The scheduled reconciler: rule, function and dead-letter queue. */
 export class Reconciler extends Construct {
+  /** The schedule, its only target the function. */
   readonly rule: events.Rule;
+  /** The reconciler function. */
   readonly handler: MlopsFunction;
+  /** What the schedule could not deliver and the on-failure records of failed runs. */
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
@@ -125,39 +129,38 @@ export class Reconciler extends Construct {
       );
     }
 
-    this.deadLetterQueue = createDeadLetterQueue(this, { destinationOf: 'the reconciler' });
-
-    this.handler = new MlopsFunction(this, 'Handler', {
-      entry: HANDLER_ENTRIES.reconciler,
-      serviceName: 'reconciler',
-      description: 'Repairs lost events: stuck versions and uploads ingest never saw',
-      memorySize: 512,
-      timeout,
-      environment: {
-        ...props.environment,
-        [RECONCILER_ENV.ingestQueueUrl]: props.ingestQueue.queueUrl,
-        [RECONCILER_ENV.trainingEventsFunction]: props.trainingEventsFunction.functionArn,
-        [RECONCILER_ENV.endpointEventsFunction]: props.endpointEventsFunction.functionArn,
+    const wired = createRuleFunction(this, {
+      ruleId: 'Schedule',
+      rule: {
+        description: `Runs the reconciler every ${minutes} minutes`,
+        schedule: events.Schedule.rate(interval),
+        enabled: props.scheduleEnabled ?? true,
       },
-      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      function: {
+        entry: HANDLER_ENTRIES.reconciler,
+        serviceName: 'reconciler',
+        description: 'Repairs lost events: stuck versions and uploads ingest never saw',
+        memorySize: 512,
+        timeout,
+        environment: {
+          ...props.environment,
+          [RECONCILER_ENV.ingestQueueUrl]: props.ingestQueue.queueUrl,
+          [RECONCILER_ENV.trainingEventsFunction]: props.trainingEventsFunction.functionArn,
+          [RECONCILER_ENV.endpointEventsFunction]: props.endpointEventsFunction.functionArn,
+        },
+        ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+        ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      },
       // A failed run is not retried: the next scheduled run does the same work.
-      asyncInvoke: { retryAttempts: 0, onFailure: new destinations.SqsDestination(this.deadLetterQueue) },
+      functionRetryAttempts: 0,
+      deliveryRetryAttempts: 4,
+      // Later than the next run it is pointless.
+      maxEventAge: interval,
+      deadLetterQueueOf: 'the reconciler',
     });
-
-    this.rule = new events.Rule(this, 'Schedule', {
-      description: `Runs the reconciler every ${minutes} minutes`,
-      schedule: events.Schedule.rate(interval),
-      enabled: props.scheduleEnabled ?? true,
-    });
-    this.rule.addTarget(
-      new targets.LambdaFunction(this.handler.function, {
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 4,
-        // Later than the next run it is pointless.
-        maxEventAge: interval,
-      }),
-    );
+    this.rule = wired.rule;
+    this.handler = wired.handler;
+    this.deadLetterQueue = wired.deadLetterQueue;
 
     this.grantPermissions(props);
   }
@@ -177,15 +180,8 @@ export class Reconciler extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${BUCKET_PREFIXES.datasets}*`] } },
       }),
     );
-    // Unconditioned ListBucket: without it a missing cursor is a 403, not a 404 (S3 API
-    // Reference, GetObject, "Permissions").
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListDataBucket',
-        actions: ['s3:ListBucket'],
-        resources: [bucket.bucketArn],
-      }),
-    );
+    // Unconditioned ListBucket: without it a missing cursor is a 403, not a 404.
+    grantListDataBucket(role, bucket);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ScanCursor',

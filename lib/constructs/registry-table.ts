@@ -8,6 +8,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { REGISTRY_TABLE_LAYOUT } from '../../adapters/dynamodb/table-layout';
 
+/** Removal and point-in-time recovery of the registry table. */
 export interface RegistryTableProps {
   /**
    * What happens to the table when it leaves the stack. Anything but DESTROY also turns on

@@ -26,6 +26,7 @@ export const SAGEMAKER_METRIC_NAMESPACES = [
   '/aws/sagemaker/Endpoints',
 ] as const;
 
+/** What SageMaker jobs and models may read: the data bucket, alarms and image repositories. */
 export interface SageMakerExecutionRoleProps {
   readonly data: DataBucket;
   /** The stack's resource prefix (alarms the guardrails read are `<prefix>-*`). */

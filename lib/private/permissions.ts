@@ -8,6 +8,7 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import { REGISTRY_TABLE_LAYOUT } from '../../adapters/dynamodb/table-layout';
@@ -88,6 +89,73 @@ export function grantRegistryRead(grantee: iam.IGrantable, table: dynamodb.ITabl
       sid: 'ReadRegistryStatusIndex',
       actions: ['dynamodb:Query'],
       resources: [statusIndexArn(table)],
+    }),
+  );
+}
+
+/** Options of {@link grantReadObjects}. */
+export interface ReadObjectsOptions {
+  /** Also s3:GetObjectVersion, to read a given version of an object (ingest reads the upload's). */
+  readonly versions?: boolean;
+}
+
+/**
+ * s3:GetObject (and s3:GetObjectVersion with `versions`) on objects of the data bucket, in one
+ * statement named `sid`. `objects` are object ARNs, usually a prefix (DataBucket.objectsArn);
+ * the caller acknowledges each wildcard with its own reason.
+ */
+export function grantReadObjects(
+  grantee: iam.IGrantable,
+  sid: string,
+  objects: readonly string[],
+  options: ReadObjectsOptions = {},
+): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid,
+      actions: ['s3:GetObject', ...(options.versions ? ['s3:GetObjectVersion'] : [])],
+      resources: [...objects],
+    }),
+  );
+}
+
+/** Options of {@link grantWriteObjects}. */
+export interface WriteObjectsOptions {
+  /** Also s3:AbortMultipartUpload, for a writer that uploads in parts (lib-storage's Upload). */
+  readonly multipart?: boolean;
+}
+
+/**
+ * s3:PutObject (and s3:AbortMultipartUpload with `multipart`) on objects of the data bucket, in
+ * one statement named `sid`. `objects` are object ARNs; the caller acknowledges each wildcard.
+ */
+export function grantWriteObjects(
+  grantee: iam.IGrantable,
+  sid: string,
+  objects: readonly string[],
+  options: WriteObjectsOptions = {},
+): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid,
+      actions: ['s3:PutObject', ...(options.multipart ? ['s3:AbortMultipartUpload'] : [])],
+      resources: [...objects],
+    }),
+  );
+}
+
+/**
+ * Unconditioned s3:ListBucket on the bucket (statement `ListDataBucket`). Without it S3 answers a
+ * GetObject of a missing key with 403 instead of 404 (S3 API Reference, GetObject,
+ * "Permissions"), which would turn "no such object, use the default" into an error; ingest also
+ * lists folder datasets.
+ */
+export function grantListDataBucket(grantee: iam.IGrantable, bucket: s3.IBucket): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ListDataBucket',
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
     }),
   );
 }

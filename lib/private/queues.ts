@@ -1,6 +1,7 @@
 /**
  * The dead-letter queue every handler construct keeps. Where this stands: infrastructure helper
- * (lib/private) used by IngestPipeline, EventHandler and DriftMonitor.
+ * (lib/private) used by IngestPipeline, and by EventHandler, DriftMonitor and Reconciler through
+ * createRuleFunction (rule-function.ts).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -10,6 +11,7 @@ import { acknowledge } from './nag';
 /** How long a dead-lettered message is kept: the SQS maximum, time to look and replay. */
 export const DEAD_LETTER_RETENTION = Duration.days(14);
 
+/** Options of {@link createDeadLetterQueue}. */
 export interface DeadLetterQueueOptions {
   /**
    * Who sends to the queue as an EventBridge target DLQ and a Lambda on-failure destination, e.g.
