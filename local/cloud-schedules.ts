@@ -4,7 +4,6 @@
  * demand (`LocalCloud.monitor`, `LocalCloud.reconcile`, the control API). Where this stands: local
  * runtime; `LocalCloud.start` (local/cloud.ts) calls these steps.
  */
-import { randomUUID } from 'node:crypto';
 import { S3ListingInventory } from '../adapters/aws/s3-object-inventory';
 import { DRIFT_WINDOW_SECONDS } from '../core/domain/drift-metrics';
 import type { Log, MlopsContext } from '../core/use-cases/context';
@@ -12,7 +11,7 @@ import type { MonitorOutcome } from '../core/use-cases/monitor-drift';
 import { RECONCILE_DEFAULTS, type ReconcileOutcome } from '../core/use-cases/reconcile';
 import type { StackHandlers } from './cloud-handlers';
 import type { LocalCloudSettings } from './cloud-settings';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent } from './contracts';
+import { cloudEvent, LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent } from './contracts';
 import type { LocalEventBus } from './event-bus';
 import { BusRedelivery, LedgerInventory, type ObjectIdentityLedger } from './reconciler';
 import { invoke } from './services/lambda-runtime';
@@ -99,19 +98,18 @@ export function startReconciler(
   return () => runReconciler();
 }
 
-/** EventBridge's "Scheduled Event", as the schedule rule `mlops-<rule>` delivers it to its target. */
-function scheduledEvent(rule: string): CloudEvent {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Scheduled Event',
+/**
+ * EventBridge's "Scheduled Event", as the schedule rule `mlops-<rule>` delivers it to its target
+ * (`time` to the second, like every EventBridge event).
+ */
+export function scheduledEvent(rule: string, time?: Date): CloudEvent {
+  return cloudEvent({
+    detailType: 'Scheduled Event',
     source: 'aws.events',
-    account: LOCAL_ACCOUNT,
-    time: new Date().toISOString(),
-    region: LOCAL_REGION,
+    time,
     resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/mlops-${rule}`],
     detail: {},
-  };
+  });
 }
 
 /** Runs `run` every `intervalMs`, never two at once (a slow run is not overlapped); stop waits for it. */

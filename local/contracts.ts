@@ -3,6 +3,7 @@
  * alarms, supervisor) talk to each other. Where this stands: local runtime, outside the core; the
  * core and the handlers never import anything from `local/`.
  */
+import { randomUUID } from 'node:crypto';
 
 /** The account id the local cloud puts in ARNs and events. */
 export const LOCAL_ACCOUNT = '000000000000';
@@ -20,6 +21,49 @@ export interface CloudEvent<D = Record<string, unknown>> {
   readonly region: string;
   readonly resources: readonly string[];
   readonly detail: D;
+}
+
+/** What differs between two {@link CloudEvent}s; {@link cloudEvent} fills in the rest of the envelope. */
+export interface CloudEventParts<D> {
+  /** The event's `detail-type`, e.g. `'Object Created'`. */
+  readonly detailType: string;
+  /** The emitting service, e.g. `'aws.s3'`. */
+  readonly source: string;
+  /** ARNs of the resources the event is about. */
+  readonly resources: readonly string[];
+  /** The event's payload, in the emitting service's own shape. */
+  readonly detail: D;
+  /** When it happened (a valid date). @default now */
+  readonly time?: Date | undefined;
+  /** The event's id, for a caller that must know it in advance. @default a fresh UUID */
+  readonly id?: string | undefined;
+}
+
+/**
+ * Puts `detail` in EventBridge's envelope as the local cloud's account and region deliver it: the
+ * one place the local services build the events they publish, so every one has the same shape.
+ */
+export function cloudEvent<D>(parts: CloudEventParts<D>): CloudEvent<D> {
+  return {
+    version: '0',
+    id: parts.id ?? randomUUID(),
+    'detail-type': parts.detailType,
+    source: parts.source,
+    account: LOCAL_ACCOUNT,
+    time: eventTime(parts.time ?? new Date()),
+    region: LOCAL_REGION,
+    resources: [...parts.resources],
+    detail: parts.detail,
+  };
+}
+
+/**
+ * An envelope's `time` as EventBridge writes it: ISO 8601 in UTC to the second, without
+ * milliseconds (`2019-12-01T00:00:00Z`, as in AWS's sample events). Throws a RangeError for an
+ * invalid date.
+ */
+export function eventTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Where local services put the events AWS would send to EventBridge. */
@@ -60,6 +104,7 @@ export interface LocalTime {
   ms(simulatedSeconds: number): number;
 }
 
+/** A {@link LocalTime} running `scale` times faster than real time; throws unless `scale` > 0. */
 export function localTime(scale = 1): LocalTime {
   if (!(scale > 0)) throw new Error(`time scale must be > 0, got ${scale}`);
   return { scale, ms: (seconds) => (seconds * 1000) / scale };

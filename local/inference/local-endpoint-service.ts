@@ -15,7 +15,6 @@
  * Models, configs and endpoints (with their ports) persist in `<root>/state.json`; after a restart
  * {@link LocalEndpointService.restore} brings endpoints back on the same ports.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import {
 import type { ObjectStore } from '../../core/ports/object-store';
 import type { Log } from '../../core/use-cases/context';
 import {
+  cloudEvent,
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   type AlarmStateReader,
@@ -45,6 +45,7 @@ import { InferenceServer } from './inference-server';
 
 export type { Fault } from './front-server';
 
+/** What a {@link LocalEndpointService} needs from the rest of the local cloud, and its tuning. */
 export interface LocalEndpointServiceOptions {
   /** Where state lives (`.mlops-local/endpoints`): `<root>/state.json`. */
   readonly root: string;
@@ -123,6 +124,11 @@ const MODEL_ARTIFACT_MODULE = '../../local/training/model-artifact';
 
 const silent: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * SageMaker hosting on this machine behind the {@link EndpointService} port: models, configs and
+ * endpoints served by local inference servers, blue/green updates, state kept across restarts (see
+ * the header).
+ */
 export class LocalEndpointService implements EndpointService {
   private readonly log: Log;
   private readonly host: string;
@@ -649,14 +655,9 @@ export class LocalEndpointService implements EndpointService {
 
   private emit(record: EndpointRecord): void {
     const config = this.loadedState?.configs[record.configName];
-    const event: CloudEvent = {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'SageMaker Endpoint State Change',
+    const event: CloudEvent = cloudEvent({
+      detailType: 'SageMaker Endpoint State Change',
       source: 'aws.sagemaker',
-      account: LOCAL_ACCOUNT,
-      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      region: LOCAL_REGION,
       resources: [record.endpointArn],
       detail: {
         EndpointName: record.endpointName,
@@ -673,7 +674,7 @@ export class LocalEndpointService implements EndpointService {
         ...(record.failureReason !== undefined ? { FailureReason: record.failureReason } : {}),
         Tags: Object.entries(record.tags).map(([Key, Value]) => ({ Key, Value })),
       },
-    };
+    });
     try {
       this.options.events.publish(event);
     } catch (error) {

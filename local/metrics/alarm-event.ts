@@ -4,9 +4,8 @@
  * Where this stands: local runtime, part of the local CloudWatch alarms (alarm-evaluator.ts); the
  * stack's alarm-events rule delivers it to the alarm-events handler.
  */
-import { randomUUID } from 'node:crypto';
 import type { PutMetricAlarmCommandInput } from '@aws-sdk/client-cloudwatch';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent } from '../contracts';
+import { cloudEvent, LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent } from '../contracts';
 import { dimensionsOf, SINGLE_METRIC_ID } from './alarm-compiler';
 import type { AlarmStateValue } from './alarm-evaluator';
 import { formatEventDate } from './alarm-reason';
@@ -33,14 +32,10 @@ export function alarmStateChangeEvent(
     ...(s.reasonData !== '' ? { reasonData: s.reasonData } : {}),
     timestamp: formatEventDate(s.timestamp),
   });
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'CloudWatch Alarm State Change',
+  return cloudEvent({
+    detailType: 'CloudWatch Alarm State Change',
     source: 'aws.cloudwatch',
-    account: LOCAL_ACCOUNT,
-    time: current.timestamp.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: LOCAL_REGION,
+    time: current.timestamp,
     resources: [localAlarmArn(name)],
     detail: {
       alarmName: name,
@@ -48,7 +43,7 @@ export function alarmStateChangeEvent(
       previousState: state(previous),
       configuration: eventConfiguration(input),
     },
-  };
+  });
 }
 
 /** The ARN CloudWatch gives the alarm. */

@@ -31,7 +31,7 @@ import { dirname, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type EventPublisher } from '../contracts';
+import { cloudEvent, LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type EventPublisher } from '../contracts';
 import { choosePort } from './dynamodb-local';
 import { GUARD_TOKEN_HEADER, confineStore, startS3Guard, type S3rverStore } from './s3-guard';
 
@@ -124,14 +124,10 @@ export function objectCreatedEvent(
   const reason = createdReason(record.eventName, options.request);
   const requestId =
     record.responseElements?.['x-amz-request-id'] ?? randomBytes(8).toString('hex').toUpperCase();
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'Object Created',
+  return cloudEvent<ObjectCreatedDetail>({
+    detailType: 'Object Created',
     source: 'aws.s3',
-    account: LOCAL_ACCOUNT,
-    time: toEventTime(record.eventTime),
-    region: LOCAL_REGION,
+    time: recordTime(record.eventTime),
     resources: [`arn:aws:s3:::${bucket.name}`],
     detail: {
       version: '0',
@@ -150,7 +146,7 @@ export function objectCreatedEvent(
         : {}),
       reason,
     },
-  };
+  });
 }
 
 function createdReason(eventName: string, request: ObjectRequest | undefined): ObjectCreatedDetail['reason'] {
@@ -167,10 +163,10 @@ function createdReason(eventName: string, request: ObjectRequest | undefined): O
   }
 }
 
-/** EventBridge `time` has second precision: `2024-01-01T00:00:00Z`. */
-function toEventTime(time: string | undefined): string {
-  const date = time ? new Date(time) : new Date();
-  return (Number.isNaN(date.getTime()) ? new Date() : date).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** The record's `eventTime` as a date; undefined (the event is stamped now) when absent or unreadable. */
+function recordTime(time: string | undefined): Date | undefined {
+  const date = time ? new Date(time) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
 }
 
 function stripIpv6Prefix(ip: string): string {
@@ -225,6 +221,7 @@ type S3rverConstructor = new (options: {
   vhostBuckets: boolean;
 }) => S3rverInstance;
 
+/** How {@link startLocalS3} runs the local S3: where objects live, its port, where its events go. */
 export interface LocalS3Options {
   /** Where objects are kept (created if missing). */
   readonly dataDir: string;

@@ -19,7 +19,12 @@
  */
 import { createRequire } from 'node:module';
 
+/**
+ * The learning tasks the local trainer supports, in XGBoost's `objective` spelling: each fixes the
+ * loss the trees are fitted to and what a prediction is (probability, value, class probabilities).
+ */
 export type Objective = 'binary:logistic' | 'reg:squarederror' | 'multi:softprob';
+/** Every supported {@link Objective}, to check a requested or loaded objective against. */
 export const OBJECTIVES: readonly Objective[] = ['binary:logistic', 'reg:squarederror', 'multi:softprob'];
 
 /** Parsed hyperparameters, with XGBoost's defaults. */
@@ -88,6 +93,7 @@ export interface EvalScore {
   readonly value: number;
 }
 
+/** How {@link trainGbm} reports progress: which sets and metrics to score after each round, and where to. */
 export interface TrainOptions {
   /** Data sets evaluated after each round (e.g. `train` and `validation`). */
   readonly evals?: readonly { readonly name: string; readonly data: GbmDataset }[];

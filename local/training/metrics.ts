@@ -113,6 +113,7 @@ export function error(labels: readonly number[], probabilities: readonly number[
   return wrong / labels.length;
 }
 
+/** Root mean squared error of regression predictions (XGBoost's default for `reg:squarederror`). */
 export function rmse(labels: readonly number[], predictions: readonly number[]): number {
   checkLengths(labels, predictions);
   let sum = 0;
@@ -120,6 +121,7 @@ export function rmse(labels: readonly number[], predictions: readonly number[]):
   return Math.sqrt(sum / labels.length);
 }
 
+/** Mean absolute error of regression predictions: less swayed by a few large misses than {@link rmse}. */
 export function mae(labels: readonly number[], predictions: readonly number[]): number {
   checkLengths(labels, predictions);
   let sum = 0;

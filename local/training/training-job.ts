@@ -5,7 +5,6 @@
  * this stands: local runtime; the local training service drives a job through these states. All
  * pure except {@link writeJobState} and {@link readJobState}.
  */
-import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildCreateTrainingJobRequest } from '../../adapters/aws/sagemaker-training-service';
@@ -14,7 +13,7 @@ import {
   type TrainingJobDescription,
   type TrainingJobSpec,
 } from '../../core/ports/training-service';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent } from '../contracts';
+import { cloudEvent, LOCAL_ACCOUNT, type CloudEvent } from '../contracts';
 import { trainingJobArn } from './sagemaker-environment';
 
 /** The role ARN the local cloud pretends jobs run with (it only appears in events). */
@@ -207,20 +206,21 @@ export function describeJob(state: JobState): TrainingJobDescription {
   };
 }
 
-/** EventBridge's "SageMaker Training Job State Change" for the job as it is now. */
-export function stateChangeEvent(state: JobState, id: string = randomUUID(), time = new Date()): CloudEvent {
-  return {
-    version: '0',
-    id,
-    'detail-type': 'SageMaker Training Job State Change',
+/**
+ * EventBridge's "SageMaker Training Job State Change" for the job as it is now.
+ *
+ * @param id the event's id (a fresh UUID unless given)
+ * @param time when the change happened (now unless given)
+ */
+export function stateChangeEvent(state: JobState, id?: string, time?: Date): CloudEvent {
+  return cloudEvent({
+    detailType: 'SageMaker Training Job State Change',
     source: 'aws.sagemaker',
-    account: LOCAL_ACCOUNT,
-    // EventBridge's times have whole seconds.
-    time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: LOCAL_REGION,
     resources: [state.arn],
     detail: eventDetail(state),
-  };
+    id,
+    time,
+  });
 }
 
 /** The event's detail: DescribeTrainingJob's shape, times in epoch milliseconds (as EventBridge delivers them). */
