@@ -58,7 +58,6 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { ModelConfig } from '../../core/domain/model-config';
-import { padVersion } from '../../core/domain/naming';
 import {
   assertTransition,
   transitionSources,
@@ -76,7 +75,7 @@ import type {
   RegistryStore,
   TransitionRequest,
 } from '../../core/ports/registry-store';
-import { REGISTRY_TABLE_LAYOUT } from './table-layout';
+import { REGISTRY_TABLE_LAYOUT, RegistryStoreError, registryKeys } from './table-layout';
 
 /**
  * How the document client must be created for this store: `undefined` fields of the domain records
@@ -100,6 +99,7 @@ export function createRegistryStore(
   );
 }
 
+/** Tuning of {@link DynamoDbRegistryStore}: retries and Query page size. */
 export interface DynamoDbRegistryStoreOptions {
   /**
    * Attempts for operations that retry on a concurrent change (version counter taken by another
@@ -116,50 +116,9 @@ export interface DynamoDbRegistryStoreOptions {
   readonly pageSize?: number;
 }
 
-/** What went wrong in a registry call that is not a condition failure. */
-export type RegistryStoreErrorCode =
-  /** The SDK call failed (throttling, network, validation...): transient from the handler's view. */
-  | 'DYNAMODB_ERROR'
-  /** Concurrent writers kept winning for {@link DynamoDbRegistryStoreOptions.maxAttempts} attempts. */
-  | 'CONFLICT'
-  /** The table holds a state the store never writes (e.g. a version item beyond the counter). */
-  | 'INCONSISTENT'
-  /** The caller asked for something the port does not allow (a bug in the caller). */
-  | 'INVALID_REQUEST';
-
-/** An error of the DynamoDB registry store, with the SDK error (if any) as `cause`. */
-export class RegistryStoreError extends Error {
-  override readonly name = 'RegistryStoreError';
-  constructor(
-    readonly code: RegistryStoreErrorCode,
-    readonly operation: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`registry ${operation}: ${message}`, options);
-  }
-}
-
-/** Sort keys and GSI keys of the registry's items. */
-export const registryKeys = {
-  pk: (model: string): string => `MODEL#${model}`,
-  modelSk: 'MODEL',
-  datasetSk: (datasetId: string): string => `DATASET#${datasetId}`,
-  versionSk: (version: number): string => `VERSION#${padVersion(version)}`,
-  eventSk: (at: string, eventId: string): string => `EVENT#${at}#${eventId}`,
-  incidentSk: (alarmName: string, openedAt: string): string => `INCIDENT#${alarmName}#${openedAt}`,
-  openIncidentSk: (alarmName: string): string => `OPEN_INCIDENT#${alarmName}`,
-  versionStatusPk: (status: VersionStatus): string => `VERSION_STATUS#${status}`,
-  versionStatusSk: (updatedAt: string, model: string, version: number): string =>
-    `${updatedAt}#${model}#${padVersion(version)}`,
-  incidentStatusPk: (status: IncidentRecord['status']): string => `INCIDENT_STATUS#${status}`,
-  incidentStatusSk: (at: string, model: string, alarmName: string): string => `${at}#${model}#${alarmName}`,
-  /** An outbox item's id (`PendingNotification.id`): the change's audit `at` and `eventId`. */
-  outboxId: (at: string, eventId: string): string => `${at}#${eventId}`,
-  outboxSk: (id: string): string => `OUTBOX#${id}`,
-  outboxPk: 'OUTBOX',
-  outboxGsiSk: (at: string, model: string, eventId: string): string => `${at}#${model}#${eventId}`,
-} as const;
+// The error and the keys are shared with the in-memory twin (adapters/memory): re-exported here,
+// where the store's callers have always imported them.
+export { RegistryStoreError, registryKeys, type RegistryStoreErrorCode } from './table-layout';
 
 const { partitionKey: PK, sortKey: SK, statusIndex } = REGISTRY_TABLE_LAYOUT;
 const GSI_PK = statusIndex.partitionKey;
@@ -229,6 +188,22 @@ interface UpdateSpec {
 /** Outcome of a transaction: done, or cancelled by the conditions of the flagged items. */
 type TransactOutcome =
   { readonly ok: true } | { readonly ok: false; readonly conditionFailed: readonly boolean[] };
+
+/**
+ * What one attempt of a retried operation came to ({@link DynamoDbRegistryStore.retrying}): its
+ * result, or another attempt, with the error to throw when that attempt was the last one allowed.
+ */
+type Attempt<T> =
+  | { readonly done: true; readonly value: T }
+  | { readonly done: false; readonly giveUp: (attempts: number) => RegistryStoreError };
+
+function done<T>(value: T): Attempt<T> {
+  return { done: true, value };
+}
+
+function again<T>(giveUp: (attempts: number) => RegistryStoreError): Attempt<T> {
+  return { done: false, giveUp };
+}
 
 /** The RegistryStore port on one DynamoDB table. */
 export class DynamoDbRegistryStore implements RegistryStore {
@@ -356,7 +331,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
     const operation = 'registerDatasetAndVersion';
     const { dataset } = request;
     const model = dataset.model;
-    for (let attempt = 1; ; attempt++) {
+    return this.retrying(async () => {
       const modelItem = await this.getItem(operation, this.modelKey(model));
       const counter = modelItem?.versionCounter;
       const current = typeof counter === 'number' ? counter : 0;
@@ -409,17 +384,17 @@ export class DynamoDbRegistryStore implements RegistryStore {
         },
         this.auditPut({ ...request.audit, version: next }),
       ]);
-      if (outcome.ok) return { created: true, version };
+      if (outcome.ok) return done({ created: true, version });
 
       const [datasetExists, counterMoved, versionExists] = outcome.conditionFailed;
       if (datasetExists) {
         const existing = await this.getDataset(model, dataset.datasetId);
         if (existing) {
-          return {
+          return done({
             created: false,
             version:
               existing.version === undefined ? undefined : await this.getVersion(model, existing.version),
-          };
+          });
         }
         // The dataset vanished between the cancellation and the read (never written by the store): retry.
       } else if (!counterMoved && versionExists) {
@@ -429,15 +404,15 @@ export class DynamoDbRegistryStore implements RegistryStore {
           `version ${next} of "${model}" exists but the model's counter is ${current}`,
         );
       }
-      if (attempt >= this.maxAttempts) {
-        throw new RegistryStoreError(
-          'CONFLICT',
-          operation,
-          `gave up on "${model}" after ${attempt} attempts: concurrent registrations kept taking the next version`,
-        );
-      }
-      await backoff(attempt);
-    }
+      return again(
+        (attempts) =>
+          new RegistryStoreError(
+            'CONFLICT',
+            operation,
+            `gave up on "${model}" after ${attempts} attempts: concurrent registrations kept taking the next version`,
+          ),
+      );
+    });
   }
 
   async getVersion(model: string, version: number): Promise<VersionRecord | undefined> {
@@ -588,7 +563,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
     }
     if (request.from.length === 0) return false;
     const modelKey = this.modelKey(request.model);
-    for (let attempt = 1; ; attempt++) {
+    return this.retrying(async () => {
       const modelItem = await this.getItem(operation, modelKey);
       const expression = new Expression();
       const challenger = expression.name('challenger');
@@ -614,18 +589,18 @@ export class DynamoDbRegistryStore implements RegistryStore {
         modelOperation,
         ...this.auditPuts(request.audit),
       ]);
-      if (outcome.ok) return true;
-      if (outcome.conditionFailed[0]) return false;
+      if (outcome.ok) return done(true);
+      if (outcome.conditionFailed[0]) return done(false);
       // Only the challenger changed between the read and the write: read again.
-      if (attempt >= this.maxAttempts) {
-        throw new RegistryStoreError(
-          'CONFLICT',
-          operation,
-          `gave up on "${request.model}" after ${attempt} attempts: its challenger kept changing`,
-        );
-      }
-      await backoff(attempt);
-    }
+      return again(
+        (attempts) =>
+          new RegistryStoreError(
+            'CONFLICT',
+            operation,
+            `gave up on "${request.model}" after ${attempts} attempts: its challenger kept changing`,
+          ),
+      );
+    });
   }
 
   // ---------------------------------------------------------------- audit
@@ -689,10 +664,10 @@ export class DynamoDbRegistryStore implements RegistryStore {
   ): Promise<boolean> {
     const operation = 'resolveIncident';
     const guardKey = this.key(model, registryKeys.openIncidentSk(alarmName));
-    for (let attempt = 1; ; attempt++) {
+    return this.retrying(async () => {
       const guard = await this.getItem(operation, guardKey);
       const incidentSk = guard?.[INCIDENT_SK_ATTRIBUTE];
-      if (typeof incidentSk !== 'string') return false;
+      if (typeof incidentSk !== 'string') return done(false);
 
       const guardExpression = new Expression();
       const incidentExpression = new Expression();
@@ -720,7 +695,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
         }),
         ...this.auditPuts(audit),
       ]);
-      if (outcome.ok) return true;
+      if (outcome.ok) return done(true);
       if (!outcome.conditionFailed[0]) {
         throw new RegistryStoreError(
           'INCONSISTENT',
@@ -729,15 +704,15 @@ export class DynamoDbRegistryStore implements RegistryStore {
         );
       }
       // The guard went away (resolved concurrently) or names a newer incident: read again.
-      if (attempt >= this.maxAttempts) {
-        throw new RegistryStoreError(
-          'CONFLICT',
-          operation,
-          `gave up on "${alarmName}" (${model}) after ${attempt} attempts`,
-        );
-      }
-      await backoff(attempt);
-    }
+      return again(
+        (attempts) =>
+          new RegistryStoreError(
+            'CONFLICT',
+            operation,
+            `gave up on "${alarmName}" (${model}) after ${attempts} attempts`,
+          ),
+      );
+    });
   }
 
   /** Incidents of a model, newest first (by `openedAt`). */
@@ -1019,34 +994,45 @@ export class DynamoDbRegistryStore implements RegistryStore {
    */
   private async transact(operation: string, items: TransactItem[]): Promise<TransactOutcome> {
     const token = randomUUID(); // 36 characters, the API's maximum
-    for (let attempt = 1; ; attempt++) {
+    return this.retrying<TransactOutcome>(async () => {
       try {
         await this.client.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
-        return { ok: true };
+        return done({ ok: true });
       } catch (error) {
-        if (outcomeUnknown(error)) {
-          if (attempt >= this.maxAttempts) throw sdkError(operation, error);
-          await backoff(attempt);
-          continue;
-        }
+        // The same transaction again, same token: the outcome of the send is not known.
+        if (outcomeUnknown(error)) return again(() => sdkError(operation, error));
         if (errorName(error) !== 'TransactionCanceledException') throw sdkError(operation, error);
         const codes = cancellationCodes(error);
         const conditionFailed = items.map((_, index) => codes[index] === 'ConditionalCheckFailed');
-        if (conditionFailed.some(Boolean)) return { ok: false, conditionFailed };
+        if (conditionFailed.some(Boolean)) return done({ ok: false, conditionFailed });
         const onlyConflicts =
           codes.length > 0 &&
           codes.every((code) => code === 'None' || code === 'TransactionConflict' || code === undefined);
         if (!onlyConflicts) throw sdkError(operation, error);
-        if (attempt >= this.maxAttempts) {
-          throw new RegistryStoreError(
-            'CONFLICT',
-            operation,
-            `transaction kept conflicting after ${attempt} attempts`,
-            { cause: error },
-          );
-        }
-        await backoff(attempt);
+        return again(
+          (attempts) =>
+            new RegistryStoreError(
+              'CONFLICT',
+              operation,
+              `transaction kept conflicting after ${attempts} attempts`,
+              { cause: error },
+            ),
+        );
       }
+    });
+  }
+
+  /**
+   * The one retry loop of the store: runs `attempt` until it is done, at most
+   * {@link DynamoDbRegistryStoreOptions.maxAttempts} times with jittered backoff between attempts,
+   * then throws the error the last attempt named. An error thrown by an attempt ends the loop.
+   */
+  private async retrying<T>(attempt: () => Promise<Attempt<T>>): Promise<T> {
+    for (let attempts = 1; ; attempts++) {
+      const result = await attempt();
+      if (result.done) return result.value;
+      if (attempts >= this.maxAttempts) throw result.giveUp(attempts);
+      await backoff(attempts);
     }
   }
 

@@ -1,4 +1,6 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { padVersion } from '../../core/domain/naming';
+import type { IncidentRecord, VersionStatus } from '../../core/domain/registry';
 
 /**
  * The registry table's physical layout, shared by the DynamoDB adapter (which reads and writes it)
@@ -49,4 +51,58 @@ export function registryTableDefinition(tableName: string): CreateTableCommandIn
       },
     ],
   };
+}
+
+/**
+ * Sort keys and GSI keys of the registry's items (the table under {@link REGISTRY_TABLE_LAYOUT}).
+ * Shared by the DynamoDB store and its in-memory twin (adapters/memory), which keeps the same keys
+ * so that its orders, and the ids it derives from them, are the DynamoDB store's.
+ */
+export const registryKeys = {
+  pk: (model: string): string => `MODEL#${model}`,
+  modelSk: 'MODEL',
+  datasetSk: (datasetId: string): string => `DATASET#${datasetId}`,
+  versionSk: (version: number): string => `VERSION#${padVersion(version)}`,
+  eventSk: (at: string, eventId: string): string => `EVENT#${at}#${eventId}`,
+  incidentSk: (alarmName: string, openedAt: string): string => `INCIDENT#${alarmName}#${openedAt}`,
+  openIncidentSk: (alarmName: string): string => `OPEN_INCIDENT#${alarmName}`,
+  versionStatusPk: (status: VersionStatus): string => `VERSION_STATUS#${status}`,
+  versionStatusSk: (updatedAt: string, model: string, version: number): string =>
+    `${updatedAt}#${model}#${padVersion(version)}`,
+  incidentStatusPk: (status: IncidentRecord['status']): string => `INCIDENT_STATUS#${status}`,
+  incidentStatusSk: (at: string, model: string, alarmName: string): string => `${at}#${model}#${alarmName}`,
+  /** An outbox item's id (`PendingNotification.id`): the change's audit `at` and `eventId`. */
+  outboxId: (at: string, eventId: string): string => `${at}#${eventId}`,
+  outboxSk: (id: string): string => `OUTBOX#${id}`,
+  outboxPk: 'OUTBOX',
+  outboxGsiSk: (at: string, model: string, eventId: string): string => `${at}#${model}#${eventId}`,
+} as const;
+
+/** What went wrong in a registry call that is not a condition failure. */
+export type RegistryStoreErrorCode =
+  /** The SDK call failed (throttling, network, validation...): transient from the handler's view. */
+  | 'DYNAMODB_ERROR'
+  /** Concurrent writers kept winning for `maxAttempts` attempts (DynamoDbRegistryStoreOptions). */
+  | 'CONFLICT'
+  /** The table holds a state the store never writes (e.g. a version item beyond the counter). */
+  | 'INCONSISTENT'
+  /** The caller asked for something the port does not allow (a bug in the caller). */
+  | 'INVALID_REQUEST';
+
+/**
+ * An error of a registry store that is not a condition failure, with the SDK error (if any) as
+ * `cause`. Thrown by the DynamoDB store and, with the same codes and operations, by its in-memory
+ * twin. It lives here, next to the keys, rather than in dynamodb-registry-store.ts so that the
+ * memory store can throw it without loading the AWS SDK (this file imports only its types).
+ */
+export class RegistryStoreError extends Error {
+  override readonly name = 'RegistryStoreError';
+  constructor(
+    readonly code: RegistryStoreErrorCode,
+    readonly operation: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`registry ${operation}: ${message}`, options);
+  }
 }

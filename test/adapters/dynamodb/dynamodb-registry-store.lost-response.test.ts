@@ -19,7 +19,7 @@ import { silentLog, type MlopsContext } from '../../../core/use-cases/context';
 import { ProcessTrainingJob } from '../../../core/use-cases/process-training-job';
 import { dynamoDbLocalClientConfig } from '../../../local/services/dynamodb-local';
 import { createRegistryTable, startDynamoDbLocal, type DynamoDbLocal } from '../../support/dynamodb-local';
-import { audit, transition, versionIn } from './registry-fixtures';
+import { audit, transition, versionIn } from '../../support/registry-store-contract-fixtures';
 
 const TABLE = 'registry-lost';
 let local: DynamoDbLocal;
