@@ -12,7 +12,7 @@ import {
   uploadModel,
 } from '../../../local/training/s3-staging';
 import { JobFailure } from '../../../local/training/training-job';
-import { MemoryObjectStore } from './memory-object-store';
+import { MemoryObjectStore } from '../../../adapters/memory/memory-object-store';
 
 describe('S3 locations', () => {
   it('splits s3:// URIs and refuses others as a ClientError', () => {
@@ -65,10 +65,10 @@ describe('staging', () => {
   });
 
   it('downloads every object under the prefix, skipping folder markers', async () => {
-    objects.put('b', 'prepared/train/', '');
-    objects.put('b', 'prepared/train/a.csv', '1,2\n');
-    objects.put('b', 'prepared/train/nested/b.csv', '0,3\n');
-    objects.put('b', 'prepared/validation/c.csv', 'not mine');
+    await objects.put('b', 'prepared/train/', '');
+    await objects.put('b', 'prepared/train/a.csv', '1,2\n');
+    await objects.put('b', 'prepared/train/nested/b.csv', '0,3\n');
+    await objects.put('b', 'prepared/validation/c.csv', 'not mine');
     const channel = join(dir, 'train');
     await downloadPrefix(objects, 's3://b/prepared/train/', channel);
     expect((await readdir(channel, { recursive: true })).sort()).toEqual(['a.csv', 'nested', 'nested/b.csv']);
@@ -76,7 +76,7 @@ describe('staging', () => {
   });
 
   it("fails a channel with no objects with SageMaker's message", async () => {
-    objects.put('b', 'prepared/train/', '');
+    await objects.put('b', 'prepared/train/', '');
     await expect(downloadPrefix(objects, 's3://b/prepared/train/', join(dir, 'train'))).rejects.toThrow(
       'ClientError: No S3 objects found under S3 URL "s3://b/prepared/train/" given in input data source.',
     );
@@ -84,7 +84,7 @@ describe('staging', () => {
 
   it('copies one object whole, and fails on a missing one', async () => {
     const text = 'x'.repeat(1001);
-    objects.put('b', 'code/sourcedir.tar.gz', text);
+    await objects.put('b', 'code/sourcedir.tar.gz', text);
     const target = join(dir, 'deep', 'sourcedir.tar.gz');
     await downloadObject(objects, 's3://b/code/sourcedir.tar.gz', target);
     expect(await readFile(target, 'utf8')).toBe(text);
@@ -99,10 +99,10 @@ describe('staging', () => {
     await writeFile(join(modelDir, 'model.json'), '{"trees":[]}');
     const uri = await uploadModel(objects, 's3://b/artifacts/demo/', 'job-1', modelDir);
     expect(uri).toBe('s3://b/artifacts/demo/job-1/output/model.tar.gz');
-    expect(objects.writes).toEqual([
-      { bucket: 'b', key: 'artifacts/demo/job-1/output/model.tar.gz', contentType: 'application/x-gzip' },
-    ]);
-    const tar = gunzipSync(objects.objects.get('b/artifacts/demo/job-1/output/model.tar.gz')!);
+    expect(objects.keys('b')).toEqual(['artifacts/demo/job-1/output/model.tar.gz']);
+    const stored = objects.peek('b', 'artifacts/demo/job-1/output/model.tar.gz')!;
+    expect(stored.contentType).toBe('application/x-gzip');
+    const tar = gunzipSync(stored.bytes);
     expect(tar.subarray(0, 100).toString('utf8').replace(/\0+$/, '')).toBe('model.json');
     expect(tar.toString('utf8')).toContain('{"trees":[]}');
   });

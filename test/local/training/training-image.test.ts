@@ -7,7 +7,7 @@ import type { TrainingJobSpec } from '../../../core/ports/training-service';
 import { jobLayout, type JobLayout } from '../../../local/training/sagemaker-environment';
 import { checkEntryPoint, interpreter, trainingProgram } from '../../../local/training/training-image';
 import { JobFailure } from '../../../local/training/training-job';
-import { MemoryObjectStore } from './memory-object-store';
+import { MemoryObjectStore } from '../../../adapters/memory/memory-object-store';
 
 const XGBOOST = '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1';
 const CUSTOM = '123456789012.dkr.ecr.us-east-1.amazonaws.com/my-trainer:1';
@@ -58,7 +58,7 @@ async function putSourceDir(files: Record<string, string>): Promise<void> {
   const chunks: Buffer[] = [];
   for await (const chunk of create({ gzip: true, cwd: source, portable: true }, Object.keys(files)))
     chunks.push(Buffer.from(chunk as Uint8Array));
-  objects.put('b', 'code/sourcedir.tar.gz', new Uint8Array(Buffer.concat(chunks)));
+  await objects.put('b', 'code/sourcedir.tar.gz', new Uint8Array(Buffer.concat(chunks)));
 }
 
 describe('trainingProgram', () => {
@@ -130,7 +130,7 @@ describe('trainingProgram', () => {
   });
 
   it('fails an archive that is not one', async () => {
-    objects.put('b', 'code/sourcedir.tar.gz', 'not a tar');
+    await objects.put('b', 'code/sourcedir.tar.gz', 'not a tar');
     const program = trainingProgram(spec({ hyperparameters: script('train.py') }), layout, { objects });
     await expect(program.prepare()).rejects.toThrow(
       /^ClientError: cannot extract s3:\/\/b\/code\/sourcedir.tar.gz: /,
