@@ -9,11 +9,13 @@ export interface CliIo {
   readonly err: (text: string) => void;
 }
 
+/** The real terminal: stdout and stderr, a newline added where missing. */
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
 
+/** One `mlops` command, listed in `cli/commands/index.ts`; `run` resolves to the exit code. */
 export interface CliCommand {
   /** The first word: `mlops <name> ...`. */
   readonly name: string;

@@ -14,6 +14,7 @@ export interface SentNotification extends Notification {
   readonly time: string;
 }
 
+/** Where a {@link LocalNotifier} sends its lines besides memory; without options, memory only. */
 export interface LocalNotifierOptions {
   /** JSON-lines file to append to (its folder is created). */
   readonly file?: string;
@@ -26,6 +27,11 @@ export interface LocalNotifierOptions {
   readonly now?: () => Date;
 }
 
+/**
+ * The {@link Notifier} port of the local cloud (its `notifications.jsonl`, and the console unless
+ * quiet). It never refuses a notification; a failed append fails that call, once the notification
+ * is already kept and printed, so the outbox's retry may record it twice.
+ */
 export class LocalNotifier implements Notifier {
   private readonly sent: SentNotification[] = [];
   /** Appends one after the other, in notification order. */

@@ -25,6 +25,11 @@ export interface RedeliveryTargets {
   readonly endpointEventsFunction: string;
 }
 
+/**
+ * The {@link EventRedelivery} port in AWS, built by the reconciler handler (`createAwsReconcilePorts`):
+ * a lost upload as a message on the ingest queue, a lost SageMaker state change as an asynchronous
+ * invocation of its handler. `origin` is the region, account and partition the events name.
+ */
 export class AwsEventRedelivery implements EventRedelivery {
   constructor(
     private readonly clients: { readonly sqs: SQSClient; readonly lambda: LambdaClient },

@@ -35,6 +35,11 @@ import { toTags } from './tags';
 const NAMESPACE = 'AWS/SageMaker';
 const PERIOD_SECONDS = 60;
 
+/**
+ * The {@link AlarmService} port on CloudWatch, built by the handlers' AWS context: the model's five
+ * alarms ({@link buildModelAlarmRequests}) put one after the other, so a call that fails part-way is
+ * completed by the retried event.
+ */
 export class CloudWatchAlarmService implements AlarmService {
   constructor(private readonly client: CloudWatchClient) {}
 

@@ -21,7 +21,9 @@ export interface S3ObjectStoreOptions {
   readonly queueSize?: number;
 }
 
+/** Part size of {@link S3ObjectStore.writeStream}'s multipart uploads unless told otherwise, in bytes. */
 export const DEFAULT_PART_SIZE_BYTES = 8 * 1024 * 1024;
+/** Parts {@link S3ObjectStore.writeStream} uploads in parallel unless told otherwise. */
 export const DEFAULT_QUEUE_SIZE = 4;
 /** S3's minimum multipart part size (all parts but the last). */
 const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
@@ -29,6 +31,12 @@ const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
 /** Error names S3 uses for "no such object" (GetObject: NoSuchKey / NoSuchVersion; HEAD-style: NotFound). */
 const MISSING_OBJECT_ERRORS = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
 
+/**
+ * The {@link ObjectStore} port on S3: the handlers' context, the local cloud's (on its S3 server)
+ * and the demo's. A missing key or version reads as undefined; `writeStream` aborts a failed
+ * multipart upload, leaving no parts behind; `list` gives no version ids. The constructor throws on
+ * a part size below S3's 5 MiB minimum.
+ */
 export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly queueSize: number;

@@ -85,6 +85,11 @@ const TRANSIENT_VALIDATION: readonly RegExp[] = [
   /Could not find endpoint "/,
 ];
 
+/**
+ * The {@link EndpointService} port on SageMaker, built by the handlers' AWS context with the stack's
+ * SageMaker execution role. A create that finds the resource there already succeeds (names are
+ * derived from model and version), and so does an update that finds this very update in progress.
+ */
 export class SageMakerEndpointService implements EndpointService {
   /**
    * @param client the SageMaker client

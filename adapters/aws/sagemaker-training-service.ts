@@ -30,6 +30,12 @@ const CHANNELS = ['train', 'validation'] as const;
  */
 const REJECTED_ERRORS = new Set(['ValidationException', 'ResourceNotFound']);
 
+/**
+ * The {@link TrainingService} port on SageMaker, built by the handlers' AWS context with the stack's
+ * SageMaker execution role. A job name already taken is `already-exists` (names are deterministic:
+ * it is this job); a ValidationException or ResourceNotFound is {@link TrainingRequestRejected};
+ * anything else (a quota, throttling) is rethrown, for the event to be retried.
+ */
 export class SageMakerTrainingService implements TrainingService {
   /**
    * @param client the SageMaker client

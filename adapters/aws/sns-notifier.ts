@@ -27,6 +27,11 @@ export const MAX_SUBJECT_LENGTH = 99;
  */
 export const NOTIFICATION_ID_ATTRIBUTE = 'mlops.notificationId';
 
+/**
+ * The {@link Notifier} port on one SNS topic: a Publish per notification, with `model`, `kind` and
+ * the notification's id as message attributes (for subscription filter policies, and to drop a
+ * second copy). {@link createNotifier} builds it when the stack has a topic.
+ */
 export class SnsNotifier implements Notifier {
   constructor(
     private readonly client: SNSClient,

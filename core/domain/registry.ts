@@ -2,7 +2,8 @@
  * The model registry's records and its status machine. Where this stands: core domain; the
  * registry store port persists these records, the use cases move versions through the machine.
  *
- * Table layout (one table, see design.md): `PK = MODEL#<name>` with
+ * Table layout (one table; every item and index key in adapters/dynamodb/dynamodb-registry-store.ts,
+ * the key names in adapters/dynamodb/table-layout.ts): `PK = MODEL#<name>` with
  * `SK = MODEL` (the model), `DATASET#<id>`, `VERSION#<000001>`, `EVENT#<iso time>#<id>`, `INCIDENT#<alarm>#<opened>`,
  * and `OUTBOX#<iso time>#<id>` (a notification written with a change, until delivered).
  */
@@ -23,6 +24,7 @@ export const VERSION_STATUSES = [
   'ROLLED_BACK',
   'ARCHIVED',
 ] as const;
+/** A version's place in the status machine; `VERSION_TRANSITIONS` says which moves are allowed. */
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
 
 /**

@@ -70,16 +70,29 @@ export interface EndpointDescription {
  * as is, so that the event is retried.
  */
 export interface EndpointService {
+  /**
+   * Registers the model (image and artifact) for hosting. A model of that name that exists already
+   * is taken as this one (names come from model and version) and left as it is.
+   */
   ensureModel(spec: ModelSpec): Promise<void>;
+  /** Creates the endpoint config; as with `ensureModel`, one that exists by name is left as it is. */
   ensureEndpointConfig(spec: EndpointConfigSpec): Promise<void>;
   /** The endpoint, or undefined when it does not exist. */
   describeEndpoint(endpointName: string): Promise<EndpointDescription | undefined>;
+  /**
+   * Starts creating the endpoint on a config. Returns once the request is accepted, not once the
+   * endpoint serves: its state change event (or `describeEndpoint`) tells the outcome. No-op
+   * when an endpoint of that name exists (a redelivered event).
+   */
   createEndpoint(
     endpointName: string,
     configName: string,
     tags: Readonly<Record<string, string>>,
   ): Promise<void>;
-  /** Moves the endpoint to a new config with a blue/green rollout guarded by alarms. */
+  /**
+   * Moves the endpoint to a new config with a blue/green rollout guarded by alarms. Returns once the
+   * update is accepted; no-op when this very update is already in progress (a redelivered event).
+   */
   updateEndpoint(endpointName: string, configName: string, policy: RolloutPolicy): Promise<void>;
   /** Deletes an endpoint (used only for one that failed before it ever served). No-op when missing. */
   deleteEndpoint(endpointName: string): Promise<void>;

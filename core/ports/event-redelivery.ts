@@ -18,6 +18,13 @@ export interface RedeliveredObject {
   readonly sequencer?: string;
 }
 
+/**
+ * Sends a handler a lost event again, for `Reconcile` (core/use-cases/reconcile.ts). Implemented
+ * by `AwsEventRedelivery` (adapters/aws/aws-event-redelivery.ts) and `BusRedelivery`
+ * (local/reconciler.ts). Each call resolves once the event is handed over (queued, or accepted for an
+ * asynchronous invocation), not once it is handled; the handler's own retries take it from there. An
+ * event that was not lost after all is harmless: its handler finds the work done.
+ */
 export interface EventRedelivery {
   /** An S3 "Object Created" event for the object, to the ingest handler. */
   objectCreated(object: RedeliveredObject): Promise<void>;

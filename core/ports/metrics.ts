@@ -16,6 +16,15 @@ export interface MetricBatch {
   readonly metrics: readonly { readonly name: string; readonly value: number; readonly unit: MetricUnit }[];
 }
 
+/**
+ * Publishes the drift monitor's metrics (`MonitorDrift`, core/use-cases/monitor-drift.ts), which the
+ * drift alarms watch. Implemented by `EmfMetricsPublisher` (adapters/aws/emf-metrics-publisher.ts),
+ * in Lambda and in the local cloud alike.
+ */
 export interface MetricsPublisher {
+  /**
+   * Publishes one batch; an empty one is a no-op. Resolves once the batch is written out (for EMF:
+   * printed), not once the metrics can be read: CloudWatch extracts them from the logs later.
+   */
   publish(batch: MetricBatch): Promise<void>;
 }

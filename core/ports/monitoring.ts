@@ -28,12 +28,20 @@ export interface ModelAlarmsSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/**
+ * A model's alarms: `ProcessEndpointChange` creates them before it promotes a version,
+ * `ProcessAlarmChange` reads their state when one changes. Implemented by `CloudWatchAlarmService`
+ * (adapters/aws/cloudwatch-alarm-service.ts) and `LocalAlarmService`
+ * (local/metrics/local-alarm-service.ts), which puts the same PutMetricAlarm requests locally.
+ */
 export interface AlarmService {
-  /** Creates or updates the model's alarms (PutMetricAlarm is an upsert). */
+  /** Creates or updates the model's alarms (PutMetricAlarm is an upsert): safe to repeat. */
   ensureModelAlarms(spec: ModelAlarmsSpec): Promise<void>;
   /**
    * The alarm's current state, or undefined when it does not exist. Alarm events can arrive late
    * or out of order: the current state, not the event's, decides whether an incident is open.
+   * `updatedAt` (ISO 8601) is when the state last changed, the same on every read until it changes
+   * again: the incident's id is built from it.
    */
   describeAlarmState(
     alarmName: string,
@@ -63,6 +71,12 @@ export interface Notification {
     | 'training-failed';
 }
 
+/**
+ * Tells people what happened. Only the notification outbox (core/use-cases/notification-outbox.ts)
+ * calls it, with what the use cases wrote alongside their state changes. Implemented by `SnsNotifier`
+ * (adapters/aws/sns-notifier.ts; `NoopNotifier` for a stack without a topic) and `LocalNotifier`
+ * (local/local-notifier.ts).
+ */
 export interface Notifier {
   /**
    * Sends the notification. Throws {@link NotificationNotSent} when the channel certainly did not

@@ -30,6 +30,13 @@ export interface InventoryPage {
   readonly lastKey?: string;
 }
 
+/**
+ * Lists the bucket page by page for `Reconcile` (core/use-cases/reconcile.ts), which looks for uploads
+ * ingest never recorded. Implemented by `S3VersionInventory` (a versioned bucket, as in AWS) and
+ * `S3ListingInventory` (a store without versioning) in adapters/aws/s3-object-inventory.ts, and by
+ * `LedgerInventory` (local/reconciler.ts). Each object must carry the identity its "Object Created"
+ * event carried (version id, sequencer or ETag), or the dataset id derived from it is not ingest's.
+ */
 export interface ObjectInventory {
   /**
    * Up to `maxKeys` current objects under `prefix`, in key order, starting after `startAfter`

@@ -11,6 +11,12 @@ export interface ObjectInfo {
   readonly versionId?: string;
 }
 
+/**
+ * Reads and writes the data bucket's objects: datasets, configs, prepared channels, reports,
+ * captured traffic. Implemented by `S3ObjectStore` (adapters/aws/s3-object-store.ts, against AWS or
+ * the local S3 server) and `MemoryObjectStore` (adapters/memory/, for the use cases' unit tests).
+ * Writes overwrite, unconditionally: what must happen once is guarded by the registry, not here.
+ */
 export interface ObjectStore {
   /** The object's bytes as a stream, or undefined when it does not exist. `versionId` pins a version. */
   read(

@@ -78,6 +78,14 @@ export interface TransitionRequest {
   readonly audit: NotifyingAuditEvent;
 }
 
+/**
+ * The model registry every use case reads and writes: models, datasets, versions and their status
+ * machine, the audit trail, incidents, and the notification outbox. Implemented by
+ * `DynamoDbRegistryStore` (adapters/dynamodb/, against AWS or DynamoDB Local) and
+ * `MemoryRegistryStore` (adapters/memory/, the same conditions, for unit tests); one contract suite
+ * runs against both. A state change is a conditional write: `false` means the record was not in the
+ * expected state and nothing was written (a duplicated or late event), not an error.
+ */
 export interface RegistryStore {
   /** The model item, or undefined when the model has never been seen. */
   getModel(model: string): Promise<ModelRecord | undefined>;
@@ -92,6 +100,10 @@ export interface RegistryStore {
     audit: AuditEvent,
   ): Promise<void>;
 
+  /**
+   * The dataset record (accepted or rejected), or undefined when none was written under this id: how
+   * ingest and the reconciler tell an upload already handled from one whose event was lost.
+   */
   getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined>;
 
   /**
@@ -109,6 +121,7 @@ export interface RegistryStore {
     request: NewVersion,
   ): Promise<{ created: boolean; version: VersionRecord | undefined }>;
 
+  /** The version, or undefined when it does not exist. Strongly consistent: it sees a write just made. */
   getVersion(model: string, version: number): Promise<VersionRecord | undefined>;
 
   /** All versions of a model, oldest first. */

@@ -44,6 +44,13 @@ export interface TrainingJobDescription {
   readonly billableSeconds?: number;
 }
 
+/**
+ * Runs training jobs: `IngestDataset` starts one per accepted dataset, `ProcessTrainingJob` and the
+ * reconciler read how it went. Implemented by `SageMakerTrainingService`
+ * (adapters/aws/sagemaker-training-service.ts) and `LocalTrainingService`
+ * (local/training/local-training-service.ts). A job's state changes come back as "SageMaker Training
+ * Job State Change" events, at least once and maybe late; `describeTrainingJob` is the truth.
+ */
 export interface TrainingService {
   /**
    * Starts a job. Idempotent by name: when a job with this name already exists it returns

@@ -31,6 +31,10 @@ export interface HistogramBucket {
   readonly count: number;
 }
 
+/**
+ * The numeric values of an Integral or Fractional column: moments (`stdDev` is the population's),
+ * range, quantile sketch and histogram; Model Monitor's `numerical_statistics`.
+ */
 export interface NumericSummary {
   readonly mean: number;
   readonly sum: number;
@@ -41,6 +45,11 @@ export interface NumericSummary {
   readonly histogram: readonly HistogramBucket[];
 }
 
+/**
+ * One column of a profile: its inferred type, the rows with a value (`present`) and without
+ * (`missing`: empty, null or NaN), distinct and most frequent values, and the numeric summary.
+ * The profiler builds it; `fromStatisticsJson` (model-monitor.ts) rebuilds it from a report.
+ */
 export interface ColumnProfile {
   readonly name: string;
   readonly inferredType: InferredType;
@@ -63,6 +72,10 @@ export interface ColumnProfile {
   };
 }
 
+/**
+ * A dataset's profile: its row count and one column profile per column. What the data-quality gate
+ * and the drift monitor compare, and what a `statistics.json` report holds.
+ */
 export interface DatasetProfile {
   readonly rows: number;
   readonly columns: readonly ColumnProfile[];

@@ -19,8 +19,9 @@
  */
 import type { QuantileSketch } from './api';
 
-/** Model Monitor / Deequ defaults. */
+/** Default sketch size k (Model Monitor's and Deequ's). */
 export const KLL_DEFAULT_K = 2048;
+/** Default shrinking factor c of the lower levels' capacities (Model Monitor's and Deequ's). */
 export const KLL_DEFAULT_C = 0.64;
 
 /** The stated normalized rank error for sketch size k (double-sided DataSketches fit, see above). */
@@ -47,6 +48,7 @@ class XorShift32 {
   }
 }
 
+/** Parameters of a {@link KllSketch}; the defaults are Model Monitor's. */
 export interface KllOptions {
   /** Sketch size (capacity of the top level). @default 2048 */
   readonly k?: number;
@@ -56,6 +58,12 @@ export interface KllOptions {
   readonly seed?: number;
 }
 
+/**
+ * The profiler's quantile sketch of a numeric column: values added one at a time (`update`), the
+ * sketches of parts read in parallel merged, and stored as Model Monitor's `sketch` object
+ * (`toJSON`, `fromJSON`). Memory stays O(k) whatever the count; the same calls in the same order,
+ * with the same seed, give the same sketch.
+ */
 export class KllSketch implements QuantileSketch {
   readonly k: number;
   readonly c: number;

@@ -5,6 +5,12 @@
 import { auditId, type MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
 
+/**
+ * A person's decision on a version the gate left in PENDING_APPROVAL (`gate.approval: "manual"`).
+ * No handler or CLI command runs it yet: it is called in-process. Both decisions are conditional
+ * writes from PENDING_APPROVAL, so a repeated call changes nothing; an approval goes on to
+ * {@link DeployVersion}, which queues the version behind a rollout in flight.
+ */
 export class ApproveVersion {
   constructor(private readonly ctx: MlopsContext) {}
 

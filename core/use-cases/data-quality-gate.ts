@@ -56,6 +56,10 @@ export interface DataQualityOutcome {
   readonly becomesBaseline: boolean;
 }
 
+/**
+ * The model config's `dataQuality` section, defaults applied: drift thresholds (distance, PSI),
+ * whether drift refuses the dataset, and how much completeness may drop below the baseline's.
+ */
 export type DataQualitySettings = ModelConfig['dataQuality'];
 
 /** The verdict of the checks, before anything is written. */

@@ -12,6 +12,11 @@
 import { auditId, type MlopsContext } from './context';
 import { NotificationOutbox } from './notification-outbox';
 
+/**
+ * What an alarm change did: `ignored` (not an alarm of this stack, or gone), `opened` or `resolved`
+ * an incident, or `unchanged` (the incident was already so: a duplicated or late event, or a state
+ * other than ALARM and OK). The handler logs it and counts it by `kind`.
+ */
 export type AlarmOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
   | {
@@ -29,6 +34,12 @@ export type AlarmOutcome =
 
 const ACTOR = 'alarm-events';
 
+/**
+ * Opens or resolves a model's incident from its alarm's current state. Run by the alarm-events
+ * handler (lambdas/alarm-events/handler.ts) for each "CloudWatch Alarm State Change", in AWS and in
+ * the local cloud. Safe to run twice: the incident's id comes from the alarm's state change time,
+ * and opening or resolving it is a conditional write.
+ */
 export class ProcessAlarmChange {
   private readonly outbox: NotificationOutbox;
 

@@ -18,6 +18,12 @@ import { auditId, type MlopsContext } from './context';
 import { DeployVersion, VARIANT_NAME, type DeployOutcome } from './deploy-version';
 import { NotificationOutbox } from './notification-outbox';
 
+/**
+ * What an endpoint change did: `ignored` (nothing to do, `why` says: e.g. no rollout in flight, or
+ * its end already recorded), `in-progress` (nothing to record yet), `promoted`,
+ * `rolled-back` or `deploy-failed`; `next` is the rollout of the approved version that was waiting,
+ * if the end of this one started it. The handler logs it and counts it by `kind`.
+ */
 export type EndpointOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
   | { readonly kind: 'in-progress'; readonly status: string }
@@ -36,6 +42,12 @@ export type EndpointOutcome =
 
 const ACTOR = 'endpoint-events';
 
+/**
+ * Records how a model's rollout ended, from the endpoint's current state, and starts the next one.
+ * Run by the endpoint-events handler (lambdas/endpoint-events/handler.ts) for each "SageMaker
+ * Endpoint State Change", in AWS and in the local cloud, and for the reconciler's re-deliveries.
+ * Safe to run twice: every move is a conditional write from DEPLOYING.
+ */
 export class ProcessEndpointChange {
   private readonly outbox: NotificationOutbox;
 

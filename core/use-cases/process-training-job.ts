@@ -18,6 +18,13 @@ import { auditId, type MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
 import { NotificationOutbox } from './notification-outbox';
 
+/**
+ * What a training job change did: `ignored` (nothing to do, `why` says: e.g. no version for the job),
+ * `in-progress`, `failed` (the job failed or was stopped), `rejected` by the gate,
+ * `pending-approval`, `deploying` (approved, and the rollout's outcome), or `already-processed`
+ * (a duplicated or late event: the version had moved on, to `status`). The handler logs it and
+ * counts it by `kind`.
+ */
 export type TrainingOutcome =
   | { readonly kind: 'ignored'; readonly why: string }
   | { readonly kind: 'in-progress' }
@@ -29,6 +36,13 @@ export type TrainingOutcome =
 
 const ACTOR = 'training-events';
 
+/**
+ * Drives a version on from its training job's current state: metrics or failure, the gate, the
+ * rollout of an approved version. Run by the training-events handler
+ * (lambdas/training-events/handler.ts) for each "SageMaker Training Job State Change", in AWS and in
+ * the local cloud, and for the reconciler's re-deliveries. Safe to run twice: every move is a
+ * conditional write from the state it expects.
+ */
 export class ProcessTrainingJob {
   private readonly deployer: DeployVersion;
   private readonly outbox: NotificationOutbox;

@@ -10,6 +10,11 @@ import { alarmStateChangeEvent, parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
 import { logger, traceInvocation } from '../shared/observability';
 
+/**
+ * Builds the handler around a context factory: the entry point below gives it the AWS context, the
+ * local cloud its own. It returns ProcessAlarmChange's outcome, or `malformed` for an event of
+ * another shape (logged and dropped: a retry cannot fix it).
+ */
 export function createAlarmEventsHandler(getContext: () => MlopsContext) {
   return eventHandler('AlarmEvent', (event) => {
     const parsed = parseEvent(alarmStateChangeEvent, event, 'CloudWatch Alarm State Change');

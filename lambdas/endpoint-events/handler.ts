@@ -10,6 +10,11 @@ import { endpointStateChangeEvent, parseEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
 import { logger, traceInvocation } from '../shared/observability';
 
+/**
+ * Builds the handler around a context factory: the entry point below gives it the AWS context, the
+ * local cloud its own. It returns ProcessEndpointChange's outcome, or `malformed` for an event of
+ * another shape (logged and dropped: a retry cannot fix it).
+ */
 export function createEndpointEventsHandler(getContext: () => MlopsContext) {
   return eventHandler('EndpointEvent', (event) => {
     const parsed = parseEvent(endpointStateChangeEvent, event, 'SageMaker Endpoint State Change');

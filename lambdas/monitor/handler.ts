@@ -54,6 +54,11 @@ export const onDemandMonitorEvent = z
 /** The drift metrics' EMF instance, one per function (the local cloud reroutes its output). */
 export const driftMetrics = createEmfMetrics(DRIFT_NAMESPACE);
 
+/**
+ * Builds the handler around a context factory: the entry point below gives it the AWS context, the
+ * local cloud its own (with a scaled `options.windowMs`). `publisher` receives the drift metrics;
+ * by default they are printed as EMF through {@link driftMetrics}, which is what the alarms watch.
+ */
 export function createMonitorHandler(
   getContext: () => MlopsContext,
   publisher: MetricsPublisher = new EmfMetricsPublisher(driftMetrics, DRIFT_NAMESPACE),

@@ -9,6 +9,11 @@ import type { Context } from 'aws-lambda';
 import { InvalidEventError } from './events';
 import { logger, metrics } from './observability';
 
+/**
+ * Wraps `run` (parse the event, run the use case) as a Lambda handler. `name` prefixes the outcome's
+ * log line and its count metric (`<name>:<kind>`). An {@link InvalidEventError} becomes the outcome
+ * `malformed`; any other error is rethrown, for Lambda to retry the event.
+ */
 export function eventHandler<R extends { kind: string }>(name: string, run: (event: unknown) => Promise<R>) {
   return async (event: unknown, context?: Context): Promise<R | { kind: 'malformed' }> => {
     if (context) logger.addContext(context);

@@ -34,7 +34,6 @@ export const s3ObjectCreatedEvent = envelope(
     reason: z.string().optional(),
   }),
 );
-export type S3ObjectCreatedEvent = z.infer<typeof s3ObjectCreatedEvent>;
 
 /** "SageMaker Training Job State Change": the job name is all we need; DescribeTrainingJob is the truth. */
 export const trainingJobStateChangeEvent = envelope(

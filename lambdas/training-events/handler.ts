@@ -10,6 +10,11 @@ import { parseEvent, trainingJobStateChangeEvent } from '../shared/events';
 import { lazy } from '../shared/lazy';
 import { logger, traceInvocation } from '../shared/observability';
 
+/**
+ * Builds the handler around a context factory: the entry point below gives it the AWS context, the
+ * local cloud its own. It returns ProcessTrainingJob's outcome, or `malformed` for an event of
+ * another shape (logged and dropped: a retry cannot fix it).
+ */
 export function createTrainingEventsHandler(getContext: () => MlopsContext) {
   return eventHandler('TrainingEvent', (event) => {
     const parsed = parseEvent(trainingJobStateChangeEvent, event, 'SageMaker Training Job State Change');

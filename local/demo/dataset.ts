@@ -6,6 +6,7 @@
  */
 import { seededRandom } from '../training/gbm';
 
+/** What {@link churnCsv} generates: the same options always give the same CSV. */
 export interface ChurnOptions {
   readonly rows: number;
   readonly seed: number;
@@ -13,6 +14,7 @@ export interface ChurnOptions {
   readonly drift?: number;
 }
 
+/** The feature columns of the churn table, in CSV order (the label `churned` comes after them). */
 export const CHURN_FEATURES = [
   'tenure_months',
   'monthly_charges',

@@ -53,8 +53,10 @@ export interface Fault {
   readonly target?: 'new' | 'all';
 }
 
+/** How {@link FrontServer.start} sets up an endpoint's front. */
 export interface FrontServerOptions {
   readonly endpointName: string;
+  /** Where each request's SageMaker metrics go (the local metric store). */
   readonly metrics: MetricSink;
   /** @default '127.0.0.1' */
   readonly host?: string;
@@ -67,6 +69,11 @@ export interface FrontServerOptions {
   readonly log?: Log;
 }
 
+/**
+ * One endpoint's front, started by the local endpoint service ({@link FrontServer.start}) and kept
+ * across updates: the service points it at the fleets with {@link FrontServer.route}, and waits
+ * with {@link FrontServer.drained} before it stops a fleet taken out. With no fleet, it answers 503.
+ */
 export class FrontServer {
   private blue: FleetTarget | undefined;
   private green: FleetTarget | undefined;

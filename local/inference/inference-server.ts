@@ -28,6 +28,7 @@ import {
 /** SageMaker real-time inference's maximum request payload: 6 MB. */
 export const SAGEMAKER_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
+/** The CSV media type: the request type assumed when a request names none. */
 export const CSV = 'text/csv';
 const JSON_TYPE = 'application/json';
 
@@ -40,7 +41,9 @@ export interface InvocationRecord {
   readonly at: Date;
 }
 
+/** How {@link InferenceServer.start} serves a model. */
 export interface InferenceServerOptions {
+  /** The model, loaded already; `/ping` answers 200 only while it can predict a row of missing values. */
   readonly model: LoadedModel;
   /** @default '127.0.0.1' */
   readonly host?: string;
@@ -82,6 +85,10 @@ function tooLargeMessage(size: number, limit: number): string {
   return `the request body is ${size} bytes; the maximum payload is ${limit} bytes`;
 }
 
+/**
+ * One fleet's inference server: the local endpoint service starts one per fleet (blue, green), and
+ * invocations reach it through the endpoint's front server. Listens on 127.0.0.1 unless told otherwise.
+ */
 export class InferenceServer {
   private constructor(
     private readonly server: Server,

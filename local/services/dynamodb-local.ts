@@ -35,6 +35,7 @@ export const DYNAMODB_LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKe
 /** The port DynamoDB Local listens on unless told otherwise (its own default). */
 export const DEFAULT_DYNAMODB_PORT = 8000;
 
+/** How {@link startLocalDynamoDb} runs DynamoDB Local. */
 export interface LocalDynamoDbOptions {
   /** Where the database file lives (created if missing). Without it the database is in memory (tests). */
   readonly dataDir?: string;

@@ -49,6 +49,7 @@ export interface GuardRefusal {
   readonly message: string;
 }
 
+/** How {@link startS3Guard} sits in front of s3rver: its ports, the token and the accepted credentials. */
 export interface S3GuardOptions {
   /** The public port (the one the local cloud prints); 0 picks a free one. */
   readonly port: number;
