@@ -18,7 +18,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
   if (!m) throw new Error(`--size: expected e.g. 256MB or 1GB, got "${text}"`);
-  const unit = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9 }[(m[2] ?? 'mb').toLowerCase() as 'b']!;
+  const unit = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9 }[(m[2] ?? 'mb').toLowerCase() as 'b'];
   return Math.round(Number(m[1]) * unit);
 }
 

@@ -4,14 +4,17 @@
  */
 import { UsageError, processIo, type CliCommand, type CliIo } from './command';
 import { COMMANDS } from './commands/index';
+import { formatTable } from '../core/support/text-table';
 
 function mainHelp(commands: readonly CliCommand[] = COMMANDS): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'Usage: mlops <command> [options]',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    formatTable(
+      commands.map((c) => [c.name, c.summary]),
+      { indent: '  ' },
+    ),
     '',
     'Run `mlops <command> --help` for the options of a command.',
     '',

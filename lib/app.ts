@@ -23,7 +23,9 @@ export function propsFromContext(app: App): ServerlessMlopsStackProps {
   const config: unknown = app.node.tryGetContext('defaultModelConfig');
   const concurrency: unknown = app.node.tryGetContext('ingestMaxConcurrency');
   const props: { -readonly [K in keyof ServerlessMlopsStackProps]: ServerlessMlopsStackProps[K] } = {};
-  if (prefix !== undefined) props.resourcePrefix = String(prefix);
+  // Anything but text is passed on as its JSON so that the stack's validation names the bad value.
+  if (prefix !== undefined)
+    props.resourcePrefix = typeof prefix === 'string' ? prefix : JSON.stringify(prefix);
   if (config !== undefined) {
     if (
       typeof config !== 'string' &&

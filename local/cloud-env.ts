@@ -60,7 +60,7 @@ export async function publishLocalCloudEnv(
   // Endpoint URLs, kept current in env.json as endpoints come into service.
   const endpointDirectory: Record<string, string> = endpointUrls(
     endpoints,
-    await endpointNames(join(dir, 'endpoints')),
+    endpointNames(join(dir, 'endpoints')),
   );
   const env: LocalCloudEnv = {
     dir,
@@ -86,7 +86,8 @@ export async function publishLocalCloudEnv(
     name: 'local-endpoint-directory',
     pattern: { source: ['aws.sagemaker'], 'detail-type': ['SageMaker Endpoint State Change'] },
     target: async (event: CloudEvent) => {
-      const name = String((event.detail as { EndpointName?: unknown }).EndpointName ?? '');
+      const endpointName = event.detail.EndpointName;
+      const name = typeof endpointName === 'string' ? endpointName : '';
       const url = endpoints.endpointUrl(name);
       if (url && endpointDirectory[name] !== url) {
         endpointDirectory[name] = url;
@@ -150,7 +151,7 @@ async function writeEnvFile(dir: string, env: LocalCloudEnv): Promise<void> {
 }
 
 /** Names of the endpoints the endpoint service keeps in `<root>/state.json`. */
-async function endpointNames(root: string): Promise<string[]> {
+function endpointNames(root: string): string[] {
   const file = join(root, 'state.json');
   if (!existsSync(file)) return [];
   try {

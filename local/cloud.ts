@@ -63,7 +63,7 @@ export { LOCAL_STACK_DEFAULTS, type LocalCloudOptions } from './cloud-settings';
  */
 export class LocalCloud {
   private stopping: Promise<void> | undefined;
-  private readonly cleanups: (() => void)[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
 
   private constructor(
     /** What a person or a tool needs to reach the local cloud (also in `<dir>/env.json`). */
@@ -178,8 +178,11 @@ export class LocalCloud {
     }
   }
 
-  /** Registers a function run by {@link stop} before the services stop (e.g. a CLI's own cleanup). */
-  onStop(cleanup: () => void): void {
+  /**
+   * Registers a function run by {@link stop} before the services stop (e.g. a CLI's own cleanup);
+   * a promise it returns is awaited, and its rejection logged like a throw.
+   */
+  onStop(cleanup: () => Promise<void> | void): void {
     this.cleanups.push(cleanup);
   }
 

@@ -236,7 +236,7 @@ function parseDeadLetter(line: string): DeadLetter | undefined {
 
 /** What an event is about, from the fields the stack's events carry. */
 function subjectOf(event: CloudEvent): string {
-  const detail = (event.detail ?? {}) as Record<string, unknown>;
+  const detail = event.detail ?? {};
   const object = detail.object as { key?: unknown } | undefined;
   if (typeof object?.key === 'string') return object.key;
   for (const field of ['TrainingJobName', 'EndpointName', 'alarmName']) {

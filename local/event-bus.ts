@@ -33,17 +33,20 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isPlainObject } from '../core/support/objects';
 import type { CloudEvent, EventPublisher, LocalTime } from './contracts';
 
 /** An EventBridge event pattern (JSON), e.g. `{ source: ['aws.s3'], detail: { ... } }`. */
 export type EventPattern = Readonly<Record<string, unknown>>;
 
+/** Where the bus reports deliveries that failed, retried or went to the dead-letter file. */
 export interface BusLogger {
   info(message: string, context?: Record<string, unknown>): void;
   warn(message: string, context?: Record<string, unknown>): void;
   error(message: string, context?: Record<string, unknown>): void;
 }
 
+/** How a {@link LocalEventBus} keeps what it could not deliver. */
 export interface LocalEventBusOptions {
   /** JSON-lines file receiving events whose delivery failed after every retry. */
   readonly deadLetterFile?: string;
@@ -70,6 +73,7 @@ export interface LocalEventBusOptions {
   readonly holdUntilOpen?: boolean;
 }
 
+/** A rule: its name, its event pattern, its target and its retry policy. */
 export interface RuleOptions {
   readonly name: string;
   readonly pattern: EventPattern;
@@ -111,6 +115,7 @@ export interface OpenOutcome {
   readonly released: number;
 }
 
+/** One rule's delivery counts (the bus's view of EventBridge's rule metrics). */
 export interface RuleDeliveryStats {
   /** Events that matched the rule. */
   matched: number;
@@ -125,6 +130,7 @@ export interface RuleDeliveryStats {
   lost: number;
 }
 
+/** The bus's delivery counts over every rule, plus what was published and held. */
 export interface DeliveryStats extends RuleDeliveryStats {
   readonly published: number;
   /** Published events waiting for {@link LocalEventBus.open} (`holdUntilOpen`). */
@@ -573,7 +579,7 @@ function safeMatch(rule: Rule, event: CloudEvent, log: BusLogger): boolean {
 }
 
 /** A backlog line, or undefined when it is not one. */
-export function parseBacklogLine(line: string): BacklogEntry | undefined {
+function parseBacklogLine(line: string): BacklogEntry | undefined {
   try {
     const entry = JSON.parse(line) as Partial<BacklogEntry>;
     if (typeof entry.rule !== 'string' || !isPlainObject(entry.event) || typeof entry.attempts !== 'number') {
@@ -821,10 +827,6 @@ function singleEntry(object: Readonly<Record<string, unknown>>): [string | undef
   const keys = Object.keys(object);
   const key = keys.length === 1 ? keys[0] : undefined;
   return [key, key === undefined ? undefined : object[key]];
-}
-
-function isPlainObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function describeError(error: unknown): string {

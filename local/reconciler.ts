@@ -32,17 +32,17 @@ export class BusRedelivery implements EventRedelivery {
   constructor(private readonly bus: EventPublisher) {}
 
   objectCreated(object: RedeliveredObject): Promise<void> {
-    this.bus.publish(objectCreatedEvent(object, origin) as unknown as CloudEvent);
+    this.bus.publish(objectCreatedEvent(object, origin));
     return Promise.resolve();
   }
 
   trainingJobStateChange(change: { jobName: string; status: string }): Promise<void> {
-    this.bus.publish(trainingJobStateChangeEvent(change, origin) as unknown as CloudEvent);
+    this.bus.publish(trainingJobStateChangeEvent(change, origin));
     return Promise.resolve();
   }
 
   endpointStateChange(change: { endpointName: string; status: string; configName?: string }): Promise<void> {
-    this.bus.publish(endpointStateChangeEvent(change, origin) as unknown as CloudEvent);
+    this.bus.publish(endpointStateChangeEvent(change, origin));
     return Promise.resolve();
   }
 }

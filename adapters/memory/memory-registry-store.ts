@@ -689,7 +689,7 @@ class MemoryTable {
 
   set(itemKey: Key, item: Item): void {
     let partition = this.partitions.get(itemKey.pk);
-    if (!partition) this.partitions.set(itemKey.pk, (partition = new Map()));
+    if (!partition) this.partitions.set(itemKey.pk, (partition = new Map<string, Item>()));
     partition.set(itemKey.sk, item);
   }
 
@@ -951,6 +951,9 @@ function storable(operation: string, value: unknown): unknown {
   if (value instanceof Uint8Array) return new Uint8Array(value);
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype === Object.prototype || prototype === null) return copyEntries(Object.entries(value as Item));
+  // The document client's own message: it interpolates the value, so a Date shows its date and a
+  // class instance without toString shows [object Object].
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return refuse(`Unsupported type passed: ${String(value)}`);
 }
 

@@ -38,11 +38,12 @@ function demoCloudOf(cloud: LocalCloud): DemoCloud {
     bucket: cloud.context.bucket,
     timeScale: cloud.time.scale,
     endpointUrl: (name) => cloud.endpoints.endpointUrl(name),
-    injectFault: async (name, fault) => cloud.endpoints.injectFault(name, fault),
-    clearFault: async (name) => cloud.endpoints.clearFault(name),
+    injectFault: (name, fault) => cloud.endpoints.injectFault(name, fault),
+    clearFault: (name) => cloud.endpoints.clearFault(name),
   };
 }
 
+/** The `mlops demo` command. */
 export const demoCommand: CliCommand = {
   name: 'demo',
   summary:

@@ -58,13 +58,14 @@ function parse(args: readonly string[]) {
     throw new UsageError('--rule and --id select what to redrive; list shows everything');
   }
   if (values.stack !== undefined && !values.aws) throw new UsageError('--stack goes with --aws');
+  const command: 'list' | 'redrive' = sub; // narrowed above; a literal type for the options
   const filter: DeadLetterFilter = {
     ...(values.rule !== undefined ? { rule: values.rule } : {}),
     ...(values.id !== undefined ? { id: values.id } : {}),
   };
   return {
     help: false as const,
-    sub: sub as 'list' | 'redrive',
+    sub: command,
     filter,
     dir: values.dir ?? '.mlops-local',
     json: values.json,
@@ -78,7 +79,7 @@ function parse(args: readonly string[]) {
  * its alarm, look at the messages, and redrive them (a message move task for ingest, an
  * asynchronous invoke per message for the event handlers).
  */
-export function awsDeadLetterCommands(sub: 'list' | 'redrive', stack: string, handler?: string): string {
+function awsDeadLetterCommands(sub: 'list' | 'redrive', stack: string, handler?: string): string {
   const find = [
     `ALARM=${stack}-ops-${handler ?? '<handler>'}   # handlers: ingest, training-events, endpoint-events, alarm-events, drift-monitor, reconciler`,
     `DLQ_URL=$(aws sqs get-queue-url --output text --queue-name \\`,
@@ -117,6 +118,7 @@ function describeRedrive(verb: string, redriven: readonly DeadLetterSummary[], l
   );
 }
 
+/** The `mlops dlq` command. */
 export const dlqCommand: CliCommand = {
   name: 'dlq',
   summary: 'list the local cloud’s dead letters, or redrive them (--aws: the commands for the stack)',
@@ -131,10 +133,10 @@ export const dlqCommand: CliCommand = {
       io.out(awsDeadLetterCommands(options.sub, options.stack, options.filter.rule));
       return 0;
     }
-    const { join, resolve } = await import('node:path');
+    const path = await import('node:path');
     const deadLetters = await import('../../local/dead-letters');
-    const dir = resolve(options.dir);
-    const file = join(dir, deadLetters.DEAD_LETTER_FILE);
+    const dir = path.resolve(options.dir);
+    const file = path.join(dir, deadLetters.DEAD_LETTER_FILE);
 
     if (options.sub === 'list') {
       const { letters, unreadable } = deadLetters.readDeadLetters(file);

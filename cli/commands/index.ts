@@ -6,6 +6,7 @@ import { localCommand } from './local';
 import { monitorCommand } from './monitor';
 import { profileCommand } from './profile';
 
+/** Every command, in the order the help lists them. */
 export const COMMANDS: readonly CliCommand[] = [
   localCommand,
   demoCommand,

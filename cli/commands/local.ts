@@ -137,6 +137,7 @@ async function env(args: readonly string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** The `mlops local` command. */
 export const localCommand: CliCommand = {
   name: 'local',
   summary: 'run the local cloud (`mlops local up`), or show how to reach it (`mlops local env`)',

@@ -83,6 +83,7 @@ function describeModel(m: ModelDriftOutcome): string {
   }
 }
 
+/** The `mlops monitor` command. */
 export const monitorCommand: CliCommand = {
   name: 'monitor',
   summary: 'run the drift monitor now in the running local cloud and print each model’s drift',

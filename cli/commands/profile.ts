@@ -16,6 +16,7 @@ import {
   type ConstraintsJson,
 } from '../../core/profiling/model-monitor';
 import { ProfileInputError } from '../../core/profiling/profiler';
+import { formatTable } from '../../core/support/text-table';
 import { profileFile } from '../../adapters/files/profile-file';
 import { UsageError, type CliCommand } from '../command';
 
@@ -51,16 +52,6 @@ function fmt(x: number | undefined): string {
   return a !== 0 && (a >= 1e7 || a < 1e-3) ? x.toExponential(3) : x.toFixed(4).replace(/\.?0+$/, '');
 }
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 function top(column: ColumnProfile): string {
   const shown = column.topValues
     .slice(0, 3)
@@ -68,7 +59,7 @@ function top(column: ColumnProfile): string {
   return shown.join(', ');
 }
 
-export function profileTable(profile: DatasetProfile): string {
+function profileTable(profile: DatasetProfile): string {
   const rows = profile.columns.map((c) => [
     c.name,
     c.inferredType,
@@ -82,10 +73,21 @@ export function profileTable(profile: DatasetProfile): string {
     String(c.distinct),
     top(c),
   ]);
-  return table(
-    ['column', 'type', 'present', 'missing', 'mean', 'std', 'min', 'p50', 'max', 'distinct', 'top values'],
-    rows,
-  );
+  return formatTable(rows, {
+    header: [
+      'column',
+      'type',
+      'present',
+      'missing',
+      'mean',
+      'std',
+      'min',
+      'p50',
+      'max',
+      'distinct',
+      'top values',
+    ],
+  });
 }
 
 function number(value: string | undefined, name: string): number | undefined {
@@ -96,6 +98,7 @@ function number(value: string | undefined, name: string): number | undefined {
   return x;
 }
 
+/** The `mlops profile` command. */
 export const profileCommand: CliCommand = {
   name: 'profile',
   summary: 'profile a CSV, JSON-lines or Parquet file, and check it against a baseline statistics.json',
@@ -197,7 +200,7 @@ export const profileCommand: CliCommand = {
       profileTable(profile),
       '',
       `Drift (${drift.method}; thresholds: distance ${drift.thresholds.distance}, PSI ${drift.thresholds.psi})`,
-      table(['column', 'kind', 'distance', 'raw L-inf', 'PSI', ''], driftRows),
+      formatTable(driftRows, { header: ['column', 'kind', 'distance', 'raw L-inf', 'PSI', ''] }),
       '',
       violations.violations.length === 0
         ? 'Constraint violations: none'

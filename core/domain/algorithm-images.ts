@@ -9,7 +9,7 @@ import { PROBLEM_DEFAULTS, resolveGate, type ModelConfig } from './model-config'
 /** The built-in XGBoost framework versions the model config accepts. */
 export type XgboostVersion = '1.7-1' | '1.5-1' | '1.3-1';
 
-export const XGBOOST_VERSIONS: readonly XgboostVersion[] = ['1.7-1', '1.5-1', '1.3-1'];
+const XGBOOST_VERSIONS: readonly XgboostVersion[] = ['1.7-1', '1.5-1', '1.3-1'];
 
 /**
  * The AWS account that publishes the `sagemaker-xgboost` repository in each region. Copied from
@@ -94,7 +94,7 @@ export function xgboostImageUri(region: string, version: XgboostVersion): string
 }
 
 /** Rounds built-in XGBoost trains for when the config does not say (the algorithm requires `num_round`). */
-export const DEFAULT_NUM_ROUND = 100;
+const DEFAULT_NUM_ROUND = 100;
 
 /**
  * The hyperparameters of a built-in XGBoost job: the objective of the problem type, the gate's

@@ -21,6 +21,8 @@
  * A line that cannot be read (not JSON, no captureData, an unreadable payload) is counted as
  * malformed and skipped; parsing never throws.
  */
+import { isPlainObject } from '../support/objects';
+import { CsvSyntaxError, parseCsv } from './csv';
 
 /** One input row: the feature values as text, in the model's feature order (null = missing). */
 export type CapturedRow = (string | null)[];
@@ -39,6 +41,7 @@ export class CaptureFormatError extends Error {
   override readonly name = 'CaptureFormatError';
 }
 
+/** How {@link parseCaptureLine} and {@link parseCapture} read payloads. */
 export interface CaptureParseOptions {
   /** Feature names, to read JSON instances given as objects keyed by feature name. */
   readonly featureNames?: readonly string[];
@@ -52,12 +55,12 @@ export function parseCaptureLine(line: string, options: CaptureParseOptions = {}
   } catch (error) {
     throw new CaptureFormatError(`not JSON: ${(error as Error).message}`);
   }
-  if (!isObject(document) || !isObject(document.captureData))
+  if (!isPlainObject(document) || !isPlainObject(document.captureData))
     throw new CaptureFormatError('no captureData object');
   const { endpointInput, endpointOutput } = document.captureData;
   if (endpointInput === undefined && endpointOutput === undefined)
     throw new CaptureFormatError('captureData has neither endpointInput nor endpointOutput');
-  const metadata = isObject(document.eventMetadata) ? document.eventMetadata : {};
+  const metadata = isPlainObject(document.eventMetadata) ? document.eventMetadata : {};
   let inferenceTime: Date | undefined;
   if (typeof metadata.inferenceTime === 'string') {
     const at = new Date(metadata.inferenceTime);
@@ -116,7 +119,7 @@ interface Payload {
 }
 
 function payloadOf(value: unknown, where: string): Payload {
-  if (!isObject(value)) throw new CaptureFormatError(`${where} is not an object`);
+  if (!isPlainObject(value)) throw new CaptureFormatError(`${where} is not an object`);
   const { data, encoding, observedContentType } = value;
   if (typeof data !== 'string') throw new CaptureFormatError(`${where}.data is not a string`);
   const contentType = typeof observedContentType === 'string' ? observedContentType : '';
@@ -156,17 +159,18 @@ function decodeBase64(data: string): string {
 }
 
 function readInputs(payload: Payload, options: CaptureParseOptions): CapturedRow[] {
-  if (payload.kind === 'csv') return csvRows(payload.text).map((fields) => fields.map(missingToNull));
+  if (payload.kind === 'csv')
+    return csvRows(payload.text, 'endpointInput').map((fields) => fields.map(missingToNull));
   const document = parseJson(payload.text, 'endpointInput');
   let instances: unknown;
   if (Array.isArray(document)) {
     instances =
-      document.length > 0 && !document.some((item) => Array.isArray(item) || isObject(item))
+      document.length > 0 && !document.some((item) => Array.isArray(item) || isPlainObject(item))
         ? [document]
         : document;
-  } else if (isObject(document) && 'instances' in document) {
+  } else if (isPlainObject(document) && 'instances' in document) {
     instances = document.instances;
-  } else if (isObject(document) && 'features' in document) {
+  } else if (isPlainObject(document) && 'features' in document) {
     instances = [document];
   } else {
     throw new CaptureFormatError('endpointInput: expected {"instances": [...]} or an array of rows');
@@ -174,7 +178,7 @@ function readInputs(payload: Payload, options: CaptureParseOptions): CapturedRow
   if (!Array.isArray(instances)) throw new CaptureFormatError('endpointInput: "instances" is not an array');
   return instances.map((instance: unknown, index) => {
     if (Array.isArray(instance)) return instance.map(jsonField);
-    if (isObject(instance)) {
+    if (isPlainObject(instance)) {
       if (Array.isArray(instance.features)) return instance.features.map(jsonField);
       if (options.featureNames) return options.featureNames.map((name) => jsonField(instance[name]));
     }
@@ -184,7 +188,7 @@ function readInputs(payload: Payload, options: CaptureParseOptions): CapturedRow
 
 function readPredictions(payload: Payload): number[] {
   if (payload.kind === 'csv') {
-    return csvRows(payload.text).map((fields, index) => {
+    return csvRows(payload.text, 'endpointOutput').map((fields, index) => {
       const values = fields.map((field) => Number(field.trim()));
       if (values.length === 0 || values.some((v) => !Number.isFinite(v)))
         throw new CaptureFormatError(`endpointOutput: line ${index + 1} is not numeric`);
@@ -193,7 +197,7 @@ function readPredictions(payload: Payload): number[] {
   }
   const document = parseJson(payload.text, 'endpointOutput');
   const items: unknown =
-    isObject(document) && 'predictions' in document
+    isPlainObject(document) && 'predictions' in document
       ? document.predictions
       : Array.isArray(document)
         ? document
@@ -221,7 +225,7 @@ function predictionValue(item: unknown): number | undefined {
         : argmax(values)
       : undefined;
   }
-  if (isObject(item)) {
+  if (isPlainObject(item)) {
     for (const key of ['score', 'predicted_label', 'prediction']) {
       if (key in item) return predictionValue(item[key]);
     }
@@ -235,14 +239,21 @@ function argmax(values: readonly number[]): number {
   return best;
 }
 
-/** Rows of a header-less CSV payload: one per non-blank line, fields split on commas (quotes removed). */
-function csvRows(text: string): string[][] {
-  const rows: string[][] = [];
-  for (const line of text.split(/\r?\n/)) {
-    if (line.trim() === '') continue;
-    rows.push(line.split(',').map((field) => field.trim().replace(/^"(.*)"$/, '$1')));
+/**
+ * Rows of a header-less CSV payload, read by the project's one CSV tokenizer (quoted fields may
+ * hold commas, quotes and line breaks): one per record, fields trimmed; blank lines are skipped.
+ */
+function csvRows(text: string, where: string): string[][] {
+  let records;
+  try {
+    records = parseCsv(text);
+  } catch (error) {
+    if (error instanceof CsvSyntaxError) throw new CaptureFormatError(`${where}: ${error.message}`);
+    throw error;
   }
-  return rows;
+  return records
+    .map((record) => record.fields.map((field) => field.trim()))
+    .filter((fields) => !(fields.length === 1 && fields[0] === '')); // a line of spaces only
 }
 
 function missingToNull(field: string): string | null {
@@ -263,8 +274,4 @@ function parseJson(text: string, where: string): unknown {
   } catch (error) {
     throw new CaptureFormatError(`${where}: not valid JSON (${(error as Error).message})`);
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

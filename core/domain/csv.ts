@@ -25,6 +25,7 @@ export class CsvSyntaxError extends Error {
   }
 }
 
+/** Limits of {@link readCsvRecords} and {@link parseCsv}. */
 export interface CsvReadOptions {
   /** Largest accepted field, in characters (protects memory from a file with no line breaks). @default 1_048_576 */
   readonly maxFieldLength?: number;
@@ -38,41 +39,112 @@ export async function* readCsvRecords(
   source: AsyncIterable<Uint8Array | string>,
   options: CsvReadOptions = {},
 ): AsyncGenerator<CsvRecord[]> {
-  const maxField = options.maxFieldLength ?? 1_048_576;
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  // Parser state, kept across chunks so that any chunk boundary is fine.
-  const enum State {
-    FieldStart,
-    Unquoted,
-    Quoted,
-    QuoteInQuoted, // saw `"` inside a quoted field: `""` (escaped) or the closing quote
+  const tokenizer = new CsvTokenizer(options);
+  for await (const chunk of source) {
+    let text: string;
+    try {
+      text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    } catch {
+      throw new CsvSyntaxError(
+        tokenizer.line + linesBeforeInvalidByte(chunk as Uint8Array),
+        'the file is not valid UTF-8 text',
+      );
+    }
+    tokenizer.push(text);
+    const batch = tokenizer.take();
+    if (batch.length > 0) yield batch;
   }
-  let state = State.FieldStart;
-  let line = 1;
-  let recordLine = 1;
-  let skipLf = false; // the previous character was CR: an LF right after it ends nothing
-  let quotedCr = false; // the previous character, inside quotes, was CR
-  let fields: string[] = [];
-  let field = '';
-  let batch: CsvRecord[] = [];
+  let tail: string;
+  try {
+    tail = decoder.decode();
+  } catch {
+    throw new CsvSyntaxError(tokenizer.line, 'the file is not valid UTF-8 text');
+  }
+  tokenizer.push(tail);
+  tokenizer.end();
+  const batch = tokenizer.take();
+  if (batch.length > 0) yield batch;
+}
 
-  const endRecord = () => {
-    fields.push(field);
-    field = '';
+/**
+ * Parses CSV text held whole in memory (a request body, a captured payload, a small file) with the
+ * same rules and errors as {@link readCsvRecords}. @throws CsvSyntaxError naming the line.
+ */
+export function parseCsv(text: string, options: CsvReadOptions = {}): CsvRecord[] {
+  const tokenizer = new CsvTokenizer(options);
+  tokenizer.push(text);
+  tokenizer.end();
+  return tokenizer.take();
+}
+
+// Parser states, kept across pushes so that any chunk boundary is fine.
+const enum State {
+  FieldStart,
+  Unquoted,
+  Quoted,
+  QuoteInQuoted, // saw `"` inside a quoted field: `""` (escaped) or the closing quote
+}
+
+/**
+ * The one RFC 4180 tokenizer: text in (in pieces cut anywhere), records out. Both
+ * {@link readCsvRecords} and {@link parseCsv} run on it, so every CSV reader of the project splits
+ * fields the same way.
+ */
+class CsvTokenizer {
+  /** The line the parser has reached (1-based), for error messages. */
+  line = 1;
+  private readonly maxField: number;
+  private state = State.FieldStart;
+  private recordLine = 1;
+  private skipLf = false; // the previous character was CR: an LF right after it ends nothing
+  private quotedCr = false; // the previous character, inside quotes, was CR
+  private fields: string[] = [];
+  private field = '';
+  private batch: CsvRecord[] = [];
+
+  constructor(options: CsvReadOptions) {
+    this.maxField = options.maxFieldLength ?? 1_048_576;
+  }
+
+  /** Records completed so far (and not taken yet). */
+  take(): CsvRecord[] {
+    const batch = this.batch;
+    this.batch = [];
+    return batch;
+  }
+
+  /** No more text: ends the last record (which may lack its line break), or throws on an open quote. */
+  end(): void {
+    if (this.state === State.Quoted)
+      throw new CsvSyntaxError(this.recordLine, 'a quoted field is not closed before the end of the file');
+    if (this.state !== State.FieldStart || this.fields.length > 0) this.endRecord();
+  }
+
+  private endRecord(): void {
+    this.fields.push(this.field);
+    this.field = '';
     // A blank line is a single empty field: skip it.
-    if (!(fields.length === 1 && fields[0] === '')) batch.push({ line: recordLine, fields });
-    fields = [];
-    state = State.FieldStart;
-  };
+    if (!(this.fields.length === 1 && this.fields[0] === ''))
+      this.batch.push({ line: this.recordLine, fields: this.fields });
+    this.fields = [];
+    this.state = State.FieldStart;
+  }
 
-  const consume = (text: string) => {
+  private tooLong(): CsvSyntaxError {
+    return new CsvSyntaxError(this.recordLine, `a field is longer than ${this.maxField} characters`);
+  }
+
+  /** Parses a piece of text. The hot loop keeps its state in locals and stores it back at the end. */
+  push(text: string): void {
+    const { maxField } = this;
+    let { state, line, skipLf, quotedCr, field } = this;
     let runStart = -1; // start of a plain run not yet appended to `field`
     const flushRun = (end: number) => {
       if (runStart >= 0) {
         field += text.slice(runStart, end);
         runStart = -1;
-        if (field.length > maxField)
-          throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
+        if (field.length > maxField) throw this.tooLong();
       }
     };
     for (let i = 0; i < text.length; i++) {
@@ -97,8 +169,7 @@ export async function* readCsvRecords(
         case State.QuoteInQuoted:
           if (c === 34) {
             field += '"';
-            if (field.length > maxField)
-              throw new CsvSyntaxError(recordLine, `a field is longer than ${maxField} characters`);
+            if (field.length > maxField) throw this.tooLong();
             state = State.Quoted;
             continue;
           }
@@ -127,50 +198,30 @@ export async function* readCsvRecords(
       // Unquoted context (FieldStart, Unquoted, or right after a closing quote).
       if (c === 44) {
         flushRun(i);
-        fields.push(field);
+        this.fields.push(field);
         field = '';
         state = State.FieldStart;
       } else if (c === 10 || c === 13) {
         flushRun(i);
-        endRecord();
+        this.field = field;
+        this.endRecord();
+        field = '';
+        state = State.FieldStart;
         if (c === 13) skipLf = true;
         line++;
-        recordLine = line;
+        this.recordLine = line;
       } else {
         if (runStart < 0) runStart = i;
         state = State.Unquoted;
       }
     }
     flushRun(text.length);
-  };
-
-  for await (const chunk of source) {
-    let text: string;
-    try {
-      text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    } catch {
-      throw new CsvSyntaxError(
-        line + linesBeforeInvalidByte(chunk as Uint8Array),
-        'the file is not valid UTF-8 text',
-      );
-    }
-    consume(text);
-    if (batch.length > 0) {
-      yield batch;
-      batch = [];
-    }
+    this.state = state;
+    this.line = line;
+    this.skipLf = skipLf;
+    this.quotedCr = quotedCr;
+    this.field = field;
   }
-  let tail: string;
-  try {
-    tail = decoder.decode();
-  } catch {
-    throw new CsvSyntaxError(line, 'the file is not valid UTF-8 text');
-  }
-  consume(tail);
-  if ((state as State) === State.Quoted)
-    throw new CsvSyntaxError(recordLine, 'a quoted field is not closed before the end of the file');
-  if ((state as State) !== State.FieldStart || fields.length > 0) endRecord();
-  if (batch.length > 0) yield batch;
 }
 
 /** Line breaks in a chunk before its first byte that is not UTF-8 (to name the line of the error). */

@@ -6,6 +6,7 @@
  * Every rejection names the file, the line and the column, so that a data scientist can fix the
  * file without guessing.
  */
+import { fmix32, fnv1a32 } from '../support/hash';
 import { formatCsvField } from './csv';
 import { RejectionError } from './errors';
 import type { ModelConfig } from './model-config';
@@ -81,7 +82,7 @@ export class DatasetPreparer {
     this.names = names;
     // Built-in XGBoost reads numbers only; custom images and scripts get the text as it is.
     this.numericFeatures = config.algorithm.type === 'xgboost';
-    this.seedHash = fnv1a(config.split.seed);
+    this.seedHash = fnv1a32(config.split.seed);
     this.validationThreshold = Math.floor(config.split.validationFraction * 0x100000000);
   }
 
@@ -193,7 +194,7 @@ export class DatasetPreparer {
 
   /** Deterministic split: the same seed and row order always give the same channels. */
   private channelOf(rowIndex: number): 'train' | 'validation' {
-    return mix32(this.seedHash ^ rowIndex) < this.validationThreshold ? 'validation' : 'train';
+    return fmix32(this.seedHash ^ rowIndex) < this.validationThreshold ? 'validation' : 'train';
   }
 
   private reject(
@@ -206,24 +207,4 @@ export class DatasetPreparer {
 
 function truncate(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** A 32-bit finalizer (from MurmurHash3) turning consecutive integers into well-spread ones. */
-function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

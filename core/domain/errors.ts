@@ -18,7 +18,6 @@ export type RejectionCode =
   | 'MISSING_LABEL_COLUMN'
   | 'INVALID_DATASET'
   | 'UNSUPPORTED_FORMAT'
-  | 'INVALID_EVENT'
   /** The data-quality gate: schema or quality violations against the model's baseline. */
   | 'DATA_QUALITY'
   /** The data-quality gate: drift against the baseline, with `dataQuality.blockOnDrift` on. */
@@ -38,14 +37,6 @@ export class RejectionError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-  }
-}
-
-/** A conditional registry write found the item in another state than the one expected. */
-export class StaleTransitionError extends Error {
-  override readonly name = 'StaleTransitionError';
-  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }

@@ -4,6 +4,7 @@
  * with no config at all trains a built-in XGBoost binary classifier on a `label` column.
  */
 import { z } from 'zod';
+import { isPlainObject } from '../support/objects';
 
 const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -17,6 +18,7 @@ export const PROBLEM_DEFAULTS = {
     direction: 'minimize',
   },
 } as const;
+/** The problems a model can solve (`problemType` in the config). */
 export type ProblemType = keyof typeof PROBLEM_DEFAULTS;
 
 const algorithmSchema = z.discriminatedUnion('type', [
@@ -299,6 +301,23 @@ export function defaultModelConfig(): ModelConfig {
 
 /** Outcome of parsing a config file: a config, or issues naming each bad field. */
 export type ConfigParseResult = { ok: true; config: ModelConfig } | { ok: false; problems: string[] };
+
+/**
+ * A model's config file merged over the stack's default config, before validation: objects merge
+ * recursively, anything else in `over` replaces what `under` holds. The `algorithm` block is
+ * replaced whole (its fields depend on its `type`: an image's fields must not leak into xgboost's).
+ */
+export function mergeModelConfig(
+  under: Readonly<Record<string, unknown>>,
+  over: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...under };
+  for (const [k, v] of Object.entries(over)) {
+    const base = out[k];
+    out[k] = isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? mergeModelConfig(base, v) : v;
+  }
+  return out;
+}
 
 /**
  * Parses the text of a config file. Never throws: a bad config is a result the caller records

@@ -8,6 +8,7 @@
  * TrainingJobName). A model name of at most 40 characters from `[a-z0-9-]` keeps every derived
  * name valid with a prefix of at most 8 characters.
  */
+import { fnv1a32 } from '../support/hash';
 import { RejectionError } from './errors';
 
 /** The rule for model names: lowercase letters, digits and single hyphens, 1 to 40 characters, starting with a letter. */
@@ -254,12 +255,19 @@ export class ResourceNames {
   }
 }
 
+/**
+ * Decodes a key the way S3 encodes it in event notifications (`+` for space, `%XX` escapes);
+ * a key that does not decode is returned as it is.
+ */
+export function decodeEventKey(key: string): string {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return key;
+  }
+}
+
 /** Four hex characters of FNV-1a over the text: short, stable, no crypto import needed in core. */
 export function shortHash(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return ((hash >>> 0) & 0xffff).toString(16).padStart(4, '0');
+  return (fnv1a32(text) & 0xffff).toString(16).padStart(4, '0');
 }

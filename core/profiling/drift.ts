@@ -27,10 +27,10 @@ import type {
   QuantileSketch,
 } from './api';
 
-export const DEFAULT_DISTANCE_THRESHOLD = 0.1;
-export const DEFAULT_PSI_THRESHOLD = 0.25;
+const DEFAULT_DISTANCE_THRESHOLD = 0.1;
+const DEFAULT_PSI_THRESHOLD = 0.25;
 /** Deequ's default c(α) for the robust correction. */
-export const KS_C_ALPHA = 1.8;
+const KS_C_ALPHA = 1.8;
 /** Proportion used for an empty PSI bin. */
 export const PSI_EPSILON = 1e-4;
 
@@ -115,7 +115,7 @@ export function categoricalDistance(a: ColumnProfile, b: ColumnProfile): number 
 }
 
 /** Drift of one column present on both sides. */
-export function columnDrift(
+function columnDrift(
   baseline: ColumnProfile,
   current: ColumnProfile,
   thresholds: DriftThresholds = {},

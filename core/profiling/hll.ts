@@ -5,49 +5,15 @@
  * 1.04 / sqrt(4096) ≈ 1.6 %), small-range correction by linear counting. Mergeable (register max).
  * Where this stands: core profiling (no AWS SDK).
  */
+import { hashNumber, hashString } from '../support/hash';
 
-export const HLL_PRECISION = 12;
+/** p: the index takes the hash's top 12 bits. */
+const HLL_PRECISION = 12;
 const M = 1 << HLL_PRECISION;
 /** Distinct values kept exactly (as a set) before the estimate takes over. */
 export const EXACT_LIMIT = 2048;
 
-/** 32-bit string hash (MurmurHash3's mixing over UTF-16 code units, then fmix32). */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  const length = s.length;
-  for (let i = 0; i < length; i++) {
-    let k = s.charCodeAt(i);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-const f64 = new Float64Array(1);
-const u32 = new Uint32Array(f64.buffer);
-
-/** 32-bit hash of a number's float64 bits (0 and -0 alike). */
-export function hashNumber(x: number): number {
-  f64[0] = x === 0 ? 0 : x;
-  let h = Math.imul(u32[0]! ^ 0x9e3779b9, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ u32[1]!, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
-}
-
+/** Counts distinct values in bounded memory (exact while few, then HyperLogLog); mergeable across parts of a file. */
 export class DistinctCounter {
   private readonly registers = new Uint8Array(M);
   private exact: Set<string | number> | undefined = new Set();

@@ -17,20 +17,25 @@
  */
 import type { ColumnProfile, DatasetProfile, DriftReport, HistogramBucket, InferredType } from './api';
 import { compareProfiles, type DriftThresholds } from './drift';
+import { isPlainObject } from '../support/objects';
 import { KLL_DEFAULT_C, KLL_DEFAULT_K, KllSketch } from './kll';
 
+/** A column's type as Model Monitor's statistics.json names it (`inferred_type`). */
 export type MonitorType = 'Integral' | 'Fractional' | 'String' | 'Unknown';
 
+/** Counts every column has in statistics.json (`common`). */
 export interface CommonStatistics {
   readonly num_present: number;
   readonly num_missing: number;
 }
 
+/** A KLL sketch as Model Monitor stores it: its parameters and its compactors' items. */
 export interface KllSketchJson {
   readonly parameters: { readonly c: number; readonly k: number };
   readonly data: number[][];
 }
 
+/** A numeric column's `numerical_statistics` in statistics.json. */
 export interface NumericalStatistics {
   readonly common: CommonStatistics;
   readonly mean: number;
@@ -43,6 +48,7 @@ export interface NumericalStatistics {
   };
 }
 
+/** A text column's `string_statistics` in statistics.json. */
 export interface StringStatistics {
   readonly common: CommonStatistics;
   readonly distinct_count: number;
@@ -51,6 +57,7 @@ export interface StringStatistics {
   };
 }
 
+/** One column's entry in statistics.json (`features[]`). */
 export interface FeatureStatistics {
   readonly name: string;
   readonly inferred_type: MonitorType;
@@ -58,12 +65,14 @@ export interface FeatureStatistics {
   readonly string_statistics?: StringStatistics;
 }
 
+/** Model Monitor's statistics.json: the baseline (or current) statistics of a dataset. */
 export interface StatisticsJson {
   readonly version: 0;
   readonly dataset: { readonly item_count: number };
   readonly features: readonly FeatureStatistics[];
 }
 
+/** One column's entry in constraints.json: its type, completeness and domain. */
 export interface FeatureConstraint {
   readonly name: string;
   readonly inferred_type: MonitorType;
@@ -78,6 +87,7 @@ export interface FeatureConstraint {
   >;
 }
 
+/** constraints.json's `monitoring_config`: the thresholds and methods of the checks. */
 export interface MonitoringConfig {
   readonly evaluate_constraints: 'Enabled' | 'Disabled';
   readonly emit_metrics: 'Enabled' | 'Disabled';
@@ -92,12 +102,14 @@ export interface MonitoringConfig {
   };
 }
 
+/** Model Monitor's constraints.json: what the current data must satisfy. */
 export interface ConstraintsJson {
   readonly version: 0;
   readonly features: readonly FeatureConstraint[];
   readonly monitoring_config: MonitoringConfig;
 }
 
+/** The kinds of check a violation names (`constraint_check_type`). */
 export type ConstraintCheckType =
   | 'data_type_check'
   | 'completeness_check'
@@ -106,12 +118,14 @@ export type ConstraintCheckType =
   | 'extra_column_check'
   | 'categorical_values_check';
 
+/** One violated constraint, as constraint_violations.json lists it. */
 export interface Violation {
   readonly feature_name: string;
   readonly constraint_check_type: ConstraintCheckType;
   readonly description: string;
 }
 
+/** Model Monitor's constraint_violations.json. */
 export interface ViolationsJson {
   readonly violations: readonly Violation[];
 }
@@ -169,10 +183,6 @@ export function toStatisticsJson(profile: DatasetProfile): StatisticsJson {
   };
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
 function num(x: unknown, what: string): number {
   if (typeof x !== 'number' || Number.isNaN(x)) throw new StatisticsFormatError(`${what} must be a number`);
   return x;
@@ -185,31 +195,32 @@ function num(x: unknown, what: string): number {
  * @throws StatisticsFormatError when the JSON is not a statistics.json.
  */
 export function fromStatisticsJson(json: unknown): DatasetProfile {
-  if (!isRecord(json) || !Array.isArray(json.features) || !isRecord(json.dataset))
+  if (!isPlainObject(json) || !Array.isArray(json.features) || !isPlainObject(json.dataset))
     throw new StatisticsFormatError(
       'not a statistics.json: expected { version, dataset: { item_count }, features: [...] }',
     );
   const rows = num(json.dataset.item_count, 'dataset.item_count');
   const columns = json.features.map((f: unknown, i): ColumnProfile => {
-    if (!isRecord(f) || typeof f.name !== 'string')
+    if (!isPlainObject(f) || typeof f.name !== 'string')
       throw new StatisticsFormatError(`features[${i}] has no name`);
     const type = f.inferred_type;
     if (type !== 'Integral' && type !== 'Fractional' && type !== 'String' && type !== 'Unknown')
       throw new StatisticsFormatError(
         `features[${i}] ("${f.name}") has inferred_type ${JSON.stringify(type)}`,
       );
-    const stats = (isRecord(f.numerical_statistics) ? f.numerical_statistics : f.string_statistics) as
+    const stats = (isPlainObject(f.numerical_statistics) ? f.numerical_statistics : f.string_statistics) as
       Record<string, unknown> | undefined;
-    const common = isRecord(stats?.common) ? stats.common : {};
+    const common = isPlainObject(stats?.common) ? stats.common : {};
     const present = typeof common.num_present === 'number' ? common.num_present : 0;
     const missing = typeof common.num_missing === 'number' ? common.num_missing : Math.max(0, rows - present);
-    if (isRecord(f.numerical_statistics)) {
+    if (isPlainObject(f.numerical_statistics)) {
       const s = f.numerical_statistics;
       const where = `features[${i}] ("${f.name}").numerical_statistics`;
-      const kll = isRecord(s.distribution) && isRecord(s.distribution.kll) ? s.distribution.kll : undefined;
-      const sketchJson = kll && isRecord(kll.sketch) ? kll.sketch : undefined;
+      const kll =
+        isPlainObject(s.distribution) && isPlainObject(s.distribution.kll) ? s.distribution.kll : undefined;
+      const sketchJson = kll && isPlainObject(kll.sketch) ? kll.sketch : undefined;
       let sketch: KllSketch;
-      if (sketchJson && isRecord(sketchJson.parameters) && Array.isArray(sketchJson.data)) {
+      if (sketchJson && isPlainObject(sketchJson.parameters) && Array.isArray(sketchJson.data)) {
         const data = sketchJson.data.map((level: unknown) => {
           if (!Array.isArray(level) || level.some((v) => typeof v !== 'number'))
             throw new StatisticsFormatError(
@@ -244,15 +255,15 @@ export function fromStatisticsJson(json: unknown): DatasetProfile {
         topValues: [],
       };
     }
-    const s = isRecord(f.string_statistics) ? f.string_statistics : {};
+    const s = isPlainObject(f.string_statistics) ? f.string_statistics : {};
     const buckets =
-      isRecord(s.distribution) &&
-      isRecord(s.distribution.categorical) &&
+      isPlainObject(s.distribution) &&
+      isPlainObject(s.distribution.categorical) &&
       Array.isArray(s.distribution.categorical.buckets)
         ? (s.distribution.categorical.buckets as { value: unknown; count: unknown }[])
         : [];
     const topValues = buckets
-      .filter((b) => isRecord(b) && typeof b.count === 'number')
+      .filter((b) => isPlainObject(b) && typeof b.count === 'number')
       .map((b) => ({ value: String(b.value), count: b.count as number }));
     return {
       name: f.name,
@@ -268,9 +279,9 @@ export function fromStatisticsJson(json: unknown): DatasetProfile {
 }
 
 /** Most distinct values a String column may have for its values to become a domain constraint. */
-export const DOMAIN_MAX_VALUES = 20;
+const DOMAIN_MAX_VALUES = 20;
 
-export const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
+const DEFAULT_MONITORING_CONFIG: MonitoringConfig = {
   evaluate_constraints: 'Enabled',
   emit_metrics: 'Enabled',
   datatype_check_threshold: 0.1,
@@ -330,6 +341,7 @@ export interface CheckThresholds {
   readonly psi?: number;
 }
 
+/** The optional inputs of {@link checkConstraints} (first call form). */
 export interface CheckOptions {
   /** The baseline statistics (for baseline_drift_check); a profile or a statistics.json. */
   readonly baseline?: DatasetProfile | StatisticsJson;
@@ -339,11 +351,11 @@ export interface CheckOptions {
 }
 
 function isStatisticsJson(x: unknown): x is StatisticsJson {
-  return isRecord(x) && isRecord(x.dataset) && Array.isArray(x.features);
+  return isPlainObject(x) && isPlainObject(x.dataset) && Array.isArray(x.features);
 }
 
 function isConstraintsJson(x: unknown): x is ConstraintsJson {
-  return isRecord(x) && isRecord(x.monitoring_config) && Array.isArray(x.features);
+  return isPlainObject(x) && isPlainObject(x.monitoring_config) && Array.isArray(x.features);
 }
 
 /** Share of a column's present values that do not fit a baseline type (and so fail the type check). */
@@ -373,12 +385,14 @@ export function checkConstraints(
   constraints: ConstraintsJson,
   options?: CheckOptions,
 ): ViolationsJson;
+/** The second call form: the baseline statistics, then the constraints and the drift thresholds. */
 export function checkConstraints(
   current: DatasetProfile,
   baselineStatistics: DatasetProfile | StatisticsJson,
   constraints: ConstraintsJson,
   thresholds?: CheckThresholds,
 ): ViolationsJson;
+/** The implementation of both call forms above. */
 export function checkConstraints(
   current: DatasetProfile,
   second: ConstraintsJson | DatasetProfile | StatisticsJson,

@@ -19,7 +19,8 @@
  *   pairwise formula), as Deequ's StandardDeviation (pandas' `describe` reports the sample one).
  */
 import type { ColumnProfile, DatasetProfile, HistogramBucket, InferredType, NumericSummary } from './api';
-import { DistinctCounter, hashNumber, hashString } from './hll';
+import { hashNumber, hashString } from '../support/hash';
+import { DistinctCounter } from './hll';
 import { KllSketch, type KllOptions } from './kll';
 import { TopValues } from './top-values';
 
@@ -35,6 +36,7 @@ export class ProfileInputError extends Error {
   }
 }
 
+/** The profiler's sketch sizes (KLL quantiles, top values per column). */
 export interface ProfilerOptions extends KllOptions {
   /** Misra–Gries counters per column. @default 100 */
   readonly topValuesCapacity?: number;
@@ -307,7 +309,7 @@ export class ColumnAccumulator {
 }
 
 /** Ten equal-width buckets between min and max, counted from the sketch's retained items and weights. */
-export function histogramOf(sketch: KllSketch, min: number, max: number, buckets = 10): HistogramBucket[] {
+function histogramOf(sketch: KllSketch, min: number, max: number, buckets = 10): HistogramBucket[] {
   if (sketch.count === 0 || !Number.isFinite(min) || !Number.isFinite(max)) return [];
   const counts = new Array<number>(buckets).fill(0);
   const width = (max - min) / buckets;

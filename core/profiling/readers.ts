@@ -22,6 +22,7 @@ import type { DatasetProfile, ProfileFormat } from './api';
 import { profileCsvBytes } from './csv-fast';
 import { DatasetProfiler, ProfileInputError, type ProfilerOptions } from './profiler';
 
+/** Options of the profile readers: the profiler's, and the CSV field limit. */
 export interface ProfileReadOptions extends ProfilerOptions {
   /** Largest accepted CSV field, in characters. @default 1_048_576 */
   readonly maxFieldLength?: number;
@@ -107,7 +108,7 @@ function addObject(profiler: DatasetProfiler, row: Record<string, unknown>): voi
 }
 
 /** Profiles a JSON-lines byte stream. */
-export async function profileJsonLines(
+async function profileJsonLines(
   source: ByteSource,
   options: ProfileReadOptions = {},
 ): Promise<DatasetProfiler> {
@@ -198,7 +199,7 @@ async function bufferAll(source: ByteSource): Promise<AsyncBuffer> {
   for await (const chunk of source)
     parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
   const all = Buffer.concat(parts);
-  const bytes = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  const bytes = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
   return { byteLength: bytes.byteLength, slice: (start, end) => bytes.slice(start, end) };
 }
 

@@ -8,12 +8,13 @@
  * one the distinct counter computes); numbers are kept unboxed, so the hot path allocates nothing.
  * Where this stands: core profiling (no AWS SDK).
  */
-import { hashNumber, hashString } from './hll';
+import { hashNumber, hashString } from '../support/hash';
 
-export const TOP_VALUES_CAPACITY = 100;
+const TOP_VALUES_CAPACITY = 100;
 
 type Entry = [key: string | number, hash: number, count: number];
 
+/** A column's most frequent values in bounded memory (Misra–Gries counters), exact while few. */
 export class TopValues {
   private readonly mask: number;
   private readonly hashes: Uint32Array;

@@ -16,15 +16,16 @@
  * delivers what an earlier delivery wrote but could not send.
  */
 import { createHash } from 'node:crypto';
-import { builtInXgboostHyperparameters, xgboostImageUri } from '../domain/algorithm-images';
 import { readCsvRecords, CsvSyntaxError } from '../domain/csv';
+import { datasetIdOf, rejectedKeyRecordOf, type ObjectCreated } from '../domain/dataset-ids';
 import { DatasetPreparer } from '../domain/dataset-preparation';
 import { DatasetProfiler } from '../profiling/profiler';
 import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
 import { RejectionError, type RejectionCode } from '../domain/errors';
-import { parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
+import { mergeModelConfig, parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
 import {
   artifactPrefix,
+  decodeEventKey,
   modelConfigKey,
   parseDatasetKey,
   preparedKeys,
@@ -37,21 +38,18 @@ import {
   type DatasetRecord,
   type VersionRecord,
 } from '../domain/registry';
-import { AsyncChannel } from '../support/async-channel';
+import { scriptSourceProblem, trainingPlan } from '../domain/training-plan';
+import { ChunkedLineWriter } from '../support/chunked-line-writer';
+import { isPlainObject } from '../support/objects';
 import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
 import { auditId, type MlopsContext } from './context';
 import { DataQualityGate } from './data-quality-gate';
 import { NotificationOutbox } from './notification-outbox';
 
-/** The object that was created, as the event describes it. */
-export interface ObjectCreated {
-  readonly bucket: string;
-  readonly key: string;
-  readonly size?: number;
-  readonly etag?: string;
-  readonly versionId?: string;
-  readonly sequencer?: string;
-}
+// Ingest's input is the event's object; the ids and the training plan moved to the domain and are
+// re-exported for callers (test/local, test/contracts) that still import them from here.
+export { datasetIdOf, type ObjectCreated } from '../domain/dataset-ids';
+export { trainingPlan } from '../domain/training-plan';
 
 /** What ingest did with an object. */
 export type IngestOutcome =
@@ -85,7 +83,7 @@ export type IngestOutcome =
     };
 
 const ACTOR = 'ingest';
-/** Lines are grouped into chunks of about this many characters before they go to the writer. */
+/** Prepared lines are grouped into chunks of about this many characters before they are uploaded. */
 const CHUNK_CHARS = 256 * 1024;
 
 /** What the single pass over a dataset produced. */
@@ -325,9 +323,8 @@ export class IngestDataset {
     } catch (error) {
       return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-      return { ok: false, problems: ['(root): must be a JSON object'] };
-    return parseModelConfig(JSON.stringify(deepMerge(defaults, raw as Record<string, unknown>)));
+    if (!isPlainObject(raw)) return { ok: false, problems: ['(root): must be a JSON object'] };
+    return parseModelConfig(JSON.stringify(mergeModelConfig(defaults, raw)));
   }
 
   /** One streaming pass: validate and profile every row, write the two prepared channels. */
@@ -340,18 +337,11 @@ export class IngestDataset {
     const { ctx } = this;
     const files = await this.datasetFiles(key, object);
     const keys = preparedKeys(key.model, datasetId);
-    const trainChannel = new AsyncChannel<string>();
-    const validationChannel = new AsyncChannel<string>();
-    const writes = [
-      ctx.objects.writeStream(ctx.bucket, keys.train, trainChannel, 'text/csv'),
-      ctx.objects.writeStream(ctx.bucket, keys.validation, validationChannel, 'text/csv'),
-    ];
-    // A failed upload must stop the reader, or it would wait on a full channel forever.
-    writes.forEach((write) =>
-      write.catch((error: unknown) => {
-        trainChannel.fail(error);
-        validationChannel.fail(error);
-      }),
+    const channels = new ChunkedLineWriter(
+      ctx.objects,
+      ctx.bucket,
+      { train: keys.train, validation: keys.validation },
+      { contentType: 'text/csv', chunkChars: CHUNK_CHARS },
     );
     const hash = createHash('sha256');
     let profile: DatasetProfile;
@@ -374,12 +364,6 @@ export class IngestDataset {
         const md5 = expected ? createHash('md5') : undefined;
         if (opened.info.size === 0)
           throw new RejectionError('EMPTY_DATASET', `${file.key}: the file is empty`);
-        const pending = {
-          train: [] as string[],
-          validation: [] as string[],
-          trainChars: 0,
-          validationChars: 0,
-        };
         let headerSeen = false;
         try {
           for await (const records of readCsvRecords(hashing(opened.body, hash, md5))) {
@@ -396,19 +380,8 @@ export class IngestDataset {
               }
               const line = preparer!.prepare(record.fields, record.line);
               profiler!.add(record.fields);
-              pending[line.channel].push(line.text);
-              const size =
-                line.channel === 'train'
-                  ? (pending.trainChars += line.text.length + 1)
-                  : (pending.validationChars += line.text.length + 1);
-              if (size >= CHUNK_CHARS) {
-                await (line.channel === 'train' ? trainChannel : validationChannel).push(
-                  pending[line.channel].join('\n') + '\n',
-                );
-                pending[line.channel] = [];
-                if (line.channel === 'train') pending.trainChars = 0;
-                else pending.validationChars = 0;
-              }
+              const sent = channels.write(line.channel, line.text);
+              if (sent) await sent; // only when a chunk is full: no microtask per row
             }
           }
         } catch (error) {
@@ -422,20 +395,15 @@ export class IngestDataset {
         }
         if (!headerSeen)
           throw new RejectionError('EMPTY_DATASET', `${file.key}: the file has no header row and no data`);
-        if (pending.train.length) await trainChannel.push(pending.train.join('\n') + '\n');
-        if (pending.validation.length) await validationChannel.push(pending.validation.join('\n') + '\n');
+        await channels.flush();
       }
       statistics = profiler!.finish();
       profile = { ...preparer!.finish(), columns: columnSummaries(statistics) };
-      trainChannel.close();
-      validationChannel.close();
     } catch (error) {
-      trainChannel.fail(error);
-      validationChannel.fail(error);
-      await Promise.allSettled(writes);
+      await channels.abort(error);
       throw error;
     }
-    await Promise.all(writes);
+    await channels.close();
     await ctx.objects.write(
       ctx.bucket,
       keys.schema,
@@ -567,102 +535,6 @@ export class IngestDataset {
   }
 }
 
-/** The training image, hyperparameters and metric regexes the config asks for. */
-export function trainingPlan(
-  config: ModelConfig,
-  region: string,
-): {
-  image: string;
-  hyperparameters: Record<string, string>;
-  metricDefinitions: { name: string; regex: string }[];
-} {
-  const algorithm = config.algorithm;
-  switch (algorithm.type) {
-    case 'xgboost':
-      return {
-        image: xgboostImageUri(region, algorithm.version),
-        hyperparameters: builtInXgboostHyperparameters(config),
-        metricDefinitions: [],
-      };
-    case 'image':
-      return {
-        image: algorithm.imageUri,
-        hyperparameters: stringify(config.hyperparameters, false),
-        metricDefinitions: algorithm.metricDefinitions,
-      };
-    case 'script':
-      // SageMaker's framework containers JSON-decode every hyperparameter (as the SageMaker Python
-      // SDK encodes them), and find the script through sagemaker_program / sagemaker_submit_directory.
-      return {
-        image: algorithm.imageUri,
-        hyperparameters: {
-          ...stringify(config.hyperparameters, true),
-          sagemaker_program: JSON.stringify(algorithm.entryPoint),
-          sagemaker_submit_directory: JSON.stringify(algorithm.sourceUri),
-        },
-        metricDefinitions: algorithm.metricDefinitions,
-      };
-  }
-}
-
-/**
- * Script bundles must live in the data bucket under `models/<model>/code/`: the only place the
- * SageMaker execution role may read them from.
- */
-function scriptSourceProblem(config: ModelConfig, bucket: string, model: string): string | undefined {
-  if (config.algorithm.type !== 'script') return undefined;
-  const expected = `s3://${bucket}/models/${model}/code/`;
-  return config.algorithm.sourceUri.startsWith(expected)
-    ? undefined
-    : `algorithm.sourceUri: must be under ${expected} (where SageMaker may read it)`;
-}
-
-function stringify(
-  values: Readonly<Record<string, string | number | boolean>>,
-  json: boolean,
-): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(values).map(([k, v]) => [k, json ? JSON.stringify(v) : String(v)]),
-  );
-}
-
-/**
- * The dataset id: readable (file or folder name) and unique per uploaded object version, so that
- * redeliveries of one upload share it and a new upload of the same name gets a new one.
- */
-export function datasetIdOf(key: Exclude<DatasetKey, { kind: 'ignored' }>, object: ObjectCreated): string {
-  const name = key.kind === 'file' ? key.fileName.replace(/\.[^.]*$/, '') : key.folderName;
-  const readable =
-    name
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 40) || 'dataset';
-  const identity = `${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`;
-  return `${readable}-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}`;
-}
-
-/**
- * Where the rejection of an upload whose key is refused is recorded: under the model its folder
- * names, with one id per upload (its version or event identity), as wide as {@link datasetIdOf}'s.
- * A 4-hex-digit id made ~3 of 600 refused uploads collide, and a colliding rejection was dropped as
- * "already recorded". The reconciler looks the rejection up with the same function.
- */
-export function rejectedKeyRecordOf(object: ObjectCreated): { model: string; datasetId: string } {
-  const model = (object.key.split('/')[1] ?? '').slice(0, 200) || '(none)';
-  const identity = `${object.key}@${object.versionId ?? object.sequencer ?? object.etag ?? ''}`;
-  return { model, datasetId: `key-${createHash('sha256').update(identity).digest('hex').slice(0, 10)}` };
-}
-
-/** Decodes a key the way S3 encodes it in event notifications (`+` for space, `%XX` escapes). */
-export function decodeEventKey(key: string): string {
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
-  } catch {
-    return key;
-  }
-}
-
 function assertCsv(key: string): void {
   if (/\.csv$/i.test(key)) return;
   const extension = /\.([^./]+)$/.exec(key)?.[1];
@@ -694,21 +566,4 @@ function superseded(key: string, expected: string, read: string): RejectionError
     'SOURCE_SUPERSEDED',
     `${key}: superseded by a later upload of the same key before it could be read (this upload's ETag ${expected}, the object now holds ${read}); the bucket keeps no versions, so this upload's bytes are gone and the later upload is ingested on its own event`,
   );
-}
-
-/** Merges `over` into `under`: objects recursively (the algorithm block is replaced whole), everything else replaced. */
-export function deepMerge(
-  under: Readonly<Record<string, unknown>>,
-  over: Readonly<Record<string, unknown>>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...under };
-  for (const [k, v] of Object.entries(over)) {
-    const base = out[k];
-    out[k] = isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? deepMerge(base, v) : v;
-  }
-  return out;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -58,7 +58,7 @@ import type { MlopsContext } from './context';
 import { VARIANT_NAME } from './deploy-version';
 
 /** Fewest captured input rows in a window for the monitor to publish drift. */
-export const DEFAULT_MIN_RECORDS = 100;
+const DEFAULT_MIN_RECORDS = 100;
 
 /** A window of time: `[start, end)`, and its id in report keys. */
 export interface MonitoringWindow {
@@ -97,6 +97,7 @@ export interface DriftFigures {
   readonly capturedRecords: number;
 }
 
+/** What the drift monitor did for one model's champion in a window. */
 export type ModelDriftOutcome =
   | {
       readonly kind: 'published';
@@ -117,12 +118,14 @@ export type ModelDriftOutcome =
     }
   | { readonly kind: 'failed'; readonly model: string; readonly version: number; readonly error: string };
 
+/** What one run of the drift monitor did: its window, and each model's outcome. */
 export interface MonitorOutcome {
   readonly kind: 'monitored';
   readonly window: { readonly start: string; readonly end: string; readonly id: string };
   readonly models: readonly ModelDriftOutcome[];
 }
 
+/** Tuning of {@link MonitorDrift}. */
 export interface MonitorDriftOptions {
   /** Fewest captured input rows in a window to publish drift. @default {@link DEFAULT_MIN_RECORDS} */
   readonly minRecords?: number;
@@ -169,6 +172,7 @@ interface TrainingSchema {
   readonly features: readonly string[];
 }
 
+/** Use case: compare an hour of each champion's captured traffic with its training baseline, and publish the drift. */
 export class MonitorDrift {
   private readonly minRecords: number;
   private readonly windowMs: number;
@@ -452,8 +456,8 @@ function labelFrequencies(label: ColumnProfile): Map<string, number> {
   const frequencies = new Map<string, number>();
   const sketch = label.numeric?.sketch;
   if (sketch && sketch.count > 0) {
-    const low = Math.max(0, Math.floor(label.numeric!.min));
-    const high = Math.min(low + 1000, Math.ceil(label.numeric!.max));
+    const low = Math.max(0, Math.floor(label.numeric.min));
+    const high = Math.min(low + 1000, Math.ceil(label.numeric.max));
     for (let k = low; k <= high; k++) {
       const share = sketch.rank(k + 0.5) - sketch.rank(k - 0.5);
       if (share > 0) frequencies.set(String(k), share);

@@ -49,7 +49,7 @@ import type { EventRedelivery } from '../ports/event-redelivery';
 import type { InventoryObject, ObjectInventory } from '../ports/object-inventory';
 import type { MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
-import { datasetIdOf, rejectedKeyRecordOf, type ObjectCreated } from './ingest-dataset';
+import { datasetIdOf, rejectedKeyRecordOf, type ObjectCreated } from '../domain/dataset-ids';
 import { NotificationOutbox, type DeliveredNotification } from './notification-outbox';
 
 export { RECONCILER_CURSOR_KEY };

@@ -7,6 +7,7 @@
 import type { RegistryStore } from '../../core/ports/registry-store';
 import type { ObjectStore } from '../../core/ports/object-store';
 import type { DataQualitySummary, VersionRecord, VersionStatus } from '../../core/domain/registry';
+import { formatTable } from '../../core/support/text-table';
 import { churnCsv, churnRequests } from './dataset';
 
 /** What the demo needs from a running local cloud. */
@@ -24,6 +25,7 @@ export interface DemoCloud {
   readonly timeScale: number;
 }
 
+/** How {@link runDemo} reports and how long it waits. */
 export interface DemoOptions {
   readonly print?: (line: string) => void;
   /** Longest wait for one stage, in real seconds. @default 180 */
@@ -31,6 +33,7 @@ export interface DemoOptions {
   readonly model?: string;
 }
 
+/** One stage of the demo: whether it did what it shows, how long it took, what it found. */
 export interface DemoStage {
   readonly name: string;
   readonly ok: boolean;
@@ -38,6 +41,7 @@ export interface DemoStage {
   readonly detail: string;
 }
 
+/** The demo's outcome: every stage, and the model's versions at the end. */
 export interface DemoResult {
   readonly ok: boolean;
   readonly stages: readonly DemoStage[];
@@ -48,7 +52,7 @@ export interface DemoResult {
  * The model config the demo uses: a canary rollout and a sensitive error-rate alarm. The bake time
  * must outlast the alarm (3 one-minute periods, in simulated time) and take about 15 real seconds.
  */
-export function demoModelConfig(timeScale: number): Record<string, unknown> {
+function demoModelConfig(timeScale: number): Record<string, unknown> {
   const bakeSeconds = Math.min(3600, Math.max(300, Math.round(15 * timeScale)));
   return {
     labelColumn: 'churned',
@@ -256,7 +260,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
         timeout,
         'the rollout to start',
       );
-      await cloud.injectFault(endpointName, { errorRate: 1, target: 'new' });
+      cloud.injectFault(endpointName, { errorRate: 1, target: 'new' });
       print(`    injected a fault: every request to v${v3}'s new fleet answers 500`);
       const url = cloud.endpointUrl(endpointName)!;
       const rows = churnRequests(50, 9);
@@ -290,7 +294,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
       } finally {
         stop = true;
         await traffic;
-        await cloud.clearFault(endpointName);
+        cloud.clearFault(endpointName);
       }
     });
   } catch (error) {
@@ -300,8 +304,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
   const versions = await cloud.registry.listVersions(model);
   print(`\nVersions of ${model}:`);
   print(
-    table(
-      ['version', 'status', 'dataset', 'validation:auc', 'reason'],
+    formatTable(
       versions.map((v) => [
         `v${v.version}`,
         v.status,
@@ -309,6 +312,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
         fmt(metricOf(v)),
         (v.failureReason ?? v.gate?.checks.map((c) => c.detail).join('; ') ?? '').slice(0, 90),
       ]),
+      { header: ['version', 'status', 'dataset', 'validation:auc', 'reason'] },
     ),
   );
   const ok = stages.length === STAGES && stages.every((s) => s.ok);
@@ -320,7 +324,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
  * The data-quality gate's verdict as the registry holds it: the baseline, each column's drift
  * (KS or L-infinity distance, PSI) and the policy's decision.
  */
-export function dataQualityLines(dq: DataQualitySummary): string[] {
+function dataQualityLines(dq: DataQualitySummary): string[] {
   const lines: string[] = [];
   if (!dq.baselineDatasetId) {
     lines.push(
@@ -350,12 +354,6 @@ export function dataQualityLines(dq: DataQualitySummary): string[] {
 
 function fmt(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(4);
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

@@ -21,6 +21,7 @@ import type { Log } from '../../core/use-cases/context';
 import type { InvocationRecord } from './inference-server';
 import { mediaType } from './payload';
 
+/** How a captured payload is stored: as text (`CSV`, `JSON`) or base64 (any other content type). */
 export type CaptureEncoding = 'CSV' | 'JSON' | 'BASE64';
 
 /** One line of a capture file. */
@@ -33,6 +34,7 @@ export interface CaptureLine {
   readonly eventVersion: '0';
 }
 
+/** A request or response body in a capture line (`endpointInput` / `endpointOutput`). */
 export interface CapturedPayload<M extends 'INPUT' | 'OUTPUT'> {
   readonly observedContentType: string;
   readonly mode: M;
@@ -40,6 +42,7 @@ export interface CapturedPayload<M extends 'INPUT' | 'OUTPUT'> {
   readonly encoding: CaptureEncoding;
 }
 
+/** A fleet's DataCaptureConfig, and where and how often its capture files are written. */
 export interface DataCaptureOptions {
   readonly objects: ObjectStore;
   /** DataCaptureConfig.DestinationS3Uri: `s3://bucket/prefix`. */
@@ -122,6 +125,7 @@ function encodingOf(
   return 'BASE64';
 }
 
+/** The data capture of one fleet of a local endpoint: samples invocations and writes them as SageMaker does. */
 export class DataCapture {
   private readonly bucket: string;
   private readonly prefix: string;

@@ -281,13 +281,13 @@ export class LocalEndpointService implements EndpointService {
           break;
       }
     }
-    await Promise.all([...this.runtimes.values()].map((rt) => rt.operation));
+    await Promise.all([...this.runtimes.values()].flatMap((rt) => rt.operation ?? []));
   }
 
   /** Stops every server (captured data is flushed) and saves state; `restore` brings them back. */
   async close(): Promise<void> {
     this.shutdown.abort();
-    await Promise.all([...this.runtimes.values()].map((rt) => rt.operation));
+    await Promise.all([...this.runtimes.values()].flatMap((rt) => rt.operation ?? []));
     await Promise.all([...this.runtimes.keys()].map((name) => this.stopRuntime(name)));
     this.runtimes.clear();
     if (this.loading) await this.persist();

@@ -4,6 +4,8 @@
  * JSON (`{"instances": [[...], ...]}`, `{"instances": [{"features": [...]}]}` or an array of
  * arrays). Where this stands: local runtime (the local cloud's SageMaker hosting).
  */
+import { CsvSyntaxError, parseCsv, type CsvRecord } from '../../core/domain/csv';
+import { isPlainObject } from '../../core/support/objects';
 
 /** A row of features; null = missing value. */
 export type FeatureRow = (number | null)[];
@@ -19,17 +21,22 @@ export function mediaType(header: string | undefined): string {
 }
 
 /**
- * Rows from a CSV body: one row per non-blank line, fields separated by commas, no header. Empty
- * fields (and `nan`) are missing values.
+ * Rows from a CSV body: one row per record, no header, read by the project's one CSV tokenizer
+ * (core/domain/csv.ts: quoted fields may hold commas, quotes and line breaks); blank lines are
+ * skipped. Empty fields (and `nan`) are missing values. Rows are numbered by the line they start on.
  */
 export function parseCsvRows(text: string, featureCount: number): FeatureRow[] {
   const rows: FeatureRow[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.trim() === '') continue;
-    const rowNumber = i + 1;
-    const fields = line.split(',');
+  let records: CsvRecord[];
+  try {
+    records = parseCsv(text);
+  } catch (error) {
+    if (error instanceof CsvSyntaxError)
+      throw new InvalidPayloadError(`the CSV body is malformed: ${error.message}`);
+    throw error;
+  }
+  for (const { line: rowNumber, fields } of records) {
+    if (fields.length === 1 && fields[0]!.trim() === '') continue; // a line of spaces only
     if (fields.length !== featureCount) {
       throw new InvalidPayloadError(
         `row ${rowNumber} has ${fields.length} field${fields.length === 1 ? '' : 's'}; the model expects ${featureCount} features (no label, no header)`,
@@ -53,8 +60,8 @@ export function parseJsonRows(text: string, featureCount: number): FeatureRow[] 
   if (Array.isArray(document)) {
     // A single flat row ([1, 2, 3]) or rows ([[1, 2, 3], ...]).
     instances = document.length > 0 && !document.some(Array.isArray) ? [document] : document;
-  } else if (document !== null && typeof document === 'object' && 'instances' in document) {
-    instances = (document as { instances: unknown }).instances;
+  } else if (isPlainObject(document) && 'instances' in document) {
+    instances = document.instances;
   } else {
     throw new InvalidPayloadError('expected {"instances": [[...], ...]} or an array of rows');
   }
@@ -62,10 +69,7 @@ export function parseJsonRows(text: string, featureCount: number): FeatureRow[] 
   if (instances.length === 0) throw new InvalidPayloadError('the request has no rows');
   return instances.map((instance: unknown, index) => {
     const rowNumber = index + 1;
-    const values =
-      instance !== null && typeof instance === 'object' && !Array.isArray(instance) && 'features' in instance
-        ? (instance as { features: unknown }).features
-        : instance;
+    const values = isPlainObject(instance) && 'features' in instance ? instance.features : instance;
     if (!Array.isArray(values)) throw new InvalidPayloadError(`row ${rowNumber} is not an array of features`);
     if (values.length !== featureCount) {
       throw new InvalidPayloadError(
@@ -84,10 +88,8 @@ export function parseJsonRows(text: string, featureCount: number): FeatureRow[] 
 }
 
 function parseNumber(field: string, rowNumber: number, column: number): number | null {
-  const text = field
-    .trim()
-    .replace(/^"(.*)"$/, '$1')
-    .trim();
+  // CSV quotes are gone by now (the tokenizer removed them): what is left must read as a number.
+  const text = field.trim();
   if (text === '' || text.toLowerCase() === 'nan') return null;
   const value = Number(text);
   if (!Number.isFinite(value)) {

@@ -77,14 +77,15 @@ export function compileAlarm(input: PutMetricAlarmCommandInput): CompiledAlarm {
   const fail = (message: string): never => {
     throw new Error(`alarm "${name}": ${message}`);
   };
-  const evaluationPeriods = input.EvaluationPeriods;
-  if (!Number.isInteger(evaluationPeriods) || (evaluationPeriods as number) < 1)
+  // Absent, it fails the check as 0 does.
+  const evaluationPeriods = input.EvaluationPeriods ?? 0;
+  if (!Number.isInteger(evaluationPeriods) || evaluationPeriods < 1)
     fail('EvaluationPeriods must be an integer >= 1');
-  const datapointsToAlarm = input.DatapointsToAlarm ?? (evaluationPeriods as number);
+  const datapointsToAlarm = input.DatapointsToAlarm ?? evaluationPeriods;
   if (
     !Number.isInteger(datapointsToAlarm) ||
     datapointsToAlarm < 1 ||
-    datapointsToAlarm > (evaluationPeriods as number)
+    datapointsToAlarm > evaluationPeriods
   ) {
     fail('DatapointsToAlarm must be between 1 and EvaluationPeriods');
   }
@@ -136,7 +137,7 @@ export function compileAlarm(input: PutMetricAlarmCommandInput): CompiledAlarm {
     if (stat === undefined || !isMetricStatistic(stat)) fail(`unsupported statistic "${String(stat)}"`);
     if (input.Statistic !== undefined && input.ExtendedStatistic !== undefined)
       fail('use either Statistic or ExtendedStatistic');
-    statistic = stat as string;
+    statistic = stat;
     valueId = SINGLE_METRIC_ID;
     queries.set(valueId, {
       kind: 'metric',
@@ -163,11 +164,11 @@ export function compileAlarm(input: PutMetricAlarmCommandInput): CompiledAlarm {
 
   return {
     periodSeconds: periodSeconds as number,
-    evaluationPeriods: evaluationPeriods as number,
+    evaluationPeriods,
     datapointsToAlarm,
     treatMissing,
     comparison,
-    ...(isBand ? { thresholdId: thresholdId as string } : { threshold: input.Threshold as number }),
+    ...(isBand ? { thresholdId } : { threshold: input.Threshold }),
     queries,
     valueId,
     ...(statistic !== undefined ? { statistic } : {}),
@@ -193,10 +194,10 @@ function compileQuery(query: MetricDataQuery, fail: (message: string) => never):
     fail(`query "${query.Id}": unsupported Stat "${String(stat.Stat)}"`);
   return {
     kind: 'metric',
-    namespace: metric?.Namespace as string,
-    name: metric?.MetricName as string,
-    dimensions: dimensionsOf(metric?.Dimensions),
-    stat: stat.Stat as MetricStatistic,
+    namespace: metric.Namespace,
+    name: metric.MetricName,
+    dimensions: dimensionsOf(metric.Dimensions),
+    stat: stat.Stat,
   };
 }
 

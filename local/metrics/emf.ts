@@ -14,6 +14,7 @@
  * - members the specification does not know are ignored (Powertools adds metadata and `service`).
  * An empty `Dimensions` array here yields the metric without dimensions.
  */
+import { isPlainObject } from '../../core/support/objects';
 import type { MetricDatum } from '../contracts';
 
 const UNITS: ReadonlySet<string> = new Set([
@@ -25,6 +26,7 @@ const UNITS: ReadonlySet<string> = new Set([
   'None',
 ]);
 
+/** How {@link parseEmf} dates data points and reports documents it cannot use. */
 export interface EmfParseOptions {
   /** Timestamp of data points when the document has no `_aws.Timestamp`. @default the current time */
   readonly now?: () => Date;
@@ -41,7 +43,7 @@ export function parseEmf(
   options: EmfParseOptions = {},
 ): MetricDatum[] {
   const root = typeof input === 'string' ? parseJsonObject(input) : input;
-  if (root === undefined || !isObject(root._aws)) return [];
+  if (root === undefined || !isPlainObject(root._aws)) return [];
   const invalid = (reason: string): MetricDatum[] => {
     options.onInvalid?.(reason);
     return [];
@@ -60,7 +62,7 @@ export function parseEmf(
   const data: MetricDatum[] = [];
   for (const [index, directive] of meta.CloudWatchMetrics.entries()) {
     const where = `_aws.CloudWatchMetrics[${index}]`;
-    if (!isObject(directive)) return invalid(`${where} must be an object`);
+    if (!isPlainObject(directive)) return invalid(`${where} must be an object`);
     const { Namespace: namespace, Dimensions: dimensionSets, Metrics: metrics } = directive;
     if (typeof namespace !== 'string' || namespace === '')
       return invalid(`${where}.Namespace must be a non-empty string`);
@@ -82,7 +84,7 @@ export function parseEmf(
     }
 
     for (const definition of metrics) {
-      if (!isObject(definition) || typeof definition.Name !== 'string') {
+      if (!isPlainObject(definition) || typeof definition.Name !== 'string') {
         return invalid(`${where}.Metrics holds a definition without a Name`);
       }
       const name = definition.Name;
@@ -109,12 +111,8 @@ function parseJsonObject(line: string): Record<string, unknown> | undefined {
   if (!text.startsWith('{') || !text.endsWith('}')) return undefined;
   try {
     const value: unknown = JSON.parse(text);
-    return isObject(value) ? value : undefined;
+    return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

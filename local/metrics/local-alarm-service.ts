@@ -13,15 +13,22 @@ import { buildModelAlarmRequests } from '../../adapters/aws/cloudwatch-alarm-ser
 export class LocalAlarmService implements AlarmService {
   constructor(private readonly evaluator: Pick<LocalAlarmEvaluator, 'putMetricAlarm' | 'describe'>) {}
 
+  // The evaluator refuses an invalid alarm by throwing; `async` hands that to the caller as a
+  // rejection, as CloudWatch's refusal reaches it through the SDK.
+  // eslint-disable-next-line @typescript-eslint/require-await
   async ensureModelAlarms(spec: ModelAlarmsSpec): Promise<void> {
     for (const request of buildModelAlarmRequests(spec)) this.evaluator.putMetricAlarm(request);
   }
 
-  async describeAlarmState(
+  describeAlarmState(
     alarmName: string,
   ): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined> {
     const alarm = this.evaluator.describe(alarmName);
-    if (alarm === undefined) return undefined;
-    return { state: alarm.state, reason: alarm.reason, updatedAt: alarm.updatedAt.toISOString() };
+    if (alarm === undefined) return Promise.resolve(undefined);
+    return Promise.resolve({
+      state: alarm.state,
+      reason: alarm.reason,
+      updatedAt: alarm.updatedAt.toISOString(),
+    });
   }
 }

@@ -258,12 +258,18 @@ function formatLogLine(entry: Readonly<Record<string, unknown>>): string {
   const name =
     invocations.getStore()?.functionName ??
     (typeof entry.function_name === 'string' ? entry.function_name : undefined);
-  const fn = name ? name.replace(/^[a-z0-9-]+?-local-/, '') : String(entry.service ?? '');
-  const level = String(entry.level ?? 'INFO');
+  const fn = name ? name.replace(/^[a-z0-9-]+?-local-/, '') : fieldText(entry.service, '');
+  const level = fieldText(entry.level, 'INFO');
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(entry)) if (!HIDDEN_KEYS.has(key)) rest[key] = value;
   const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-  return `${time} ${fn} ${level} ${String(entry.message ?? '')}${extra}`;
+  return `${time} ${fn} ${level} ${fieldText(entry.message, '')}${extra}`;
+}
+
+/** A field of a parsed log entry as text: a string as is, anything else as its JSON, `absent` when null or absent. */
+function fieldText(value: unknown, absent: string): string {
+  if (value === undefined || value === null) return absent;
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** The JSON object a line holds (Powertools prints one per line, indented in development mode). */

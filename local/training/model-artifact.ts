@@ -123,7 +123,7 @@ function parseModelDocument(value: unknown): LocalModelDocument {
   }
   if (!isNumbers(doc.baseMargin) || doc.baseMargin.length !== doc.numClass)
     throw new Error('model.json: baseMargin must hold numClass numbers');
-  if (!Array.isArray(doc.trees) || doc.trees.length % doc.numClass! !== 0)
+  if (!Array.isArray(doc.trees) || doc.trees.length % doc.numClass !== 0)
     throw new Error('model.json: trees must be a multiple of numClass');
   doc.trees.forEach((tree, i) => checkTree(tree, i, doc.featureCount!));
   return doc as LocalModelDocument;

@@ -16,9 +16,12 @@
  * XGBoost's for the objective: logloss (binary:logistic), rmse (reg:squarederror), mlogloss
  * (multi:softprob).
  */
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { CsvSyntaxError, readCsvRecords, type CsvRecord } from '../../core/domain/csv';
+import { isPlainObject } from '../../core/support/objects';
 import { LOCAL_MODEL_FILE } from '../contracts';
 import { GbmParamError, parseGbmParams, trainGbm, type GbmDataset } from './gbm';
 import { evaluateMetric, isKnownMetric, metricsFor } from './metrics';
@@ -35,8 +38,12 @@ const DEFAULT_METRIC: Record<string, string> = {
   'multi:softprob': 'mlogloss',
 };
 
-/** Trains from `<root>` and writes `<root>/model/model.json`. Throws on any error (the caller reports it). */
-async function runBuiltinTraining(
+/**
+ * The program's work, callable in-process (tests): trains from `<root>` and writes
+ * `<root>/model/model.json`, logging through `out`. Throws on any error; {@link main} reports it as
+ * SageMaker does (`output/failure`, exit code 1).
+ */
+export async function runBuiltinTraining(
   root: string,
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<void> {
@@ -44,7 +51,7 @@ async function runBuiltinTraining(
   let hyperparameters: Record<string, string>;
   try {
     const raw = JSON.parse(await readFile(join(configDir, 'hyperparameters.json'), 'utf8')) as unknown;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('not a JSON object');
+    if (!isPlainObject(raw)) throw new Error('not a JSON object');
     hyperparameters = Object.fromEntries(
       Object.entries(raw).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
     );
@@ -132,38 +139,37 @@ async function readChannel(dir: string, channel: string, required: boolean): Pro
   let width: number | undefined;
   for (const file of files) {
     const name = `${channel}/${relative(dir, file)}`;
-    const lines = (await readFile(file, 'utf8')).split('\n');
-    for (let l = 0; l < lines.length; l++) {
-      const line = lines[l]!.replace(/\r$/, '');
-      if (line.trim() === '') continue;
-      const fields = line.split(',');
-      if (width === undefined) width = fields.length;
-      if (fields.length < 2)
-        throw new ClientError(`${name} line ${l + 1}: a row needs a label and at least one feature`);
-      if (fields.length !== width) {
-        throw new ClientError(
-          `${name} line ${l + 1}: ${fields.length} columns, but earlier rows have ${width}`,
-        );
-      }
-      const label = fields[0]!.trim();
-      const y = Number(label);
-      if (label === '' || !Number.isFinite(y))
-        throw new ClientError(`${name} line ${l + 1}: the label "${truncate(label)}" is not a number`);
-      const row = new Array<number>(fields.length - 1);
-      for (let f = 1; f < fields.length; f++) {
-        const text = fields[f]!.trim();
-        if (text === '') row[f - 1] = NaN;
-        else {
-          const v = Number(text);
-          if (!Number.isFinite(v))
-            throw new ClientError(
-              `${name} line ${l + 1}: column ${f + 1} "${truncate(text)}" is not a number`,
-            );
-          row[f - 1] = v;
+    for await (const records of csvRecordsOf(createReadStream(file), name)) {
+      for (const { line, fields } of records) {
+        if (fields.length === 1 && fields[0]!.trim() === '') continue; // a line of spaces only
+        if (width === undefined) width = fields.length;
+        if (fields.length < 2)
+          throw new ClientError(`${name} line ${line}: a row needs a label and at least one feature`);
+        if (fields.length !== width) {
+          throw new ClientError(
+            `${name} line ${line}: ${fields.length} columns, but earlier rows have ${width}`,
+          );
         }
+        const label = fields[0]!.trim();
+        const y = Number(label);
+        if (label === '' || !Number.isFinite(y))
+          throw new ClientError(`${name} line ${line}: the label "${truncate(label)}" is not a number`);
+        const row = new Array<number>(fields.length - 1);
+        for (let f = 1; f < fields.length; f++) {
+          const text = fields[f]!.trim();
+          if (text === '') row[f - 1] = NaN;
+          else {
+            const v = Number(text);
+            if (!Number.isFinite(v))
+              throw new ClientError(
+                `${name} line ${line}: column ${f + 1} "${truncate(text)}" is not a number`,
+              );
+            row[f - 1] = v;
+          }
+        }
+        features.push(row);
+        labels.push(y);
       }
-      features.push(row);
-      labels.push(y);
     }
   }
   if (labels.length === 0) {
@@ -171,6 +177,19 @@ async function readChannel(dir: string, channel: string, required: boolean): Pro
     return undefined;
   }
   return { features, labels };
+}
+
+/**
+ * A channel file's records, by the project's one CSV reader (core/domain/csv.ts: quoted fields may
+ * hold commas, quotes and line breaks), streamed so that a large channel is never one string.
+ */
+async function* csvRecordsOf(source: AsyncIterable<Uint8Array>, name: string): AsyncGenerator<CsvRecord[]> {
+  try {
+    yield* readCsvRecords(source);
+  } catch (error) {
+    if (error instanceof CsvSyntaxError) throw new ClientError(`${name} ${error.message}`);
+    throw error;
+  }
 }
 
 function truncate(text: string): string {

@@ -18,6 +18,7 @@ import { downloadObject } from './s3-staging';
 import {
   builtinEnvironment,
   decodeHyperparameters,
+  envValue,
   scriptModeEnvironment,
   type JobLayout,
 } from './sagemaker-environment';
@@ -56,8 +57,9 @@ export function trainingProgram(
   // Script mode is a property of the hyperparameters, not of the image (the SageMaker SDK's way).
   if (hps.sagemaker_program !== undefined) {
     const decoded = decodeHyperparameters(hps);
-    const entryPoint = String(decoded.sagemaker_program ?? '');
-    const submitDir = String(decoded.sagemaker_submit_directory ?? '');
+    // As the toolkit reads them from its environment: text as is, anything else as its JSON.
+    const entryPoint = envValue(decoded.sagemaker_program);
+    const submitDir = envValue(decoded.sagemaker_submit_directory);
     checkEntryPoint(entryPoint);
     return {
       kind: 'script',
@@ -98,12 +100,13 @@ export function trainingProgram(
     return {
       kind: 'builtin',
       metrics: xgboostMetricReader(),
-      prepare: async () => ({
-        command: process.execPath,
-        args: ['--import', tsxLoader(), TRAIN_BUILTIN, layout.jobDir],
-        cwd: layout.jobDir,
-        env: builtinEnvironment(spec, layout, process.env),
-      }),
+      prepare: () =>
+        Promise.resolve({
+          command: process.execPath,
+          args: ['--import', tsxLoader(), TRAIN_BUILTIN, layout.jobDir],
+          cwd: layout.jobDir,
+          env: builtinEnvironment(spec, layout, process.env),
+        }),
     };
   }
   throw new JobFailure(

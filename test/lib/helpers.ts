@@ -70,6 +70,11 @@ export interface CfnResourceJson {
   readonly Properties?: Record<string, unknown>;
 }
 
+/** The template's resources of one type by logical id: `Template.findResources`, whose values are `any`, typed. */
+export function resourcesOfType(template: Template, type: string): Record<string, CfnResourceJson> {
+  return template.findResources(type) as Record<string, CfnResourceJson>;
+}
+
 /** One IAM policy statement as rendered in a template. */
 export interface StatementJson {
   readonly Sid?: string;
@@ -77,6 +82,11 @@ export interface StatementJson {
   readonly Action: string | string[];
   readonly Resource?: unknown;
   readonly Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** The statements of a resource policy (a bucket's, a queue's): its `PolicyDocument.Statement`. */
+export function policyDocumentStatements(resource: CfnResourceJson): StatementJson[] {
+  return (resource.Properties?.PolicyDocument as { Statement: StatementJson[] }).Statement;
 }
 
 /** Every identity-policy statement in the template (AWS::IAM::Policy and inline role policies), with its logical id. */
@@ -132,7 +142,7 @@ export function flat(value: unknown): string {
     const [delimiter, parts] = node['Fn::Join'] as [string, unknown[]];
     return parts.map(flat).join(delimiter);
   }
-  if (node.Ref !== undefined) return `\${${String(node.Ref)}}`;
+  if (typeof node.Ref === 'string') return `\${${node.Ref}}`;
   if (Array.isArray(node['Fn::GetAtt'])) return `\${${(node['Fn::GetAtt'] as string[]).join('.')}}`;
   return JSON.stringify(value);
 }

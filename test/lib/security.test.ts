@@ -17,6 +17,7 @@ import {
   fastApp,
   identityStatements,
   resourcesOf,
+  resourcesOfType,
   synthMlopsStack,
 } from './helpers';
 
@@ -98,8 +99,8 @@ describe('IAM identity policies', () => {
   });
 
   it('attach no AWS managed policies', () => {
-    for (const role of Object.values(template.findResources('AWS::IAM::Role'))) {
-      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const role of Object.values(resourcesOfType(template, 'AWS::IAM::Role'))) {
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
     }
   });
 });

@@ -8,6 +8,7 @@ import { RECONCILER_ENV } from '../../lambdas/reconciler/settings';
 import { ENV } from '../../lambdas/shared/environment';
 import { ServerlessMlopsStack } from '../../lib/serverless-mlops-stack';
 import { cleanupOutdirs, fastApp, synthMlopsStack, type CfnResourceJson } from './helpers';
+import { stringMatching } from '../support/matchers';
 
 afterAll(cleanupOutdirs);
 
@@ -55,10 +56,10 @@ describe('ServerlessMlopsStack with defaults', () => {
       expect(Object.keys(variables).sort()).toEqual([...expected, ...own].sort());
       expect(variables).toMatchObject({
         [ENV.resourcePrefix]: 'mlops',
-        [ENV.dataBucket]: { Ref: expect.stringMatching('^DataBucket') },
-        [ENV.registryTable]: { Ref: expect.stringMatching('^RegistryTable') },
-        [ENV.sageMakerRoleArn]: { 'Fn::GetAtt': [expect.stringMatching('^SageMakerExecutionRole'), 'Arn'] },
-        [ENV.notificationTopicArn]: { Ref: expect.stringMatching('^NotificationsTopic') },
+        [ENV.dataBucket]: { Ref: stringMatching('^DataBucket') },
+        [ENV.registryTable]: { Ref: stringMatching('^RegistryTable') },
+        [ENV.sageMakerRoleArn]: { 'Fn::GetAtt': [stringMatching('^SageMakerExecutionRole'), 'Arn'] },
+        [ENV.notificationTopicArn]: { Ref: stringMatching('^NotificationsTopic') },
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_METRICS_NAMESPACE: 'ServerlessMlops',
         POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -78,7 +79,7 @@ describe('ServerlessMlopsStack with defaults', () => {
   it('retains log groups for one month, one per function, passed to the function', () => {
     template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 6);
     for (const fn of Object.values(functions(template))) {
-      expect(fn.Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/LogGroup/) } });
+      expect(fn.Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: stringMatching(/LogGroup/) } });
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cloudEvent, eventTime, LOCAL_ACCOUNT, LOCAL_REGION, localTime } from '../../local/contracts';
 import scheduleSample from '../fixtures/events/aws-samples/eventbridge-scheduled-event.json';
 import s3Sample from '../fixtures/events/aws-samples/s3-object-created.json';
+import { stringMatching } from '../support/matchers';
 
 /** The `time` of AWS's sample events (all but the endpoint sample's, which is epoch milliseconds). */
 const EVENTBRIDGE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -36,7 +37,7 @@ describe('cloudEvent', () => {
     const event = cloudEvent({ ...parts, time: new Date(Date.UTC(2026, 0, 1, 12, 0, 0, 345)) });
     expect(event).toEqual({
       version: '0',
-      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      id: stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
       'detail-type': 'Object Created',
       source: 'aws.s3',
       account: LOCAL_ACCOUNT,

@@ -23,6 +23,7 @@ import {
   summarize,
 } from '../../local/dead-letters';
 import { LocalEventBus, type BacklogEntry, type BusLogger, type DeadLetter } from '../../local/event-bus';
+import { recording } from '../support/bus-targets';
 
 const silent: BusLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -151,7 +152,7 @@ describe('dead letters', () => {
     const bus = newBus({ backlogFile: join(dir, BACKLOG_FILE), deadLetterFile: join(dir, DEAD_LETTER_FILE) });
     const seen: string[] = [];
     for (const rule of ['mlops-dataset-created', 'mlops-training-events', 'mlops-alarm-events']) {
-      bus.addRule({ name: rule, pattern: {}, target: async (e) => void seen.push(`${rule}:${e.id}`) });
+      bus.addRule({ name: rule, pattern: {}, target: recording((e) => seen.push(`${rule}:${e.id}`)) });
     }
     expect(bus.open().restored).toBe(2);
     await bus.drain();
@@ -166,9 +167,9 @@ describe('dead letters', () => {
     bus.addRule({
       name: 'mlops-dataset-created',
       pattern: { source: ['nothing'] },
-      target: async (e) => void seen.push(e.id),
+      target: recording((e) => seen.push(e.id)),
     });
-    bus.addRule({ name: 'mlops-training-events', pattern: {}, target: async (e) => void seen.push(e.id) });
+    bus.addRule({ name: 'mlops-training-events', pattern: {}, target: recording((e) => seen.push(e.id)) });
     const routes = new DeadLetterRoutes(file, bus);
 
     expect(routes.redrive('{"rule":')).toEqual({ status: 400, body: { error: 'the body is not JSON' } });
@@ -193,9 +194,7 @@ describe('dead letters', () => {
       name: 'mlops-alarm-events',
       pattern: { source: ['nothing'] },
       retryAttempts: 0,
-      target: async () => {
-        throw new Error('still down');
-      },
+      target: () => Promise.reject(new Error('still down')),
     });
     expect(routes.redrive('{"id":"alarm-1"}').body).toMatchObject({ redriven: [{ id: 'alarm-1' }], left: 1 });
     await bus.drain();
@@ -247,7 +246,7 @@ describe('dead letters', () => {
       const token = newControlToken();
       const bus = newBus({ deadLetterFile: join(dir, DEAD_LETTER_FILE) });
       const seen: string[] = [];
-      bus.addRule({ name: 'mlops-training-events', pattern: {}, target: async (e) => void seen.push(e.id) });
+      bus.addRule({ name: 'mlops-training-events', pattern: {}, target: recording((e) => seen.push(e.id)) });
       const routes = new DeadLetterRoutes(join(dir, DEAD_LETTER_FILE), bus);
       // The route as the control API serves it (local/control-server.ts: token, then the route).
       const server: Server = createServer((request, response) => {

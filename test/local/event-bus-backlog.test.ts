@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { localTime, type CloudEvent } from '../../local/contracts';
 import { LocalEventBus, type BacklogEntry, type BusLogger } from '../../local/event-bus';
+import { recording } from '../support/bus-targets';
+import { stringMatching } from '../support/matchers';
 
 const silent: BusLogger = { info: () => {}, warn: () => {}, error: () => {} };
 const fast = localTime(1000);
@@ -70,9 +72,7 @@ describe('LocalEventBus backlog across a restart', () => {
     first.addRule({
       name: 'b',
       pattern: { detail: { failing: [true] } },
-      target: async () => {
-        throw new Error('down');
-      },
+      target: () => Promise.reject(new Error('down')),
     });
     first.publish(event('e1'));
     first.publish(event('e2'));
@@ -105,15 +105,15 @@ describe('LocalEventBus backlog across a restart', () => {
     second.addRule({
       name: 'a',
       pattern: { source: ['test.source'] },
-      target: async (e) => void delivered.push(`a:${e.id}`),
+      target: recording((e) => delivered.push(`a:${e.id}`)),
     });
     second.addRule({
       name: 'b',
       pattern: { detail: { failing: [true] } },
       retryAttempts: 2,
-      target: async (e) => {
+      target: (e) => {
         attemptsOfB.push(1);
-        throw new Error(`still down (${e.id})`);
+        return Promise.reject(new Error(`still down (${e.id})`));
       },
     });
     expect(second.open()).toEqual({ restored: 3, orphaned: 0, released: 0 });
@@ -168,7 +168,7 @@ describe('LocalEventBus backlog across a restart', () => {
     bus.addRule({
       name: 'r',
       pattern: { source: ['test.source'] },
-      target: async (e) => void order.push(e.id),
+      target: recording((e) => order.push(e.id)),
     });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(order).toEqual([]); // held until open
@@ -176,7 +176,7 @@ describe('LocalEventBus backlog across a restart', () => {
     await bus.drain();
     expect(order).toEqual(['saved', 'early']);
     expect(lines(paths.deadLetterFile)).toEqual([
-      expect.objectContaining({ rule: 'gone', attempts: 2, error: expect.stringMatching(/no rule "gone"/) }),
+      expect.objectContaining({ rule: 'gone', attempts: 2, error: stringMatching(/no rule "gone"/) }),
     ]);
     expect(bus.deliveries()).toMatchObject({ held: 0 });
   });
@@ -196,7 +196,7 @@ describe('LocalEventBus backlog across a restart', () => {
   it('without a backlog file, close dead-letters as before; deliverTo queues one event for one rule', async () => {
     const bus = newBus();
     const seen: string[] = [];
-    bus.addRule({ name: 'r', pattern: { source: ['nothing'] }, target: async (e) => void seen.push(e.id) });
+    bus.addRule({ name: 'r', pattern: { source: ['nothing'] }, target: recording((e) => seen.push(e.id)) });
     expect(bus.deliverTo('r', event('redriven'), 5)).toBe(true); // the pattern is not asked again
     expect(bus.deliverTo('missing', event('x'))).toBe(false);
     await bus.drain();

@@ -14,6 +14,7 @@ import {
   type BusLogger,
   type EventPattern,
 } from '../../local/event-bus';
+import { recording } from '../support/bus-targets';
 
 const silent: BusLogger = { info: () => {}, warn: () => {}, error: () => {} };
 // 1 simulated second = 1 real ms: the first retry waits 1 ms, the third 4 ms.
@@ -171,14 +172,14 @@ describe('LocalEventBus', () => {
     bus.addRule({
       name: 'a',
       pattern: { source: ['test.source'] },
-      target: async (e) => void received.a?.push(e),
+      target: recording((e) => received.a?.push(e)),
     });
     bus.addRule({
       name: 'b',
       pattern: { detail: { n: [{ numeric: ['>', 1] }] } },
-      target: async (e) => void received.b?.push(e),
+      target: recording((e) => received.b?.push(e)),
     });
-    bus.addRule({ name: 'c', pattern: { source: ['other'] }, target: async (e) => void received.c?.push(e) });
+    bus.addRule({ name: 'c', pattern: { source: ['other'] }, target: recording((e) => received.c?.push(e)) });
     const published = event({ n: 2 });
 
     bus.publish(published);
@@ -211,9 +212,9 @@ describe('LocalEventBus', () => {
       name: 'flaky',
       pattern: {},
       retryAttempts: 3,
-      target: async () => {
+      target: () => {
         attempts++;
-        if (attempts < 4) throw new Error('not yet');
+        return attempts < 4 ? Promise.reject(new Error('not yet')) : Promise.resolve();
       },
     });
     bus.publish(event({}));
@@ -236,7 +237,7 @@ describe('LocalEventBus', () => {
   it('loses the next events of a rule when told to (an injected fault), then delivers again', async () => {
     const bus = newBus();
     const received: unknown[] = [];
-    bus.addRule({ name: 'a', pattern: {}, target: async (e) => void received.push(e.detail) });
+    bus.addRule({ name: 'a', pattern: {}, target: recording((e) => received.push(e.detail)) });
     bus.addRule({ name: 'b', pattern: {}, target: async () => {} });
     bus.loseNext('a', 2);
     for (const n of [1, 2, 3]) bus.publish(event({ n }));
@@ -264,9 +265,9 @@ describe('LocalEventBus', () => {
       name: 'broken',
       pattern: { source: ['test.source'] },
       retryAttempts: 2,
-      target: async () => {
+      target: () => {
         calls++;
-        throw new TypeError(`boom ${calls}`);
+        return Promise.reject(new TypeError(`boom ${calls}`));
       },
     });
     const published = event({ n: 1 }, { id: 'dead-1' });
@@ -276,7 +277,7 @@ describe('LocalEventBus', () => {
     expect(calls).toBe(3); // first attempt + 2 retries
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(1);
-    const letter = JSON.parse(lines[0] as string);
+    const letter: unknown = JSON.parse(lines[0] as string);
     expect(letter).toMatchObject({
       rule: 'broken',
       event: published,
@@ -331,20 +332,21 @@ describe('LocalEventBus', () => {
     bus.addRule({
       name: 'first',
       pattern: { 'detail-type': ['Step 1'] },
-      target: async (e) => {
+      target: recording((e) => {
         seen.push(e['detail-type']);
         bus.publish(event({}, { 'detail-type': 'Step 2' }));
-      },
+      }),
     });
     bus.addRule({
       name: 'second',
       pattern: { 'detail-type': ['Step 2'] },
-      target: async (e) => {
+      target: (e) => {
         if (failOnce) {
           failOnce = false;
-          throw new Error('transient');
+          return Promise.reject(new Error('transient'));
         }
         seen.push(e['detail-type']);
+        return Promise.resolve();
       },
     });
     await bus.drain(); // idle bus: resolves at once
@@ -371,9 +373,7 @@ describe('LocalEventBus', () => {
     bus.addRule({
       name: 'slow',
       pattern: {},
-      target: async () => {
-        throw new Error('down');
-      },
+      target: () => Promise.reject(new Error('down')),
     });
     bus.publish(event({}));
     await new Promise((resolve) => setTimeout(resolve, 5));

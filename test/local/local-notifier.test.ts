@@ -31,7 +31,7 @@ describe('LocalNotifier', () => {
     const lines = readFileSync(file, 'utf8')
       .trimEnd()
       .split('\n')
-      .map((line) => JSON.parse(line));
+      .map((line): unknown => JSON.parse(line));
     expect(lines).toEqual([
       { time: '2025-06-03T11:05:10.000Z', ...opened },
       { time: '2025-06-03T11:09:00.000Z', ...resolved },

@@ -18,6 +18,7 @@ import {
   SageMakerEndpointService,
 } from '../../../adapters/aws/sagemaker-endpoint-service';
 import type { EndpointConfigSpec, RolloutPolicy } from '../../../core/ports/endpoint-service';
+import { stringContaining, stringMatching } from '../../support/matchers';
 
 const ROLE = 'arn:aws:iam::123456789012:role/mlops-hosting';
 const sagemaker = mockClient(SageMakerClient);
@@ -124,7 +125,7 @@ describe('ensureModel', () => {
       );
     await expect(service.ensureModel(model)).rejects.toMatchObject({
       name: 'EndpointRequestRejected',
-      message: expect.stringMatching(
+      message: stringMatching(
         /^SageMaker refused CreateModel mlops-churn-v3: ValidationException: Could not access model data/,
       ),
       cause: { name: 'ValidationException' },
@@ -465,7 +466,7 @@ describe('refusals for good and transient errors', () => {
     );
     expect(thrown).toMatchObject({
       name: 'EndpointRequestRejected',
-      message: expect.stringContaining(`SageMaker refused ${operation} `),
+      message: stringContaining(`SageMaker refused ${operation} `),
       cause: error,
     });
     // The service's code and message are what a person reads in the registry.
@@ -531,7 +532,7 @@ describe('refusals for good and transient errors', () => {
       ),
     ).rejects.toMatchObject({
       name: 'EndpointRequestRejected',
-      message: expect.stringMatching(
+      message: stringMatching(
         /UpdateEndpoint mlops-churn.*'canary' needs deployment.initialInstanceCount >= 2/,
       ),
     });
@@ -541,7 +542,7 @@ describe('refusals for good and transient errors', () => {
   it('an endpoint config SageMaker would refuse is refused without being sent', async () => {
     await expect(service.ensureEndpointConfig(configSpec({ capturePercent: 101 }))).rejects.toMatchObject({
       name: 'EndpointRequestRejected',
-      message: expect.stringContaining('capturePercent must be an integer from 0 to 100'),
+      message: stringContaining('capturePercent must be an integer from 0 to 100'),
     });
     expect(sagemaker).not.toHaveReceivedCommand(CreateEndpointConfigCommand);
   });

@@ -15,7 +15,7 @@ import {
   versionIn,
 } from '../../support/registry-store-contract-fixtures';
 
-registryStoreContract('MemoryRegistryStore', async () => ({ store: new MemoryRegistryStore() }));
+registryStoreContract('MemoryRegistryStore', () => Promise.resolve({ store: new MemoryRegistryStore() }));
 
 describe('MemoryRegistryStore.failNext', () => {
   it('fails the next call of a method with a DYNAMODB_ERROR before writing, then works again', async () => {

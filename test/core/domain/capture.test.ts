@@ -42,6 +42,26 @@ describe('parseCaptureLine', () => {
     });
   });
 
+  it('reads quoted CSV fields with the CSV tokenizer: a quoted comma stays in its field', () => {
+    const event = parseCaptureLine(
+      line(
+        { data: '1,"red, dark",3\n"4","say ""hi""",""\n', encoding: 'CSV' },
+        { data: '"0.25"\n0.75', encoding: 'CSV' },
+      ),
+    );
+    expect(event.inputs).toEqual([
+      ['1', 'red, dark', '3'],
+      ['4', 'say "hi"', null],
+    ]);
+    expect(event.predictions).toEqual([0.25, 0.75]);
+  });
+
+  it('refuses a malformed CSV payload, naming the payload and the line', () => {
+    expect(() =>
+      parseCaptureLine(line({ data: '1,2\n3,"open', encoding: 'CSV' }, { data: '1', encoding: 'CSV' })),
+    ).toThrow(/^endpointInput: line 2: a quoted field is not closed/);
+  });
+
   it('reads JSON instances (rows, {features}, objects by feature name) and JSON predictions', () => {
     const json = (data: unknown) => ({
       data: JSON.stringify(data),

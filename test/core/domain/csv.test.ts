@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CsvSyntaxError,
   formatCsvField,
+  parseCsv,
   readCsvRecords,
   type CsvReadOptions,
   type CsvRecord,
@@ -271,6 +272,26 @@ describe('readCsvRecords: chunk boundaries', () => {
       fromChunks([new Uint8Array(0), bytes('a,'), '', new Uint8Array(0), bytes('b\n')]),
     );
     expect(records).toEqual([{ line: 1, fields: ['a', 'b'] }]);
+  });
+});
+
+describe('parseCsv: the same tokenizer on text held in memory', () => {
+  it('gives the records the stream reader gives, on every tricky construct', async () => {
+    const input =
+      '\uFEFFid,name,note\r\n1,"Zoë, the ""best""",ok\r\n\r\n2,"multi\r\nline\nfield",€\r\n3,😀,\r\n4,"",""""\r\n5,東京,"a,b"\r\n6,x,y';
+    // A string keeps its byte-order mark (only the byte decoder strips it): compare without it.
+    expect(parseCsv(input.slice(1))).toEqual(await readAll(fromChunks([bytes(input)])));
+  });
+
+  it('splits a quoted comma as one field', () => {
+    expect(parseCsv('1,"a,b",3\n')).toEqual([{ line: 1, fields: ['1', 'a,b', '3'] }]);
+  });
+
+  it('throws the same errors, naming the line', () => {
+    expect(() => parseCsv('a\nb"c\n')).toThrow(CsvSyntaxError);
+    expect(() => parseCsv('a\nb"c\n')).toThrow(/^line 2: a quote/);
+    expect(() => parseCsv('a\n"open')).toThrow(/^line 2: a quoted field is not closed/);
+    expect(() => parseCsv('abcdef', { maxFieldLength: 5 })).toThrow(/longer than 5 characters/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaultModelConfig,
+  mergeModelConfig,
   modelConfigSchema,
   parseModelConfig,
   PROBLEM_DEFAULTS,
@@ -320,6 +321,39 @@ describe('parseModelConfig: problems name the field', () => {
     expect(
       parsed({ monitoring: { evaluationPeriods: 3, datapointsToAlarm: 3 } }).monitoring.datapointsToAlarm,
     ).toBe(3);
+  });
+});
+
+describe('mergeModelConfig', () => {
+  it('merges objects recursively and replaces everything else, leaving its inputs alone', () => {
+    const defaults = {
+      labelColumn: 'label',
+      training: { instanceType: 'ml.m5.large', spot: false },
+      tags: ['a'],
+    };
+    const file = { training: { spot: true }, tags: ['b'] };
+    expect(mergeModelConfig(defaults, file)).toEqual({
+      labelColumn: 'label',
+      training: { instanceType: 'ml.m5.large', spot: true },
+      tags: ['b'],
+    });
+    expect(defaults.training.spot).toBe(false);
+  });
+
+  it('replaces the algorithm block whole (its fields depend on its type)', () => {
+    expect(
+      mergeModelConfig(
+        { algorithm: { type: 'xgboost', version: '1.5-1' } },
+        { algorithm: { type: 'image', imageUri: IMAGE } },
+      ),
+    ).toEqual({ algorithm: { type: 'image', imageUri: IMAGE } });
+  });
+
+  it('lets the file replace an object with a value and the reverse', () => {
+    expect(mergeModelConfig({ a: { b: 1 }, c: 1 }, { a: null, c: { d: 2 } })).toEqual({
+      a: null,
+      c: { d: 2 },
+    });
   });
 });
 

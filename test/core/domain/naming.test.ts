@@ -4,6 +4,7 @@ import {
   artifactPrefix,
   assertModelName,
   capturePrefix,
+  decodeEventKey,
   MODEL_NAME_PATTERN,
   modelConfigKey,
   modelNameProblem,
@@ -165,6 +166,16 @@ describe('parseDatasetKey', () => {
     `datasets/${'a'.repeat(41)}/x.csv`,
   ])('refuses %j for its invalid model name', (key) => {
     expect(rejectionOf(() => parseDatasetKey(key)).code).toBe('INVALID_MODEL_NAME');
+  });
+});
+
+describe('decodeEventKey', () => {
+  it('decodes keys as S3 event notifications encode them', () => {
+    expect(decodeEventKey('datasets/churn/a+b%2Bc%C3%A9.csv')).toBe('datasets/churn/a b+cé.csv');
+  });
+
+  it('returns a key that does not decode as it is', () => {
+    expect(decodeEventKey('datasets/churn/100%.csv')).toBe('datasets/churn/100%.csv');
   });
 });
 

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET_PREFIXES } from '../../../core/domain/naming';
 import { DataBucket } from '../../../lib/constructs/data-bucket';
-import { cleanupOutdirs, constructTestStack } from '../helpers';
+import { cleanupOutdirs, constructTestStack, policyDocumentStatements, resourcesOfType } from '../helpers';
 
 afterAll(cleanupOutdirs);
 
@@ -86,13 +86,10 @@ describe('DataBucket', () => {
   });
 
   it('denies plain HTTP and old TLS on both buckets', () => {
-    const policies = template.findResources('AWS::S3::BucketPolicy');
+    const policies = resourcesOfType(template, 'AWS::S3::BucketPolicy');
     expect(Object.keys(policies)).toHaveLength(2);
     for (const policy of Object.values(policies)) {
-      const statements = policy.Properties.PolicyDocument.Statement as {
-        Effect: string;
-        Condition?: Record<string, unknown>;
-      }[];
+      const statements = policyDocumentStatements(policy);
       expect(statements).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
       );

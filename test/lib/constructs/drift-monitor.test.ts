@@ -16,6 +16,7 @@ import {
   synthMlopsStack,
   type CfnResourceJson,
 } from '../helpers';
+import { objectContaining } from '../../support/matchers';
 
 afterAll(cleanupOutdirs);
 
@@ -58,7 +59,7 @@ describe('DriftMonitor in the stack', () => {
       Timeout: 300,
       MemorySize: 1024,
       TracingConfig: { Mode: 'Active' },
-      Environment: { Variables: expect.objectContaining({ POWERTOOLS_SERVICE_NAME: 'monitor' }) },
+      Environment: { Variables: objectContaining({ POWERTOOLS_SERVICE_NAME: 'monitor' }) },
     });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: Match.stringLikeRegexp('^DriftMonitorHandlerFunction') },

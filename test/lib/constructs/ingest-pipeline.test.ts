@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cleanupOutdirs,
   grants,
+  policyDocumentStatements,
   resourcesGranted,
+  resourcesOfType,
   roleStatements,
   synthMlopsStack,
   type StatementJson,
@@ -60,10 +62,10 @@ describe('IngestPipeline', () => {
       RedrivePolicy: Match.absent(),
     });
     // enforceSSL on every queue of the stack (one policy per queue; the count follows the stack).
-    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+    const policies = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'));
     expect(policies).toHaveLength(Object.keys(template.findResources('AWS::SQS::Queue')).length);
     for (const policy of policies) {
-      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect(policyDocumentStatements(policy)).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
       );
     }

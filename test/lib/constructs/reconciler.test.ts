@@ -24,6 +24,7 @@ import {
   synthMlopsStack,
   type CfnResourceJson,
 } from '../helpers';
+import { anything, objectContaining, stringMatching } from '../../support/matchers';
 
 afterAll(cleanupOutdirs);
 
@@ -62,17 +63,17 @@ describe('Reconciler in the stack', () => {
       Timeout: 300,
       TracingConfig: { Mode: 'Active' },
       Environment: {
-        Variables: expect.objectContaining({
+        Variables: objectContaining({
           POWERTOOLS_SERVICE_NAME: 'reconciler',
-          INGEST_QUEUE_URL: { Ref: expect.stringMatching(/^IngestQueue/) },
+          INGEST_QUEUE_URL: { Ref: stringMatching(/^IngestQueue/) },
           TRAINING_EVENTS_FUNCTION_ARN: {
-            'Fn::GetAtt': [expect.stringMatching(/^TrainingEventsHandlerFunction/), 'Arn'],
+            'Fn::GetAtt': [stringMatching(/^TrainingEventsHandlerFunction/), 'Arn'],
           },
           ENDPOINT_EVENTS_FUNCTION_ARN: {
-            'Fn::GetAtt': [expect.stringMatching(/^EndpointEventsHandlerFunction/), 'Arn'],
+            'Fn::GetAtt': [stringMatching(/^EndpointEventsHandlerFunction/), 'Arn'],
           },
-          DATA_BUCKET: expect.anything(),
-          REGISTRY_TABLE: expect.anything(),
+          DATA_BUCKET: anything(),
+          REGISTRY_TABLE: anything(),
         }),
       },
     });

@@ -11,6 +11,8 @@ import {
 import { EndpointRequestRejected, type RolloutPolicy } from '../../../core/ports/endpoint-service';
 import { localTime, type CloudEvent, type LoadedModel, type MetricDatum } from '../../../local/contracts';
 import fixture from '../../fixtures/events/sagemaker-endpoint-state-change.json';
+import type { CaptureLine } from '../../../local/inference/data-capture';
+import { stringMatching } from '../../support/matchers';
 import { startS3Server, type S3TestServer } from '../../support/s3-server';
 
 /** Fake models, chosen by the artifact's bytes. */
@@ -24,11 +26,11 @@ const MODELS: Record<string, LoadedModel> = {
     },
   },
 };
-const loadModel = async (bytes: Uint8Array): Promise<LoadedModel> => {
+const loadModel = (bytes: Uint8Array): Promise<LoadedModel> => {
   const kind = Buffer.from(bytes).toString('utf8');
   const model = MODELS[kind];
-  if (!model) throw new Error(`not a model archive (${kind})`);
-  return model;
+  if (!model) return Promise.reject(new Error(`not a model archive (${kind})`));
+  return Promise.resolve(model);
 };
 
 let s3: S3TestServer;
@@ -201,7 +203,10 @@ describe('LocalEndpointService: create', () => {
     // Idempotent by name.
     await h.svc.createEndpoint('mlops-churn', config, {});
     expect(statuses(h.events)).toEqual(['CREATING', 'IN_SERVICE']);
-    const saved = JSON.parse(await readFile(join(h.root, 'state.json'), 'utf8'));
+    const saved = JSON.parse(await readFile(join(h.root, 'state.json'), 'utf8')) as {
+      endpoints: Record<string, unknown>;
+      models: Record<string, unknown>;
+    };
     expect(saved.endpoints['mlops-churn']).toMatchObject({
       status: 'InService',
       port: Number(new URL(url).port),
@@ -242,7 +247,7 @@ describe('LocalEndpointService: create', () => {
     const lines = (await objects.readText(s3.bucket, listed[0]!.key))!
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line));
+      .map((line) => JSON.parse(line) as CaptureLine);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
       captureData: {
@@ -251,8 +256,8 @@ describe('LocalEndpointService: create', () => {
       },
       eventVersion: '0',
     });
-    expect(lines[1].captureData.endpointOutput.data).toBe('0');
-    expect(lines[0].eventMetadata.eventId).not.toBe(lines[1].eventMetadata.eventId);
+    expect(lines[1]!.captureData.endpointOutput.data).toBe('0');
+    expect(lines[0]!.eventMetadata.eventId).not.toBe(lines[1]!.eventMetadata.eventId);
   });
 
   it('fails with a SageMaker-like reason when the artifact is missing or cannot be loaded', async () => {
@@ -300,7 +305,7 @@ describe('LocalEndpointService: create', () => {
     const h = await harness();
     await expect(h.svc.createEndpoint('ep-x', 'nope', {})).rejects.toMatchObject({
       name: 'EndpointRequestRejected',
-      message: expect.stringMatching(/Could not find endpoint configuration/),
+      message: stringMatching(/Could not find endpoint configuration/),
     });
     await expect(h.svc.createEndpoint('ep-x', 'nope', {})).rejects.toBeInstanceOf(EndpointRequestRejected);
   });

@@ -179,7 +179,9 @@ describe('LocalAlarmEvaluator with the alarms of buildModelAlarmRequests', () =>
     expect(changes[0]?.reason).toMatch(
       /^Thresholds Crossed: 3 out of the last 5 datapoints \[400000\.0 \(.*\), 400000\.0 .*\] were greater than the upper thresholds \[[\d.]+, [\d.]+, [\d.]+\] \(minimum 3 datapoints for OK -> ALARM transition\)\.$/,
     );
-    const reasonData = JSON.parse(evaluator.describe(spec.names.latency)?.reasonData ?? '{}');
+    const reasonData = JSON.parse(evaluator.describe(spec.names.latency)?.reasonData ?? '{}') as {
+      recentUpperThresholds: number[];
+    };
     expect(reasonData.recentUpperThresholds).toHaveLength(5);
     expect(reasonData.recentUpperThresholds[0]).toBeLessThan(25_000); // learnt from the ~20 ms history
     expect(state(spec.names.errorRate)).toBe('OK');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT } from '../../../local/contracts';
 import { alarmStateChangeEvent } from '../../../local/metrics/alarm-event';
 import fixture from '../../fixtures/events/cloudwatch-alarm-state-change.json';
+import { anyString } from '../../support/matchers';
 
 const side = (state: typeof fixture.detail.state) => ({
   value: state.value as 'OK' | 'ALARM',
@@ -34,7 +35,7 @@ describe('alarmStateChangeEvent', () => {
     );
     expect(event).toEqual({
       ...fixture,
-      id: expect.any(String),
+      id: anyString(),
       account: LOCAL_ACCOUNT,
       resources: [`arn:aws:cloudwatch:us-east-1:${LOCAL_ACCOUNT}:alarm:mlops-churn-error-rate`],
     });

@@ -67,7 +67,7 @@ describe('state reasons', () => {
         new Date('2025-06-03T11:05:09.412Z'),
         Date.parse('2025-06-03T11:04:00Z'),
       ),
-    );
+    ) as { evaluatedDatapoints: unknown };
     expect(data).toMatchObject(JSON.parse(fixture.detail.state.reasonData));
     expect(data.evaluatedDatapoints).toEqual([{ timestamp: '2025-06-03T11:04:00.000+0000', value: 0.125 }]);
   });

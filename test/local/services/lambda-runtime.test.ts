@@ -16,10 +16,12 @@ async function loadPowertools() {
   const disabled = process.env.POWERTOOLS_METRICS_DISABLED;
   delete process.env.POWERTOOLS_METRICS_DISABLED;
   try {
-    return await loadHandlerModules(async () => ({
-      logger: new Logger({ serviceName: 'ingest', logLevel: 'INFO' }),
-      metrics: new Metrics({ namespace: 'ServerlessMlops', serviceName: 'ingest' }),
-    }));
+    return await loadHandlerModules(() =>
+      Promise.resolve({
+        logger: new Logger({ serviceName: 'ingest', logLevel: 'INFO' }),
+        metrics: new Metrics({ namespace: 'ServerlessMlops', serviceName: 'ingest' }),
+      }),
+    );
   } finally {
     process.env.POWERTOOLS_METRICS_DISABLED = disabled;
   }
@@ -49,10 +51,11 @@ describe('the handlers’ Powertools output', () => {
     const { lines, data, output } = recorder();
     releases.push(captureHandlerOutput(output));
 
-    await invoke('mlops-local-ingest', async () => {
+    await invoke('mlops-local-ingest', () => {
       logger.info('ingest outcome', { kind: 'accepted' });
       metrics.addMetric('DatasetsAccepted', MetricUnit.Count, 1);
       metrics.publishStoredMetrics();
+      return Promise.resolve();
     });
     logger.warn('outside any invocation');
 
@@ -122,12 +125,13 @@ describe('the handlers’ Powertools output', () => {
     const globalConsole = globalThis.console;
     const before = { dev: process.env.POWERTOOLS_DEV, disabled: process.env.POWERTOOLS_METRICS_DISABLED };
     let during: { console: Console; dev?: string; disabled?: string } | undefined;
-    await loadHandlerModules(async () => {
+    await loadHandlerModules(() => {
       during = {
         console: globalThis.console,
         dev: process.env.POWERTOOLS_DEV,
         disabled: process.env.POWERTOOLS_METRICS_DISABLED,
       };
+      return Promise.resolve();
     });
     expect(during).toMatchObject({ dev: 'true', disabled: before.disabled });
     expect(during?.console).not.toBe(globalConsole);

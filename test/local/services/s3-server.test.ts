@@ -89,7 +89,7 @@ describe('local S3 (s3rver)', () => {
     const chunk = Buffer.alloc(1024 * 1024);
     for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) % 251;
     const hash = createHash('md5');
-    async function* body() {
+    function* body() {
       for (let sent = 0; sent < size; sent += chunk.length) {
         hash.update(chunk);
         yield chunk;

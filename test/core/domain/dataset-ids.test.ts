@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseDatasetKey } from '../../../core/domain/naming';
-import { datasetIdOf, rejectedKeyRecordOf } from '../../../core/use-cases/ingest-dataset';
+import { datasetIdOf, rejectedKeyRecordOf } from '../../../core/domain/dataset-ids';
 
 /** 5,000 uploads over 20 keys, each with its own event sequencer (as S3 gives every PUT). */
 const uploads = Array.from({ length: 5000 }, (_, i) => ({
