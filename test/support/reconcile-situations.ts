@@ -1,9 +1,10 @@
 /**
  * The traces a lost event leaves, set up through the real handlers on a {@link PipelineHarness}:
  * the situations the reconciler repairs (core/use-cases/reconcile.ts). Where this stands: test
- * infrastructure shared by the use case's tests (test/core/use-cases/reconcile.test.ts) and the
- * reconciler's contract scenario (test/contracts/support/reconciler-scenario.ts), so that both
- * build the same situations the same way.
+ * infrastructure shared by the repairs through the handlers (test/lambdas/reconciler/repairs.test.ts)
+ * and the reconciler's contract scenario (test/contracts/support/reconciler-scenario.ts), so that
+ * both build the same situations the same way. The use case's unit tests
+ * (test/core/use-cases/reconcile.test.ts) build the same situations on in-memory parts.
  *
  * Each helper checks that the situation really is what it says and throws otherwise: a test built
  * on one cannot pass on a setup that silently did something else.

@@ -2,100 +2,107 @@
  * DeployVersion when the hosting service refuses a call for good: the version ends DEPLOY_FAILED
  * with the refusal as its reason, the rollout lock (the model's challenger) is released, a
  * notification goes out and the next approved version rolls out; a transient error is rethrown
- * with the lock kept, so that the retried event sends the call again. On an in-memory registry
- * that applies transitions conditionally and keeps their notifications in an outbox, as the
- * DynamoDB store does.
+ * with the lock kept, so that the retried event sends the call again. On the in-memory registry
+ * (adapters/memory/memory-registry-store.ts: the DynamoDB store's conditional writes and outbox),
+ * seeded through the port's own methods.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { MemoryRegistryStore } from '../../../adapters/memory/memory-registry-store';
 import { parseModelConfig, type ModelConfig } from '../../../core/domain/model-config';
 import { ResourceNames } from '../../../core/domain/naming';
-import type { AuditEvent, ModelRecord, VersionRecord, VersionStatus } from '../../../core/domain/registry';
+import type { VersionStatus } from '../../../core/domain/registry';
 import {
   EndpointRequestRejected,
   type EndpointDescription,
   type EndpointService,
 } from '../../../core/ports/endpoint-service';
 import { NotificationNotSent, type Notification } from '../../../core/ports/monitoring';
-import type { RegistryStore, TransitionRequest } from '../../../core/ports/registry-store';
 import { silentLog, type MlopsContext } from '../../../core/use-cases/context';
 import { DeployVersion } from '../../../core/use-cases/deploy-version';
 import { NotificationOutbox } from '../../../core/use-cases/notification-outbox';
-import { MemoryOutbox } from '../../support/memory-outbox';
+import { stringContaining } from '../../support/matchers';
 
 const MODEL = 'churn';
 const names = new ResourceNames('mlops');
 const ENDPOINT = names.endpoint(MODEL);
 
+const SEEDED_AT = '2025-06-01T00:00:00Z';
+
 /**
- * The registry methods DeployVersion uses, in memory, every transition conditional on `from` and
- * writing its notification to the outbox only when it applied.
+ * Puts MODEL and `versions` (numbered from 1, each trained from dataset `d<n>` with its artifact)
+ * in the registry through the port's own writes, as the use cases would have made them: a
+ * PRODUCTION version took the rollout lock and was promoted, so it is the champion. Each write
+ * must apply: a seed cannot silently set up something else.
  */
-class MemoryRegistry extends MemoryOutbox {
-  readonly versions = new Map<number, VersionRecord>();
-  readonly audit: AuditEvent[] = [];
-  model: ModelRecord;
-
-  constructor(config: ModelConfig, champion?: number) {
-    super();
-    const at = '2025-06-01T00:00:00Z';
-    this.model = {
+async function seed(
+  store: MemoryRegistryStore,
+  config: ModelConfig,
+  versions: Record<number, 'APPROVED' | 'PRODUCTION'>,
+): Promise<void> {
+  const applied = (what: string, ok: boolean) => {
+    if (!ok) throw new Error(`seed: ${what} did not apply`);
+  };
+  await store.saveModelConfig(MODEL, config, SEEDED_AT);
+  const numbers = Object.keys(versions)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const n of numbers) {
+    const audit = (type: string) => ({
       model: MODEL,
-      config,
-      versionCounter: 0,
-      ...(champion !== undefined ? { champion } : {}),
-      createdAt: at,
-      updatedAt: at,
-    };
-  }
-
-  add(version: number, status: VersionStatus): void {
-    this.versions.set(version, {
-      model: MODEL,
-      version,
-      status,
-      datasetId: `d${version}`,
-      trainingJobName: `mlops-churn-v${version}`,
-      image: 'xgboost',
-      hyperparameters: {},
-      objectiveMetric: 'validation:auc',
-      artifactUri: `s3://data/artifacts/churn/v${version}/model.tar.gz`,
-      createdAt: '2025-06-01T00:00:00Z',
-      updatedAt: '2025-06-01T00:00:00Z',
+      at: SEEDED_AT,
+      eventId: `seed:${type}:${n}`,
+      type,
+      actor: 'seed',
+      version: n,
+      reason: 'seed',
     });
-  }
-
-  status(version: number): VersionStatus | undefined {
-    return this.versions.get(version)?.status;
-  }
-
-  async getModel(): Promise<ModelRecord> {
-    return this.model;
-  }
-  async getVersion(_model: string, version: number): Promise<VersionRecord | undefined> {
-    return this.versions.get(version);
-  }
-  async listVersions(): Promise<VersionRecord[]> {
-    return [...this.versions.values()].sort((a, b) => a.version - b.version);
-  }
-  async transitionVersion(request: TransitionRequest): Promise<boolean> {
-    const version = this.versions.get(request.version);
-    if (!version || !request.from.includes(version.status)) return false;
-    this.versions.set(request.version, { ...version, ...request.set, status: request.to });
-    this.audit.push(request.audit);
-    this.write(request.audit);
-    return true;
-  }
-  async startDeployment(request: TransitionRequest): Promise<boolean> {
-    const { challenger } = this.model;
-    if (challenger !== undefined && challenger !== request.version) return false;
-    if (!(await this.transitionVersion(request))) return false;
-    this.model = { ...this.model, challenger: request.version };
-    return true;
-  }
-  async endFailedDeployment(request: TransitionRequest): Promise<boolean> {
-    if (!(await this.transitionVersion(request))) return false;
-    if (this.model.challenger === request.version) this.model = { ...this.model, challenger: undefined };
-    return true;
+    const { version } = await store.registerDatasetAndVersion({
+      dataset: {
+        model: MODEL,
+        datasetId: `d${n}`,
+        sourceUri: `s3://data/datasets/churn/d${n}.csv`,
+        status: 'ACCEPTED',
+        createdAt: SEEDED_AT,
+      },
+      buildVersion: (v) => ({
+        model: MODEL,
+        version: v,
+        status: 'TRAINING',
+        datasetId: `d${v}`,
+        trainingJobName: `mlops-churn-v${v}`,
+        image: 'xgboost',
+        hyperparameters: {},
+        objectiveMetric: 'validation:auc',
+        artifactUri: `s3://data/artifacts/churn/v${v}/model.tar.gz`,
+        createdAt: SEEDED_AT,
+        updatedAt: SEEDED_AT,
+      }),
+      audit: audit('REGISTERED'),
+    });
+    applied(`v${n} registered`, version?.version === n);
+    const move = (from: VersionStatus, to: VersionStatus) => ({
+      model: MODEL,
+      version: n,
+      from: [from],
+      to,
+      set: { updatedAt: SEEDED_AT },
+      audit: audit(to),
+    });
+    applied(`v${n} TRAINED`, await store.transitionVersion(move('TRAINING', 'TRAINED')));
+    applied(`v${n} APPROVED`, await store.transitionVersion(move('TRAINED', 'APPROVED')));
+    if (versions[n] === 'APPROVED') continue;
+    applied(`v${n} DEPLOYING`, await store.startDeployment(move('APPROVED', 'DEPLOYING')));
+    const champion = (await store.getModel(MODEL))?.champion;
+    applied(
+      `v${n} promoted`,
+      await store.promote({
+        model: MODEL,
+        version: n,
+        ...(champion !== undefined ? { previousChampion: champion } : {}),
+        at: SEEDED_AT,
+        audit: audit('PROMOTED'),
+      }),
+    );
   }
 }
 
@@ -111,33 +118,35 @@ class FakeEndpoints implements EndpointService {
     this.faults.push({ call, error, ...(configName !== undefined ? { configName } : {}) });
   }
 
-  private record(call: Call, configName: string): void {
+  /** Records the call; rejects with its planned fault, if any. */
+  private record(call: Call, configName: string): Promise<void> {
     this.calls.push({ call, configName });
     const i = this.faults.findIndex(
       (f) => f.call === call && (f.configName === undefined || f.configName === configName),
     );
-    if (i >= 0) throw this.faults.splice(i, 1)[0]!.error;
+    return i >= 0 ? Promise.reject(this.faults.splice(i, 1)[0]!.error) : Promise.resolve();
   }
 
-  async ensureModel(spec: { modelName: string }): Promise<void> {
-    this.record('ensureModel', spec.modelName);
+  ensureModel(spec: { modelName: string }): Promise<void> {
+    return this.record('ensureModel', spec.modelName);
   }
-  async ensureEndpointConfig(spec: { configName: string }): Promise<void> {
-    this.record('ensureEndpointConfig', spec.configName);
+  ensureEndpointConfig(spec: { configName: string }): Promise<void> {
+    return this.record('ensureEndpointConfig', spec.configName);
   }
-  async describeEndpoint(): Promise<EndpointDescription | undefined> {
-    return this.endpoint;
+  describeEndpoint(): Promise<EndpointDescription | undefined> {
+    return Promise.resolve(this.endpoint);
   }
   async createEndpoint(endpointName: string, configName: string): Promise<void> {
-    this.record('createEndpoint', configName);
+    await this.record('createEndpoint', configName);
     this.endpoint = { endpointName, status: 'Creating', configName, pendingConfigName: configName };
   }
   async updateEndpoint(_endpointName: string, configName: string): Promise<void> {
-    this.record('updateEndpoint', configName);
+    await this.record('updateEndpoint', configName);
     this.endpoint = { ...this.endpoint!, status: 'Updating', pendingConfigName: configName };
   }
-  async deleteEndpoint(): Promise<void> {
+  deleteEndpoint(): Promise<void> {
     this.endpoint = undefined;
+    return Promise.resolve();
   }
 }
 
@@ -146,7 +155,7 @@ const refused = (operation: string, message: string) =>
 const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
 const configOf = (version: number) => names.endpointConfig(MODEL, version, `d${version}`);
 
-let registry: MemoryRegistry;
+let registry: MemoryRegistryStore;
 let endpoints: FakeEndpoints;
 let notified: Notification[];
 /** Errors the notifier throws at its next calls, in order. */
@@ -154,12 +163,17 @@ let notifyFaults: Error[];
 let deployer: DeployVersion;
 let ctx: MlopsContext;
 
-/** A model whose v1 serves production, with `versions` in the given statuses. */
-function setUp(options: { champion?: number; versions: Record<number, VersionStatus> }): void {
+/** A model with `versions` in the given statuses; `champion` (a PRODUCTION one) serves the endpoint. */
+async function setUp(options: {
+  champion?: number;
+  versions: Record<number, 'APPROVED' | 'PRODUCTION'>;
+}): Promise<void> {
   const parsed = parseModelConfig('{}');
   if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-  registry = new MemoryRegistry(parsed.config, options.champion);
-  for (const [n, status] of Object.entries(options.versions)) registry.add(Number(n), status);
+  registry = new MemoryRegistryStore();
+  await seed(registry, parsed.config, options.versions);
+  if ((await registry.getModel(MODEL))?.champion !== options.champion)
+    throw new Error(`seed: the champion is not v${options.champion}`);
   endpoints = new FakeEndpoints();
   if (options.champion !== undefined) {
     endpoints.endpoint = {
@@ -171,13 +185,14 @@ function setUp(options: { champion?: number; versions: Record<number, VersionSta
   notified = [];
   notifyFaults = [];
   ctx = {
-    registry: registry as unknown as RegistryStore,
+    registry,
     endpoints,
     notifier: {
-      notify: async (n: Notification) => {
+      notify: (n: Notification) => {
         const fault = notifyFaults.shift();
-        if (fault) throw fault;
+        if (fault) return Promise.reject(fault);
         notified.push(n);
+        return Promise.resolve();
       },
     },
     clock: { now: () => new Date('2025-06-03T12:00:00Z') },
@@ -188,6 +203,13 @@ function setUp(options: { champion?: number; versions: Record<number, VersionSta
   } as unknown as MlopsContext;
   deployer = new DeployVersion(ctx);
 }
+
+/** What the registry holds now. */
+const versionOf = (n: number) => registry.getVersion(MODEL, n);
+const statusOf = async (n: number) => (await versionOf(n))?.status;
+const modelRecord = async () => (await registry.getModel(MODEL))!;
+const auditOf = async (type: string) => (await registry.listAudit(MODEL)).filter((a) => a.type === type);
+const pending = () => registry.listPendingNotifications(MODEL);
 
 describe('a refused endpoint call', () => {
   beforeEach(() => setUp({ champion: 1, versions: { 1: 'PRODUCTION', 2: 'APPROVED' } }));
@@ -201,15 +223,15 @@ describe('a refused endpoint call', () => {
 
     expect(outcome).toEqual({
       kind: 'failed',
-      reason: expect.stringContaining('ResourceLimitExceeded: ml.m5.large for endpoint usage'),
+      reason: stringContaining('ResourceLimitExceeded: ml.m5.large for endpoint usage'),
     });
-    expect(registry.versions.get(2)).toMatchObject({
+    expect(await versionOf(2)).toMatchObject({
       status: 'DEPLOY_FAILED',
-      failureReason: expect.stringContaining('SageMaker refused UpdateEndpoint'),
+      failureReason: stringContaining('SageMaker refused UpdateEndpoint'),
     });
-    expect(registry.model.challenger).toBeUndefined();
-    expect(registry.model.champion).toBe(1);
-    expect(registry.audit.filter((a) => a.type === 'DEPLOY_FAILED')).toEqual([
+    expect((await modelRecord()).challenger).toBeUndefined();
+    expect((await modelRecord()).champion).toBe(1);
+    expect(await auditOf('DEPLOY_FAILED')).toEqual([
       expect.objectContaining({ version: 2, from: 'DEPLOYING', to: 'DEPLOY_FAILED' }),
     ]);
     expect(notified).toEqual([
@@ -223,14 +245,14 @@ describe('a refused endpoint call', () => {
   });
 
   it('CreateEndpoint refused for a first version: DEPLOY_FAILED and the lock released', async () => {
-    setUp({ versions: { 1: 'APPROVED' } });
+    await setUp({ versions: { 1: 'APPROVED' } });
     endpoints.failNext(
       'createEndpoint',
       refused('CreateEndpoint', 'ResourceLimitExceeded: Number of endpoints'),
     );
     expect(await deployer.execute(MODEL, 1)).toMatchObject({ kind: 'failed' });
-    expect(registry.status(1)).toBe('DEPLOY_FAILED');
-    expect(registry.model.challenger).toBeUndefined();
+    expect(await statusOf(1)).toBe('DEPLOY_FAILED');
+    expect((await modelRecord()).challenger).toBeUndefined();
     expect(notified).toHaveLength(1);
   });
 
@@ -241,16 +263,16 @@ describe('a refused endpoint call', () => {
     );
     expect(await deployer.execute(MODEL, 2)).toMatchObject({
       kind: 'failed',
-      reason: expect.stringContaining('bad instance type'),
+      reason: stringContaining('bad instance type'),
     });
-    expect(registry.versions.get(2)).toMatchObject({
+    expect(await versionOf(2)).toMatchObject({
       status: 'DEPLOY_FAILED',
-      failureReason: expect.stringContaining('bad instance type'),
+      failureReason: stringContaining('bad instance type'),
     });
-    expect(registry.audit.filter((a) => a.type === 'DEPLOY_FAILED')).toEqual([
+    expect(await auditOf('DEPLOY_FAILED')).toEqual([
       expect.objectContaining({ version: 2, from: 'APPROVED', to: 'DEPLOY_FAILED' }),
     ]);
-    expect(registry.model.challenger).toBeUndefined();
+    expect((await modelRecord()).challenger).toBeUndefined();
     expect(endpoints.calls.map((c) => c.call)).toEqual(['ensureModel', 'ensureEndpointConfig']);
     expect(notified).toEqual([expect.objectContaining({ kind: 'deployment-failed' })]);
   });
@@ -259,9 +281,9 @@ describe('a refused endpoint call', () => {
     endpoints.failNext('updateEndpoint', refused('UpdateEndpoint', 'ResourceLimitExceeded'));
     notifyFaults.push(new NotificationNotSent('SNS refused Publish: Throttling: Rate exceeded'));
     await expect(deployer.execute(MODEL, 2)).rejects.toThrow('Rate exceeded');
-    expect(registry.status(2)).toBe('DEPLOY_FAILED');
+    expect(await statusOf(2)).toBe('DEPLOY_FAILED');
     expect(notified).toEqual([]);
-    expect(registry.pending()).toHaveLength(1);
+    expect(await pending()).toHaveLength(1);
 
     // The retried event finds the version ended (nothing more to deploy) and its handler's flush
     // (ProcessTrainingJob, ProcessEndpointChange) delivers what the first delivery could not.
@@ -270,27 +292,27 @@ describe('a refused endpoint call', () => {
     expect(notified).toEqual([
       expect.objectContaining({
         kind: 'deployment-failed',
-        id: registry.audit.find((a) => a.type === 'DEPLOY_FAILED')!.at + '#DEPLOY_FAILED:2',
+        id: (await auditOf('DEPLOY_FAILED'))[0]!.at + '#DEPLOY_FAILED:2',
       }),
     ]);
-    expect(registry.pending()).toEqual([]);
+    expect(await pending()).toEqual([]);
   });
 
   it('a transient error is rethrown and keeps the lock, so the retried event sends the call again', async () => {
     endpoints.failNext('updateEndpoint', throttled());
     await expect(deployer.execute(MODEL, 2)).rejects.toThrow('Rate exceeded');
-    expect(registry.status(2)).toBe('DEPLOYING');
-    expect(registry.model.challenger).toBe(2);
+    expect(await statusOf(2)).toBe('DEPLOYING');
+    expect((await modelRecord()).challenger).toBe(2);
     expect(notified).toEqual([]);
 
     expect(await deployer.execute(MODEL, 2)).toMatchObject({ kind: 'updating', configName: configOf(2) });
-    expect(registry.versions.get(2)?.rolloutRequestedAt).toBeDefined();
+    expect((await versionOf(2))?.rolloutRequestedAt).toBeDefined();
   });
 });
 
 describe('the next approved version after a refusal', () => {
   it('rolls out the version that waited behind the refused one', async () => {
-    setUp({ champion: 1, versions: { 1: 'PRODUCTION', 2: 'APPROVED', 3: 'APPROVED' } });
+    await setUp({ champion: 1, versions: { 1: 'PRODUCTION', 2: 'APPROVED', 3: 'APPROVED' } });
     endpoints.failNext('updateEndpoint', throttled());
     await expect(deployer.execute(MODEL, 2)).rejects.toThrow('Rate exceeded');
     expect(await deployer.execute(MODEL, 3)).toEqual({ kind: 'queued', behind: 2 });
@@ -303,25 +325,25 @@ describe('the next approved version after a refusal', () => {
     );
     expect(await deployer.execute(MODEL, 2)).toEqual({
       kind: 'failed',
-      reason: expect.stringContaining('bad rollback alarm'),
+      reason: stringContaining('bad rollback alarm'),
       next: { kind: 'updating', endpointName: ENDPOINT, configName: configOf(3) },
     });
-    expect(registry.status(2)).toBe('DEPLOY_FAILED');
-    expect(registry.status(3)).toBe('DEPLOYING');
-    expect(registry.model.challenger).toBe(3);
+    expect(await statusOf(2)).toBe('DEPLOY_FAILED');
+    expect(await statusOf(3)).toBe('DEPLOYING');
+    expect((await modelRecord()).challenger).toBe(3);
   });
 
   it('goes on past a next version that is refused too', async () => {
-    setUp({ champion: 1, versions: { 1: 'PRODUCTION', 2: 'APPROVED', 3: 'APPROVED' } });
+    await setUp({ champion: 1, versions: { 1: 'PRODUCTION', 2: 'APPROVED', 3: 'APPROVED' } });
     endpoints.failNext('updateEndpoint', refused('UpdateEndpoint', 'no'), configOf(2));
     endpoints.failNext('updateEndpoint', refused('UpdateEndpoint', 'no again'), configOf(3));
     // v2 is the one delivered; v3 (the newest waiting) is tried next and refused as well.
     expect(await deployer.execute(MODEL, 2)).toMatchObject({
       kind: 'failed',
-      next: { kind: 'failed', reason: expect.stringContaining('no again') },
+      next: { kind: 'failed', reason: stringContaining('no again') },
     });
-    expect([registry.status(2), registry.status(3)]).toEqual(['DEPLOY_FAILED', 'DEPLOY_FAILED']);
-    expect(registry.model.challenger).toBeUndefined();
+    expect([await statusOf(2), await statusOf(3)]).toEqual(['DEPLOY_FAILED', 'DEPLOY_FAILED']);
+    expect((await modelRecord()).challenger).toBeUndefined();
     expect(notified.map((n) => n.subject)).toEqual([
       'churn v2: deployment failed',
       'churn v3: deployment failed',

@@ -1,15 +1,17 @@
 /**
- * MonitorDrift with in-memory ports: matching traffic gives small drift, shifted traffic large
- * drift and the metrics; windows, idempotency, too little traffic, malformed lines.
+ * MonitorDrift on in-memory ports (the registry and object stores of adapters/memory, the registry
+ * seeded through its port as the use cases write it): matching traffic gives small drift, shifted
+ * traffic large drift and the metrics; windows, idempotency, too little traffic, malformed lines;
+ * the champion the registry holds is the version monitored.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { MemoryObjectStore } from '../../../adapters/memory/memory-object-store';
+import { MemoryRegistryStore } from '../../../adapters/memory/memory-registry-store';
 import { DRIFT_NAMESPACE } from '../../../core/domain/drift-metrics';
 import { defaultModelConfig, type ModelConfig } from '../../../core/domain/model-config';
 import { ResourceNames } from '../../../core/domain/naming';
-import type { ModelRecord, VersionRecord } from '../../../core/domain/registry';
+import type { VersionStatus } from '../../../core/domain/registry';
 import type { MetricBatch, MetricsPublisher } from '../../../core/ports/metrics';
-import type { ObjectInfo, ObjectStore } from '../../../core/ports/object-store';
-import type { RegistryStore } from '../../../core/ports/registry-store';
 import { toStatisticsJson } from '../../../core/profiling/model-monitor';
 import { DatasetProfiler } from '../../../core/profiling/profiler';
 import { silentLog, type MlopsContext } from '../../../core/use-cases/context';
@@ -30,38 +32,6 @@ const NOW = new Date('2025-06-03T12:10:00.000Z');
 const WINDOW = lastCompleteWindow(NOW); // 11:00 - 12:00
 const FEATURES = ['x1', 'x2'];
 
-class MemoryObjects implements ObjectStore {
-  readonly objects = new Map<string, string>();
-  async read(_bucket: string, key: string) {
-    const text = this.objects.get(key);
-    if (text === undefined) return undefined;
-    return {
-      info: { key, size: text.length },
-      body: (async function* () {
-        yield new TextEncoder().encode(text);
-      })(),
-    };
-  }
-  async readText(_bucket: string, key: string) {
-    return this.objects.get(key);
-  }
-  async write(_bucket: string, key: string, body: string | Uint8Array) {
-    this.objects.set(key, typeof body === 'string' ? body : new TextDecoder().decode(body));
-  }
-  async writeStream(_bucket: string, key: string, body: AsyncIterable<string | Uint8Array>) {
-    let text = '';
-    for await (const chunk of body)
-      text += typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk);
-    this.objects.set(key, text);
-  }
-  async list(_bucket: string, prefix: string): Promise<ObjectInfo[]> {
-    return [...this.objects.keys()]
-      .filter((key) => key.startsWith(prefix))
-      .sort()
-      .map((key) => ({ key, size: this.objects.get(key)!.length }));
-  }
-}
-
 function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
@@ -75,45 +45,57 @@ function rows(count: number, seed: number, shift = 0): number[][] {
 /** The model: P(y = 1) = sigmoid(3 x1); the training label is x1 > 0 (a base rate of one half). */
 const score = (row: number[]) => 1 / (1 + Math.exp(-3 * row[0]!));
 
-function trainingStatistics(count = 2000): string {
-  const profiler = new DatasetProfiler(['label', ...FEATURES]);
-  for (const row of rows(count, 1)) profiler.add([row[0]! > 0 ? '1' : '0', ...row.map(String)]);
-  return JSON.stringify(toStatisticsJson(profiler.finish()));
+/** Training statistics of 2000 rows, profiled once per (seed, shift): every setup writes the same. */
+const statisticsCache = new Map<string, string>();
+function trainingStatistics(seed = 1, shift = 0): string {
+  const key = `${seed}/${shift}`;
+  let text = statisticsCache.get(key);
+  if (text === undefined) {
+    const profiler = new DatasetProfiler(['label', ...FEATURES]);
+    for (const row of rows(2000, seed, shift)) profiler.add([row[0]! > 0 ? '1' : '0', ...row.map(String)]);
+    statisticsCache.set(key, (text = JSON.stringify(toStatisticsJson(profiler.finish()))));
+  }
+  return text;
 }
 
 interface Setup {
-  readonly objects: MemoryObjects;
+  readonly objects: MemoryObjectStore;
+  readonly registry: MemoryRegistryStore;
   readonly published: MetricBatch[];
   readonly monitor: MonitorDrift;
   readonly ctx: MlopsContext;
 }
 
-function setup(
-  options: { versions?: VersionRecord[]; config?: ModelConfig; minRecords?: number; baseline?: boolean } = {},
-): Setup {
-  const objects = new MemoryObjects();
-  const config = options.config ?? defaultModelConfig();
+/** A champion to seed: `model` v`n` in production, trained from `datasetId`. */
+interface Champion {
+  readonly model: string;
+  readonly version: number;
+  readonly datasetId: string;
+}
+
+/**
+ * The stores with `versions` in production (each its model's champion, with the model's config
+ * unless `config: null`) and, unless `baseline: false`, their training baselines and schemas.
+ */
+async function setup(
+  options: {
+    versions?: Champion[];
+    config?: ModelConfig | null;
+    minRecords?: number;
+    baseline?: boolean;
+  } = {},
+): Promise<Setup> {
+  const objects = new MemoryObjectStore();
+  const registry = new MemoryRegistryStore();
+  const config = options.config === undefined ? defaultModelConfig() : options.config;
   const versions = options.versions ?? [version('churn', 3)];
-  if (options.baseline !== false) {
-    for (const v of versions) {
-      objects.objects.set(`reports/${v.model}/${v.datasetId}/statistics.json`, trainingStatistics());
-      objects.objects.set(
-        `prepared/${v.model}/${v.datasetId}/schema.json`,
-        JSON.stringify({ label: 'label', features: FEATURES }),
-      );
-    }
+  for (const v of versions) {
+    if (config) await registry.saveModelConfig(v.model, config, SEEDED_AT);
+    await promoted(registry, v);
+    if (options.baseline !== false) await baselineOf(objects, v);
   }
-  const registry: Pick<RegistryStore, 'listVersionsByStatus' | 'getModel'> = {
-    listVersionsByStatus: async (status) => versions.filter((v) => v.status === status),
-    getModel: async (model) => {
-      const champion = versions.find((v) => v.model === model);
-      return champion
-        ? ({ model, config, champion: champion.version, nextVersion: 4 } as unknown as ModelRecord)
-        : undefined;
-    },
-  };
   const ctx = {
-    registry: registry as RegistryStore,
+    registry,
     objects,
     clock: { now: () => NOW },
     names: new ResourceNames('mlops'),
@@ -122,36 +104,131 @@ function setup(
     region: 'us-east-1',
   } as unknown as MlopsContext;
   const published: MetricBatch[] = [];
-  const publisher: MetricsPublisher = { publish: async (batch) => void published.push(batch) };
+  const publisher: MetricsPublisher = {
+    publish: (batch) => {
+      published.push(batch);
+      return Promise.resolve();
+    },
+  };
   return {
     objects,
+    registry,
     published,
     ctx,
     monitor: new MonitorDrift(ctx, publisher, options.minRecords ? { minRecords: options.minRecords } : {}),
   };
 }
 
-function version(model: string, n: number): VersionRecord {
-  return {
+function version(model: string, n: number, datasetId = `ds-${model}`): Champion {
+  return { model, version: n, datasetId };
+}
+
+const SEEDED_AT = '2025-06-01T00:00:00.000Z';
+
+/**
+ * Registers `model`'s versions up to `champion.version` through the registry port (the earlier
+ * ones from datasets of their own, left TRAINING) and walks the last one to production as the use
+ * cases do: trained, approved, rolled out to `mlops-<model>`, promoted (archiving the champion
+ * before it). Each write must apply.
+ */
+async function promoted(registry: MemoryRegistryStore, champion: Champion): Promise<void> {
+  const { model, version: n, datasetId } = champion;
+  const applied = (what: string, ok: boolean) => {
+    if (!ok) throw new Error(`seed: ${model} v${n} ${what} did not apply`);
+  };
+  const audit = (type: string, v: number) => ({
+    model,
+    at: SEEDED_AT,
+    eventId: `seed:${type}:${v}`,
+    type,
+    actor: 'seed',
+    version: v,
+    reason: 'seed',
+  });
+  for (;;) {
+    const next = ((await registry.getModel(model))?.versionCounter ?? 0) + 1;
+    if (next > n) throw new Error(`seed: ${model} already has v${n}`);
+    const id = next === n ? datasetId : `${model}-old-${next}`;
+    const { created } = await registry.registerDatasetAndVersion({
+      dataset: {
+        model,
+        datasetId: id,
+        sourceUri: `s3://${BUCKET}/datasets/${model}/${id}.csv`,
+        status: 'ACCEPTED',
+        createdAt: SEEDED_AT,
+      },
+      buildVersion: (v) => ({
+        model,
+        version: v,
+        status: 'TRAINING',
+        datasetId: id,
+        trainingJobName: `mlops-${model}-v${v}-abcd`,
+        image: 'xgboost',
+        hyperparameters: {},
+        objectiveMetric: 'validation:auc',
+        createdAt: SEEDED_AT,
+        updatedAt: SEEDED_AT,
+      }),
+      audit: audit('REGISTERED', next),
+    });
+    applied(`v${next} registered`, created);
+    if (next === n) break;
+  }
+  const move = (from: 'TRAINING' | 'TRAINED' | 'APPROVED', to: 'TRAINED' | 'APPROVED' | 'DEPLOYING') => ({
     model,
     version: n,
-    status: 'PRODUCTION',
-    datasetId: `ds-${model}`,
-    trainingJobName: `mlops-${model}-v${n}-abcd`,
-    image: 'xgboost',
-    hyperparameters: {},
-    objectiveMetric: 'validation:auc',
-    endpointName: `mlops-${model}`,
-  } as VersionRecord;
+    from: [from],
+    to,
+    set:
+      to === 'DEPLOYING'
+        ? { endpointName: `mlops-${model}`, updatedAt: SEEDED_AT }
+        : { updatedAt: SEEDED_AT },
+    audit: audit(to, n),
+  });
+  applied('TRAINED', await registry.transitionVersion(move('TRAINING', 'TRAINED')));
+  applied('APPROVED', await registry.transitionVersion(move('TRAINED', 'APPROVED')));
+  applied('DEPLOYING', await registry.startDeployment(move('APPROVED', 'DEPLOYING')));
+  const previous = (await registry.getModel(model))?.champion;
+  applied(
+    'promoted',
+    await registry.promote({
+      model,
+      version: n,
+      ...(previous !== undefined ? { previousChampion: previous } : {}),
+      at: SEEDED_AT,
+      audit: audit('PROMOTED', n),
+    }),
+  );
+}
+
+/** The training baseline and schema ingest writes for the champion's dataset. */
+async function baselineOf(
+  objects: MemoryObjectStore,
+  champion: Champion,
+  seed = 1,
+  shift = 0,
+): Promise<void> {
+  const { model, datasetId } = champion;
+  await objects.put(BUCKET, `reports/${model}/${datasetId}/statistics.json`, trainingStatistics(seed, shift));
+  await objects.put(
+    BUCKET,
+    `prepared/${model}/${datasetId}/schema.json`,
+    JSON.stringify({ label: 'label', features: FEATURES }),
+  );
+}
+
+/** An object's text now. */
+function text(objects: MemoryObjectStore, key: string): string | undefined {
+  return objects.peek(BUCKET, key)?.text;
 }
 
 /** Writes capture files for `traffic` rows, `perRequest` rows per invocation, spread over the window. */
-function capture(
-  objects: MemoryObjects,
+async function capture(
+  objects: MemoryObjectStore,
   model: string,
   traffic: number[][],
   options: { perRequest?: number; at?: (i: number) => Date; json?: boolean; extraLines?: string[] } = {},
-): void {
+): Promise<void> {
   const perRequest = options.perRequest ?? 5;
   const lines: { at: Date; text: string }[] = [];
   for (let i = 0; i * perRequest < traffic.length; i++) {
@@ -192,7 +269,7 @@ function capture(
   for (const [key, texts] of byHour) {
     const extra = first ? (options.extraLines ?? []) : [];
     first = false;
-    objects.objects.set(key, [...texts, ...extra].join('\n') + '\n');
+    await objects.put(BUCKET, key, [...texts, ...extra].join('\n') + '\n');
   }
 }
 
@@ -218,12 +295,12 @@ describe('monitoring windows', () => {
 
 describe('MonitorDrift', () => {
   let s: Setup;
-  beforeEach(() => {
-    s = setup();
+  beforeEach(async () => {
+    s = await setup();
   });
 
   it('matching traffic: small drift, published once per model with dimension Model at the window end', async () => {
-    capture(s.objects, 'churn', rows(600, 7));
+    await capture(s.objects, 'churn', rows(600, 7));
     const outcome = await s.monitor.execute();
     expect(outcome.window.id).toBe(WINDOW.id);
     expect(outcome.models).toHaveLength(1);
@@ -255,7 +332,7 @@ describe('MonitorDrift', () => {
       },
     ]);
     const keys = monitoringReportKeys('churn', WINDOW.id);
-    const summary = JSON.parse(s.objects.objects.get(keys.summary)!) as DriftSummary;
+    const summary = JSON.parse(text(s.objects, keys.summary)!) as DriftSummary;
     expect(summary).toMatchObject({
       model: 'churn',
       version: 3,
@@ -266,14 +343,14 @@ describe('MonitorDrift', () => {
       drifted: [],
     });
     expect(summary.features.map((f) => f.column).sort()).toEqual(FEATURES);
-    const statistics = JSON.parse(s.objects.objects.get(keys.statistics)!) as {
+    const statistics = JSON.parse(text(s.objects, keys.statistics)!) as {
       dataset: { item_count: number };
     };
     expect(statistics.dataset.item_count).toBe(600);
   });
 
   it('shifted traffic: large feature and prediction drift, the shifted feature named', async () => {
-    capture(s.objects, 'churn', rows(600, 7, 2), { json: true });
+    await capture(s.objects, 'churn', rows(600, 7, 2), { json: true });
     const [result] = (await s.monitor.execute()).models;
     if (result?.kind !== 'published') throw new Error(`not published: ${JSON.stringify(result)}`);
     expect(result.drifted).toEqual(['x1']);
@@ -281,13 +358,13 @@ describe('MonitorDrift', () => {
     expect(result.figures.predictionDrift).toBeGreaterThan(0.3);
     expect(result.figures.meanPredictionShift).toBeGreaterThan(0.3);
     const summary = JSON.parse(
-      s.objects.objects.get(monitoringReportKeys('churn', WINDOW.id).summary)!,
+      text(s.objects, monitoringReportKeys('churn', WINDOW.id).summary)!,
     ) as DriftSummary;
     expect(summary.features.find((f) => f.column === 'x2')!.distance).toBeLessThan(0.1);
   });
 
   it('is idempotent per window: a second run publishes nothing', async () => {
-    capture(s.objects, 'churn', rows(300, 7));
+    await capture(s.objects, 'churn', rows(300, 7));
     await s.monitor.execute();
     const again = await s.monitor.execute({ window: WINDOW });
     expect(again.models).toEqual([{ kind: 'already-done', model: 'churn', version: 3 }]);
@@ -295,7 +372,7 @@ describe('MonitorDrift', () => {
   });
 
   it('skips a model with too little traffic, publishing nothing and marking nothing done', async () => {
-    capture(s.objects, 'churn', rows(99, 7));
+    await capture(s.objects, 'churn', rows(99, 7));
     const [result] = (await s.monitor.execute()).models;
     expect(result).toMatchObject({ kind: 'skipped', capturedRecords: 99 });
     expect(s.published).toEqual([]);
@@ -304,7 +381,7 @@ describe('MonitorDrift', () => {
 
   it('keeps only the records of the window, counts malformed lines and rows of the wrong width', async () => {
     const inside = rows(200, 7);
-    capture(s.objects, 'churn', [...inside, ...rows(200, 8, 5)], {
+    await capture(s.objects, 'churn', [...inside, ...rows(200, 8, 5)], {
       perRequest: 10,
       // the first 20 requests in the window, the next 20 an hour later (next window)
       at: (i) => new Date(WINDOW.start.getTime() + (i < 20 ? 60_000 + i * 1000 : 3_600_000 + i * 1000)),
@@ -330,14 +407,14 @@ describe('MonitorDrift', () => {
     expect(result.malformed).toBe(1);
     expect(result.figures.featureDriftMax).toBeLessThan(0.15);
     const summary = JSON.parse(
-      s.objects.objects.get(monitoringReportKeys('churn', WINDOW.id).summary)!,
+      text(s.objects, monitoringReportKeys('churn', WINDOW.id).summary)!,
     ) as DriftSummary;
     expect(summary).toMatchObject({ malformedLines: 1, rejectedRows: 1 });
   });
 
   it('skips a model without a training baseline', async () => {
-    s = setup({ baseline: false });
-    capture(s.objects, 'churn', rows(300, 7));
+    s = await setup({ baseline: false });
+    await capture(s.objects, 'churn', rows(300, 7));
     const [result] = (await s.monitor.execute()).models;
     expect(result).toMatchObject({
       kind: 'skipped',
@@ -347,9 +424,9 @@ describe('MonitorDrift', () => {
   });
 
   it('monitors one model on demand, or every model in production', async () => {
-    s = setup({ versions: [version('churn', 3), version('fraud', 1)] });
-    capture(s.objects, 'churn', rows(300, 7));
-    capture(s.objects, 'fraud', rows(300, 9, 3));
+    s = await setup({ versions: [version('churn', 3), version('fraud', 1)] });
+    await capture(s.objects, 'churn', rows(300, 7));
+    await capture(s.objects, 'fraud', rows(300, 9, 3));
     const one = await s.monitor.execute({ model: 'fraud', window: WINDOW });
     expect(one.models.map((m) => [m.model, m.kind])).toEqual([['fraud', 'published']]);
     const all = await s.monitor.execute({ window: WINDOW });
@@ -361,14 +438,71 @@ describe('MonitorDrift', () => {
   });
 
   it('reports a model that fails and goes on with the others', async () => {
-    s = setup({ versions: [version('churn', 3), version('fraud', 1)] });
-    s.objects.objects.set('reports/churn/ds-churn/statistics.json', '{"not":"statistics"}');
-    capture(s.objects, 'fraud', rows(300, 9));
+    s = await setup({ versions: [version('churn', 3), version('fraud', 1)] });
+    await s.objects.put(BUCKET, 'reports/churn/ds-churn/statistics.json', '{"not":"statistics"}');
+    await capture(s.objects, 'fraud', rows(300, 9));
     const outcome = await s.monitor.execute();
     expect(outcome.models.map((m) => [m.model, m.kind])).toEqual([
       ['churn', 'failed'],
       ['fraud', 'published'],
     ]);
+  });
+
+  it('monitors the champion the registry holds: after a promotion, the new one against its own baseline', async () => {
+    // v4 trained on shifted data is promoted (v3 archived); the traffic matches v4's data.
+    await promoted(s.registry, version('churn', 4, 'ds-churn-4'));
+    await baselineOf(s.objects, version('churn', 4, 'ds-churn-4'), 1, 2);
+    await capture(s.objects, 'churn', rows(600, 7, 2));
+    const outcome = await s.monitor.execute();
+    expect(outcome.models).toMatchObject([{ kind: 'published', model: 'churn', version: 4, drifted: [] }]);
+    const summary = JSON.parse(
+      text(s.objects, monitoringReportKeys('churn', WINDOW.id).summary)!,
+    ) as DriftSummary;
+    expect(summary).toMatchObject({ version: 4, datasetId: 'ds-churn-4' });
+    expect((await s.registry.getVersion('churn', 3))?.status).toBe('ARCHIVED');
+  });
+
+  it('skips a version the status index, lagging a promotion, still lists in production', async () => {
+    await promoted(s.registry, version('churn', 4, 'ds-churn-4'));
+    await baselineOf(s.objects, version('churn', 4, 'ds-churn-4'));
+    await capture(s.objects, 'churn', rows(300, 7));
+    // DynamoDB's status index is eventually consistent: a read may still list v3 (archived) there.
+    const archived = { ...(await s.registry.getVersion('churn', 3))!, status: 'PRODUCTION' as const };
+    const registry = s.registry;
+    const lagging = new Proxy(registry, {
+      get(target, property, receiver) {
+        if (property === 'listVersionsByStatus')
+          return async (status: VersionStatus) => [
+            ...(status === 'PRODUCTION' ? [archived] : []),
+            ...(await target.listVersionsByStatus(status)),
+          ];
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const monitor = new MonitorDrift(
+      { ...s.ctx, registry: lagging },
+      {
+        publish: (batch) => {
+          s.published.push(batch);
+          return Promise.resolve();
+        },
+      },
+    );
+    expect((await monitor.execute()).models).toEqual([
+      { kind: 'skipped', model: 'churn', version: 3, why: 'v3 is no longer the champion' },
+      expect.objectContaining({ kind: 'published', model: 'churn', version: 4 }),
+    ]);
+    expect(s.published).toHaveLength(1);
+  });
+
+  it('skips a model in production without a config', async () => {
+    s = await setup({ config: null });
+    await capture(s.objects, 'churn', rows(300, 7));
+    expect((await s.monitor.execute()).models).toEqual([
+      { kind: 'skipped', model: 'churn', version: 3, why: 'the model has no config' },
+    ]);
+    expect(s.published).toEqual([]);
   });
 
   it('refuses a minRecords below 1', () => {
@@ -384,10 +518,10 @@ describe('predictionDrift', () => {
   };
 
   it('binary: |predicted positive rate - training positive rate|', () => {
-    const label = labelProfile([...Array(70).fill('0'), ...Array(30).fill('1')]);
+    const label = labelProfile([...Array<string>(70).fill('0'), ...Array<string>(30).fill('1')]);
     const result = predictionDrift(
       'binary_classification',
-      [...Array(50).fill(0.9), ...Array(50).fill(0.1)],
+      [...Array<number>(50).fill(0.9), ...Array<number>(50).fill(0.1)],
       label,
       'y',
       0.2,
@@ -397,10 +531,14 @@ describe('predictionDrift', () => {
   });
 
   it('multiclass: L-infinity distance of the class frequencies', () => {
-    const label = labelProfile([...Array(50).fill('0'), ...Array(25).fill('1'), ...Array(25).fill('2')]);
+    const label = labelProfile([
+      ...Array<string>(50).fill('0'),
+      ...Array<string>(25).fill('1'),
+      ...Array<string>(25).fill('2'),
+    ]);
     const result = predictionDrift(
       'multiclass_classification',
-      [...Array(25).fill(0), ...Array(75).fill(2)],
+      [...Array<number>(25).fill(0), ...Array<number>(75).fill(2)],
       label,
       'y',
       0.2,
