@@ -16,11 +16,12 @@ export interface DemoCloud {
   readonly objects: ObjectStore;
   readonly bucket: string;
   endpointUrl(endpointName: string): string | undefined;
+  /** Asks the endpoint to misbehave; a cloud in another process answers once it has. */
   injectFault(
     endpointName: string,
     fault: { errorRate?: number; addedLatencyMs?: number; target?: 'new' | 'all' },
-  ): void;
-  clearFault(endpointName: string): void;
+  ): Promise<void> | void;
+  clearFault(endpointName: string): Promise<void> | void;
   /** Simulated seconds per real second (alarm periods and bake times run this much faster). */
   readonly timeScale: number;
 }
@@ -260,7 +261,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
         timeout,
         'the rollout to start',
       );
-      cloud.injectFault(endpointName, { errorRate: 1, target: 'new' });
+      await cloud.injectFault(endpointName, { errorRate: 1, target: 'new' });
       print(`    injected a fault: every request to v${v3}'s new fleet answers 500`);
       const url = cloud.endpointUrl(endpointName)!;
       const rows = churnRequests(50, 9);
@@ -294,7 +295,7 @@ export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Prom
       } finally {
         stop = true;
         await traffic;
-        cloud.clearFault(endpointName);
+        await cloud.clearFault(endpointName);
       }
     });
   } catch (error) {

@@ -4,13 +4,14 @@ import { parseEvent } from '../../lambdas/shared/events';
 import { scheduledEvent } from '../../local/cloud-schedules';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../../local/contracts';
 import sample from '../fixtures/events/aws-samples/eventbridge-scheduled-event.json';
+import { anyString } from '../support/matchers';
 
 describe('scheduledEvent', () => {
   it("is AWS's sample Scheduled Event, but for the id, account, region, rule and time", () => {
     const event = scheduledEvent('drift-monitor', new Date(Date.UTC(2019, 2, 1, 1, 23, 45, 678)));
     expect(event).toEqual({
       ...sample,
-      id: expect.any(String),
+      id: anyString(),
       account: LOCAL_ACCOUNT,
       region: LOCAL_REGION,
       resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/mlops-drift-monitor`],

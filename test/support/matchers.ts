@@ -29,3 +29,13 @@ export function objectContaining<T extends object>(properties: T): T {
 export function anything(): unknown {
   return expect.anything() as unknown;
 }
+
+/** Any number (`expect.any(Number)`). */
+export function anyNumber(): number {
+  return expect.any(Number) as number;
+}
+
+/** A number within 10^-digits / 2 of `expected` (`expect.closeTo`). */
+export function closeTo(expected: number, digits: number): number {
+  return expect.closeTo(expected, digits) as number;
+}

@@ -48,9 +48,9 @@ let dir: string;
 beforeAll(async () => {
   server = await ControlServer.start(target, {
     token: TOKEN,
-    monitor: async (request) => {
+    monitor: (request) => {
       requests.push(request);
-      return request.model === 'Bad' ? { kind: 'malformed' } : outcome;
+      return Promise.resolve(request.model === 'Bad' ? { kind: 'malformed' } : outcome);
     },
   });
   bare = await ControlServer.start(target, { token: TOKEN });

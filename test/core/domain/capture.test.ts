@@ -138,7 +138,7 @@ describe('parseCaptureLine', () => {
         requestBody: Buffer.from('1,2,3\n4,5,6'),
         responseContentType: 'application/json',
         responseBody: Buffer.from('{"predictions":[0.2,0.8]}'),
-      } as Parameters<typeof captureLine>[0],
+      },
       { csv: ['text/csv'], json: ['application/json'] },
       'id-1',
     );

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetPreparer } from '../../../core/domain/dataset-preparation';
 import { RejectionError, type RejectionCode } from '../../../core/domain/errors';
 import { modelConfigSchema, type ModelConfig } from '../../../core/domain/model-config';
+import { anyNumber } from '../../support/matchers';
 
 const SOURCE = 'datasets/churn/customers.csv';
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1';
@@ -441,7 +442,7 @@ describe('DatasetPreparer: finish', () => {
       Array.from({ length: 40 }, (_, i) => [String(i % 2), String(i)]),
     );
     const split = preparer.finish();
-    expect(split).toEqual({ rows: 40, trainRows: expect.any(Number), validationRows: expect.any(Number) });
+    expect(split).toEqual({ rows: 40, trainRows: anyNumber(), validationRows: anyNumber() });
     expect(split.trainRows + split.validationRows).toBe(40);
     expect(split.trainRows).toBeGreaterThan(split.validationRows);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateGate } from '../../../core/domain/gate';
 import type { ResolvedGate } from '../../../core/domain/model-config';
+import { stringContaining } from '../../support/matchers';
 
 const auc: ResolvedGate = {
   metric: 'validation:auc',
@@ -108,7 +109,7 @@ describe('evaluateGate: no regression against the champion', () => {
     const result = evaluateGate(auc, { 'validation:auc': 0.6 });
     expect(check(result, 'no-regression')).toMatchObject({
       passed: true,
-      detail: expect.stringContaining('no champion'),
+      detail: stringContaining('no champion'),
     });
     expect(result.decision).toBe('APPROVED');
   });
@@ -130,7 +131,7 @@ describe('evaluateGate: no regression against the champion', () => {
     expect(worse.decision).toBe('REJECTED');
     expect(check(worse, 'no-regression')).toMatchObject({
       passed: false,
-      detail: expect.stringContaining('champion v7'),
+      detail: stringContaining('champion v7'),
     });
     expect(check(worse, 'no-regression')!.detail).toContain('worse than the champion');
   });
@@ -154,7 +155,7 @@ describe('evaluateGate: no regression against the champion', () => {
     const tolerated = evaluateGate(gate, { 'validation:auc': 0.6 }, champion(0.75));
     expect(check(tolerated, 'no-regression')).toMatchObject({
       passed: true,
-      detail: expect.stringContaining('tolerance 0.25'),
+      detail: stringContaining('tolerance 0.25'),
     });
   });
 

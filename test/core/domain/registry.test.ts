@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canTransition, columnSummaries } from '../../../core/domain/registry';
 import { DatasetProfiler } from '../../../core/profiling/profiler';
+import { closeTo } from '../../support/matchers';
 
 function profileOf(header: string[], rows: string[][]) {
   const profiler = new DatasetProfiler(header);
@@ -29,7 +30,7 @@ describe('columnSummaries (the registry summary of a dataset profile)', () => {
         distinct: 2,
         min: 0,
         max: 1,
-        mean: expect.closeTo(0.6, 12),
+        mean: closeTo(0.6, 12),
       },
       {
         name: 'age',
@@ -38,7 +39,7 @@ describe('columnSummaries (the registry summary of a dataset profile)', () => {
         distinct: 4,
         min: 10,
         max: 40,
-        mean: expect.closeTo(25, 12),
+        mean: closeTo(25, 12),
       },
       {
         name: 'score',
@@ -47,7 +48,7 @@ describe('columnSummaries (the registry summary of a dataset profile)', () => {
         distinct: 3,
         min: 1.5,
         max: 3.5,
-        mean: expect.closeTo(2.25, 12),
+        mean: closeTo(2.25, 12),
       },
       { name: 'empty', type: 'empty', missing: 40, distinct: 0 },
     ]);
@@ -79,7 +80,7 @@ describe('columnSummaries (the registry summary of a dataset profile)', () => {
       type: 'numeric',
       min: 0,
       max: 4999,
-      mean: expect.closeTo(2499.5, 9),
+      mean: closeTo(2499.5, 9),
       missing: 0,
     });
   });

@@ -174,7 +174,7 @@ describe('Parquet', () => {
   const fixture = join(import.meta.dirname, 'fixtures', 'small.parquet');
 
   it('reads every row group', async () => {
-    const bytes = (await readFile(fixture)).buffer as ArrayBuffer;
+    const bytes = (await readFile(fixture)).buffer;
     const p = (
       await profileParquet({ byteLength: bytes.byteLength, slice: (start, end) => bytes.slice(start, end) })
     ).finish();

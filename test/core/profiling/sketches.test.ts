@@ -60,7 +60,7 @@ describe('KllSketch', () => {
     const json = sketch.toJSON();
     expect(json.parameters).toEqual({ c: 0.64, k: 2048 });
     expect(json.data.length).toBeGreaterThan(1);
-    const back = KllSketch.fromJSON(JSON.parse(JSON.stringify(json)));
+    const back = KllSketch.fromJSON(JSON.parse(JSON.stringify(json)) as typeof json);
     expect(back.count).toBe(n);
     for (const q of [0.01, 0.25, 0.5, 0.75, 0.99]) expect(back.quantile(q)).toBe(sketch.quantile(q));
   });

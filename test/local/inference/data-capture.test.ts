@@ -1,27 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectInfo, ObjectStore } from '../../../core/ports/object-store';
 import { S3ObjectStore } from '../../../adapters/aws/s3-object-store';
-import { captureKey, captureLine, DataCapture, parseS3Uri } from '../../../local/inference/data-capture';
+import {
+  captureKey,
+  captureLine,
+  DataCapture,
+  parseS3Uri,
+  type CaptureLine,
+} from '../../../local/inference/data-capture';
 import type { InvocationRecord } from '../../../local/inference/inference-server';
 import { startS3Server, type S3TestServer } from '../../support/s3-server';
 
 /** An in-memory ObjectStore recording writes. */
 class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, string>();
-  async read(): Promise<undefined> {
-    return undefined;
+  read(): Promise<undefined> {
+    return Promise.resolve(undefined);
   }
-  async readText(bucket: string, key: string) {
-    return this.objects.get(`${bucket}/${key}`);
+  readText(bucket: string, key: string): Promise<string | undefined> {
+    return Promise.resolve(this.objects.get(`${bucket}/${key}`));
   }
-  async write(bucket: string, key: string, body: string | Uint8Array) {
+  write(bucket: string, key: string, body: string | Uint8Array): Promise<void> {
     this.objects.set(`${bucket}/${key}`, typeof body === 'string' ? body : Buffer.from(body).toString());
+    return Promise.resolve();
   }
-  async writeStream(): Promise<void> {
-    throw new Error('not used');
+  writeStream(): Promise<void> {
+    return Promise.reject(new Error('not used'));
   }
-  async list(): Promise<ObjectInfo[]> {
-    return [];
+  list(): Promise<ObjectInfo[]> {
+    return Promise.resolve([]);
   }
 }
 
@@ -136,9 +143,7 @@ describe('DataCapture buffering', () => {
 
   it('logs and drops a batch the store refuses', async () => {
     const store = new MemoryStore();
-    store.write = async () => {
-      throw new Error('disk full');
-    };
+    store.write = () => Promise.reject(new Error('disk full'));
     const errors: unknown[] = [];
     const log = { debug() {}, info() {}, warn() {}, error: (...a: unknown[]) => errors.push(a) };
     const capture = new DataCapture(options(store, { log }));
@@ -176,8 +181,8 @@ describe('DataCapture to S3 (s3rver)', () => {
     const lines = text
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l));
+      .map((l) => JSON.parse(l) as CaptureLine); // written by DataCapture: our own format
     expect(lines.map((l) => l.captureData.endpointInput.data)).toEqual(['0.9,1,2', '0.1,1,2']);
-    expect(lines[0].eventVersion).toBe('0');
+    expect(lines[0]!.eventVersion).toBe('0');
   });
 });
