@@ -3,6 +3,10 @@
  * Local, s3rver) with SageMaker and CloudWatch mocked: training events -> gate -> deployment ->
  * endpoint events -> promotion and alarms -> alarm events -> incidents. Every event is also
  * delivered twice, and some out of order, to show that nothing happens twice.
+ *
+ * Each test starts from an empty registry (a table of its own) and a fresh SageMaker / CloudWatch
+ * / SNS, and drives the pipeline to the state it needs through the same handlers (the fixtures
+ * below), so any test passes alone and in any order.
  */
 import {
   CreateEndpointCommand,
@@ -12,7 +16,7 @@ import {
   UpdateEndpointCommand,
 } from '@aws-sdk/client-sagemaker';
 import { PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MlopsContext } from '../../core/use-cases/context';
 import { ApproveVersion } from '../../core/use-cases/approve-version';
 import { createAlarmEventsHandler } from '../../lambdas/alarm-events/handler';
@@ -40,13 +44,16 @@ let alarms: ReturnType<typeof createAlarmEventsHandler>;
 
 beforeAll(async () => {
   harness = await startPipelineHarness();
-  ctx = harness.context();
+});
+afterAll(async () => harness?.stop());
+beforeEach(async () => {
+  harness.aws.reset();
+  ctx = harness.context({ registryTable: await harness.newTable() });
   ingest = createIngestHandler(() => ctx);
   training = createTrainingEventsHandler(() => ctx);
   endpoints = createEndpointEventsHandler(() => ctx);
   alarms = createAlarmEventsHandler(() => ctx);
 });
-afterAll(async () => harness?.stop());
 
 /** Uploads a dataset for `model` and returns the new version's training job name. */
 async function newVersion(
@@ -71,24 +78,62 @@ async function status(model: string, version: number): Promise<string | undefine
 describe('the pipeline, from a trained job to a guarded production endpoint', () => {
   const model = 'churn';
   const endpointName = 'mlops-churn';
-  let v1: { version: number; jobName: string };
-  let v2: { version: number; jobName: string };
 
-  it('a late InProgress event before completion changes nothing', async () => {
-    await harness.upload(
+  // Fixtures: each drives the pipeline one stage further than the one before, checking it got there.
+
+  /** The model's config: a gate with a 0.01 tolerance, a linear blue/green rollout on 5 instances. */
+  const configure = () =>
+    harness.upload(
       'models/churn/config.json',
       JSON.stringify({
         gate: { threshold: 0.7, regressionTolerance: 0.01 },
         deployment: { strategy: 'linear', stepPercent: 20, bakeSeconds: 600, initialInstanceCount: 5 },
       }),
     );
-    v1 = await newVersion(model, 400, 1);
+  /** v1 uploaded, its training job running. */
+  const trainingV1 = async () => {
+    await configure();
+    const v1 = await newVersion(model, 400, 1);
+    expect(await status(model, v1.version)).toBe('TRAINING');
+    return v1;
+  };
+  /** v1 trained (validation AUC 0.91), through the gate, its endpoint being created. */
+  const deployingV1 = async () => {
+    const v1 = await trainingV1();
+    harness.aws.finishJob(v1.jobName, { metrics: { 'validation:auc': 0.91, 'train:auc': 0.95 } });
+    await training(trainingEvent(v1.jobName), lambdaContext);
+    expect(await status(model, v1.version)).toBe('DEPLOYING');
+    return v1;
+  };
+  /** v1 in production behind mlops-churn, with the model's alarms. */
+  const productionV1 = async () => {
+    const v1 = await deployingV1();
+    harness.aws.settleEndpoint(endpointName, 'in-service');
+    await endpoints(endpointEvent(endpointName), lambdaContext);
+    expect(await status(model, v1.version)).toBe('PRODUCTION');
+    return v1;
+  };
+  /** v2 (validation AUC 0.93) promoted over v1 by a blue/green update; v1 archived. */
+  const productionV2 = async () => {
+    const v1 = await productionV1();
+    const v2 = await newVersion(model, 400, 2);
+    harness.aws.finishJob(v2.jobName, { metrics: { 'validation:auc': 0.93 } });
+    await training(trainingEvent(v2.jobName), lambdaContext);
+    harness.aws.settleEndpoint(endpointName, 'in-service');
+    await endpoints(endpointEvent(endpointName), lambdaContext);
+    expect(await status(model, v2.version)).toBe('PRODUCTION');
+    return { v1, v2 };
+  };
+
+  it('a late InProgress event before completion changes nothing', async () => {
+    const v1 = await trainingV1();
     const outcome = await training(trainingEvent(v1.jobName, 'InProgress'), lambdaContext);
     expect(outcome).toEqual({ kind: 'in-progress' });
     expect(await status(model, v1.version)).toBe('TRAINING');
   });
 
   it('on Completed records metrics, passes the gate and creates the model, config and endpoint once', async () => {
+    const v1 = await trainingV1();
     harness.aws.finishJob(v1.jobName, { metrics: { 'validation:auc': 0.91, 'train:auc': 0.95 } });
     await training(trainingEvent(v1.jobName), lambdaContext);
     await training(trainingEvent(v1.jobName), lambdaContext); // duplicate
@@ -151,6 +196,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('an endpoint event while creating changes nothing; InService promotes v1 and creates its alarms', async () => {
+    const v1 = await deployingV1();
     expect(await endpoints(endpointEvent(endpointName, 'CREATING'), lambdaContext)).toMatchObject({
       kind: 'in-progress',
     });
@@ -189,7 +235,8 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('a better v2 rolls out blue/green (linear, from the config) guarded by the model alarms, then is promoted', async () => {
-    v2 = await newVersion(model, 400, 2);
+    const v1 = await productionV1();
+    const v2 = await newVersion(model, 400, 2);
     harness.aws.finishJob(v2.jobName, { metrics: { 'validation:auc': 0.93 } });
     expect(await training(trainingEvent(v2.jobName), lambdaContext)).toMatchObject({
       kind: 'deploying',
@@ -232,6 +279,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('a candidate worse than the champion is rejected by the gate with its reason, and nothing is deployed', async () => {
+    await productionV2();
     const v3 = await newVersion(model, 400, 3);
     harness.aws.sagemaker.resetHistory();
     harness.aws.finishJob(v3.jobName, { metrics: { 'validation:auc': 0.9 } });
@@ -246,6 +294,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('a rollout that SageMaker rolls back ends ROLLED_BACK and the champion stays', async () => {
+    const { v2 } = await productionV2();
     const v4 = await newVersion(model, 400, 4);
     harness.aws.finishJob(v4.jobName, { metrics: { 'validation:auc': 0.94 } });
     await training(trainingEvent(v4.jobName), lambdaContext);
@@ -262,6 +311,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('a Failed or Stopped training job ends FAILED with its reason, once', async () => {
+    await configure();
     const v5 = await newVersion(model, 400, 5);
     harness.aws.finishJob(v5.jobName, { failureReason: 'AlgorithmError: feature_names mismatch' });
     await training(trainingEvent(v5.jobName, 'Failed'), lambdaContext);
@@ -274,6 +324,7 @@ describe('the pipeline, from a trained job to a guarded production endpoint', ()
   });
 
   it('alarm events open one incident under duplicates, and OK resolves it', async () => {
+    const { v2 } = await productionV2();
     harness.aws.setAlarm(
       'mlops-churn-error-rate',
       'ALARM',

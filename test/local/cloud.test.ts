@@ -60,15 +60,17 @@ describe('LocalCloud', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mlops-cloud-'));
-    cloud = await LocalCloud.start({
+  });
+  /** The cloud on `dir`: the one a test before left running, or a new one (any test may run first). */
+  const running = async (): Promise<LocalCloud> =>
+    (cloud ??= await LocalCloud.start({
       dir,
       s3Port: 0,
       dynamodbPort: 0,
       timeScale: 60,
       quiet: true,
       handlerLogLevel: 'SILENT',
-    });
-  });
+    }));
   afterAll(async () => {
     await cloud?.stop();
     expect(jvmsFor(dir)).toEqual([]);
@@ -76,6 +78,7 @@ describe('LocalCloud', () => {
   });
 
   it('writes env.json with what a person needs', async () => {
+    const cloud = await running();
     const env = JSON.parse(await readFile(join(dir, 'env.json'), 'utf8')) as LocalCloudEnv;
     expect(env).toMatchObject({
       s3Endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
@@ -86,18 +89,19 @@ describe('LocalCloud', () => {
       bucket: 'mlops-local-data',
       registryTable: 'mlops-registry',
     });
-    expect(env).toEqual(cloud!.env);
+    expect(env).toEqual(cloud.env);
     // It holds the control API's token: its owner's only.
     expect(env.controlToken).toMatch(/^[0-9a-f]{64}$/);
     expect((await stat(join(dir, 'env.json'))).mode & 0o777).toBe(0o600);
   });
 
   it('takes a CSV dropped under datasets/<model>/ to a trained version in production', async () => {
-    const s3 = new S3Client(s3ClientConfig(cloud!.env.s3Endpoint));
+    const cloud = await running();
+    const s3 = new S3Client(s3ClientConfig(cloud.env.s3Endpoint));
     try {
       await s3.send(
         new PutObjectCommand({
-          Bucket: cloud!.env.bucket,
+          Bucket: cloud.env.bucket,
           Key: 'datasets/churn/customers.csv',
           Body: dataset(300),
         }),
@@ -105,34 +109,36 @@ describe('LocalCloud', () => {
     } finally {
       s3.destroy();
     }
-    const registry = cloud!.context.registry;
+    const registry = cloud.context.registry;
     const version = await until(
       'a version with its training job',
       async () => {
-        await cloud!.bus.drain();
+        await cloud.bus.drain();
         const [first] = await registry.listVersions('churn');
         return first?.trainingJobName ? first : undefined;
       },
       15_000,
     );
     expect(version.version).toBe(1);
-    const job = await cloud!.training.waitForJob(version.trainingJobName!, 20_000);
+    const job = await cloud.training.waitForJob(version.trainingJobName!, 20_000);
     expect(job.status).toBe('Completed');
     const promoted = await until(
       'the version in production',
       async () => {
-        await cloud!.bus.drain();
+        await cloud.bus.drain();
         const current = await registry.getVersion('churn', 1);
         return current?.status === 'PRODUCTION' ? current : undefined;
       },
       20_000,
     );
     expect(promoted.status).toBe('PRODUCTION');
-    expect(cloud!.bus.deadLetters()).toEqual([]);
+    expect(cloud.bus.deadLetters()).toEqual([]);
   }, 45_000);
 
   it('stops everything, once, and removes env.json', async () => {
-    await Promise.all([cloud!.stop(), cloud!.stop()]);
+    const stopping = await running();
+    cloud = undefined;
+    await Promise.all([stopping.stop(), stopping.stop()]);
     expect(jvmsFor(dir)).toEqual([]);
     expect(existsSync(join(dir, 'env.json'))).toBe(false);
   });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Fault } from '../../local/inference/local-endpoint-service';
 import { request } from 'node:http';
 import {
@@ -10,6 +10,8 @@ import {
 } from '../../local/control-server';
 
 const faults = new Map<string, Fault | undefined>();
+// Each test starts with no fault injected, whatever ran before it.
+beforeEach(() => faults.clear());
 const target = {
   endpointUrl: (name: string) => (name === 'mlops-churn' ? 'http://127.0.0.1:1234' : undefined),
   injectFault: (name: string, fault: Fault) => void faults.set(name, fault),

@@ -30,6 +30,7 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { silentLog, type MlopsContext } from '../../core/use-cases/context';
@@ -286,7 +287,14 @@ export interface PipelineHarness {
    * place to plan injected faults.
    */
   readonly journal: AwsCallJournal;
-  context(overrides?: { defaultModelConfig?: string }): MlopsContext;
+  /** The handlers' context; `registryTable` (one made by {@link newTable}) instead of {@link table}. */
+  context(overrides?: { defaultModelConfig?: string; registryTable?: string }): MlopsContext;
+  /**
+   * Creates another empty registry table on the same DynamoDB Local and returns its name: a test
+   * that needs a registry of its own (independent of the tests before it) passes it to
+   * {@link context}.
+   */
+  newTable(): Promise<string>;
   /** Uploads an object and returns the EventBridge "Object Created" event S3 would send. */
   upload(key: string, body: string): Promise<unknown>;
   /** Reads an object straight from the S3 server (not through the adapter under test); undefined when missing. */
@@ -295,11 +303,17 @@ export interface PipelineHarness {
 }
 
 let tableCounter = 0;
+/** Table names unique in the run: the test files share one DynamoDB Local (test/support/dynamodb-local.ts). */
+const tablePrefix = `registry-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 export async function startPipelineHarness(): Promise<PipelineHarness> {
   const [dynamo, s3] = await Promise.all([startDynamoDbLocal(), startS3Server({ bucket: 'mlops-data-123' })]);
-  const table = `registry-${process.pid}-${++tableCounter}`;
-  await createRegistryTable(dynamo.client, table);
+  const newTable = async () => {
+    const name = `${tablePrefix}-${++tableCounter}`;
+    await createRegistryTable(dynamo.client, name);
+    return name;
+  };
+  const table = await newTable();
   const aws = new FakeAws();
   const journal = new AwsCallJournal();
   // The handlers get clients of their own, instrumented; the test's uploads and reads use the
@@ -321,6 +335,7 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
     aws,
     table,
     journal,
+    newTable,
     context(overrides = {}) {
       return createAwsContext(
         silentLog,

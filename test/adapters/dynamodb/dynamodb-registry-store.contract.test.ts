@@ -22,4 +22,4 @@ afterAll(async () => {
   await local?.stop();
 });
 
-registryStoreContract('DynamoDbRegistryStore', async () => ({ store }));
+registryStoreContract('DynamoDbRegistryStore', () => Promise.resolve({ store }));

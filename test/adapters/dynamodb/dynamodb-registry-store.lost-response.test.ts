@@ -132,17 +132,23 @@ describe('a lost TransactWriteItems response', () => {
     const jobName = (await store.getVersion(model, version))!.trainingJobName;
     const notifications: Notification[] = [];
     const training: Pick<TrainingService, 'describeTrainingJob'> = {
-      describeTrainingJob: async (name) => ({
-        jobName: name,
-        status: 'Failed',
-        failureReason: 'AlgorithmError: boom',
-        metrics: {},
-      }),
+      describeTrainingJob: (name) =>
+        Promise.resolve({
+          jobName: name,
+          status: 'Failed',
+          failureReason: 'AlgorithmError: boom',
+          metrics: {},
+        }),
     };
     const ctx = {
       registry: lossy.store,
       training,
-      notifier: { notify: async (notification: Notification) => void notifications.push(notification) },
+      notifier: {
+        notify: (notification: Notification) => {
+          notifications.push(notification);
+          return Promise.resolve();
+        },
+      },
       clock: systemClock,
       names: new ResourceNames('mlops'),
       log: silentLog,

@@ -151,7 +151,7 @@ describe('the status condition', () => {
     expect(update.ExpressionAttributeNames![match![1]!]).toBe('status');
     const values = match![2]!
       .split(', ')
-      .map((placeholder) => update.ExpressionAttributeValues![placeholder]);
+      .map((placeholder): unknown => update.ExpressionAttributeValues![placeholder]);
     expect(values.sort()).toEqual(['PENDING_APPROVAL', 'TRAINED']);
   });
 

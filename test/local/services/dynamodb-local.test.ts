@@ -23,6 +23,7 @@ function javaPidsFor(dataDir: string): string[] {
 
 describe('local DynamoDB (DynamoDB Local on disk)', () => {
   let dir: string;
+  /** The instance on `<dir>/db` a test left running, for the next test to reuse. */
   let dynamo: LocalDynamoDb | undefined;
 
   beforeAll(async () => {
@@ -33,8 +34,18 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** Stops the running instance, if any, and starts another on `<dir>/db`. */
+  const restart = async (options: { fresh?: boolean } = {}): Promise<LocalDynamoDb> => {
+    await dynamo?.stop();
+    dynamo = undefined;
+    dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE, ...options });
+    return dynamo;
+  };
+  /** The instance on `<dir>/db` (started if no test left one running), holding the registry table. */
+  const running = async (): Promise<LocalDynamoDb> => dynamo ?? (await restart());
+
   it('creates the registry table as the stack does', async () => {
-    dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE });
+    const dynamo = await restart({ fresh: true });
     expect(dynamo.tableCreated).toBe(true);
     expect(dynamo.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const { Table } = await dynamo.client.send(new DescribeTableCommand({ TableName: TABLE }));
@@ -52,8 +63,9 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
   });
 
   it("answers no other site's web page: a cross-origin preflight is not allowed", async () => {
+    const dynamo = await running();
     const preflight = (origin: string) =>
-      fetch(dynamo!.endpoint, {
+      fetch(dynamo.endpoint, {
         method: 'OPTIONS',
         headers: {
           origin,
@@ -64,13 +76,16 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
     const foreign = await preflight('https://attacker.example');
     // Without Access-Control-Allow-Origin the browser never sends the DynamoDB call itself.
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
-    const own = await preflight(dynamo!.endpoint);
-    expect(own.headers.get('access-control-allow-origin')).toBe(dynamo!.endpoint);
+    const own = await preflight(dynamo.endpoint);
+    expect(own.headers.get('access-control-allow-origin')).toBe(dynamo.endpoint);
   });
 
   it('keeps the data across a stop and a start, and leaves no JVM behind', async () => {
-    await dynamo!.stop();
-    await dynamo!.stop(); // idempotent
+    const before = await running();
+    await before.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+    await before.stop();
+    await before.stop(); // idempotent
+    dynamo = undefined;
     expect(javaPidsFor(join(dir, 'db'))).toEqual([]);
     dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE });
     expect(dynamo.tableCreated).toBe(false);
@@ -81,8 +96,9 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
   });
 
   it('starts empty with fresh', async () => {
-    await dynamo!.stop();
-    dynamo = await startLocalDynamoDb({ dataDir: join(dir, 'db'), port: 0, tableName: TABLE, fresh: true });
+    const before = await running();
+    await before.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+    const dynamo = await restart({ fresh: true });
     expect(dynamo.tableCreated).toBe(true);
     const { Item } = await dynamo.client.send(
       new GetItemCommand({ TableName: TABLE, Key: { PK: item.PK, SK: item.SK } }),
@@ -91,7 +107,8 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
   });
 
   it('refuses a port that is already taken, with a clear message', async () => {
-    await expect(choosePort(dynamo!.port, 'DynamoDB Local', '--dynamodb-port')).rejects.toThrow(
+    const dynamo = await running();
+    await expect(choosePort(dynamo.port, 'DynamoDB Local', '--dynamodb-port')).rejects.toThrow(
       /port \d+ on 127\.0\.0\.1 is already in use.*--dynamodb-port/,
     );
   });
