@@ -145,15 +145,18 @@ export const layerRules = [
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', '.test-out/', 'coverage/'] },
   eslint.configs.recommended,
-  ...tseslint.configs.recommended,
+  // Type-checked: floating promises, unsafe `any`, awaits of non-promises and the like are errors.
+  ...tseslint.configs.recommendedTypeChecked,
   {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
   {
-    // Plain JavaScript launchers run on Node.
+    // Plain JavaScript launchers run on Node, outside the TypeScript project.
     files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   ...layerRules,

@@ -174,9 +174,10 @@ beforeAll(async () => {
       ];
     }),
   );
-  const reconcilerFunction = template.toJSON().Resources[logicalId(stack.reconciler.handler.function)] as {
-    Properties: { Environment: { Variables: Record<string, unknown> } };
+  const { Resources } = template.toJSON() as {
+    Resources: Record<string, { Properties: { Environment: { Variables: Record<string, unknown> } } }>;
   };
+  const reconcilerFunction = Resources[logicalId(stack.reconciler.handler.function)]!;
   reconcilerDeployment = (table) => {
     const deployed = resolverFor(table);
     const policies = deployed.rolePolicies(reconcilerRoleId);

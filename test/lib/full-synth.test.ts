@@ -30,10 +30,11 @@ describe('full synth', () => {
 
       const artifact = assembly.getStackByName(STACK_NAME);
       const functions = Object.values(
-        artifact.template.Resources as Record<
-          string,
-          { Type: string; Properties: { Code: { S3Key: string } } }
-        >,
+        (
+          artifact.template as {
+            Resources: Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>;
+          }
+        ).Resources,
       ).filter((r) => r.Type === 'AWS::Lambda::Function');
       expect(functions).toHaveLength(6);
       for (const fn of functions) {

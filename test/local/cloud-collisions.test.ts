@@ -34,7 +34,7 @@ describe('LocalCloud: concurrent uploads to colliding keys', () => {
       timeScale: 60,
       quiet: true,
       handlerLogLevel: 'SILENT',
-      log: silent as never,
+      log: silent,
       monitorSchedule: false,
       reconcileSchedule: false,
       // Training is not what is tested: an image the local cloud cannot run fails the job at once.
@@ -54,7 +54,10 @@ describe('LocalCloud: concurrent uploads to colliding keys', () => {
     c.bus.addRule({
       name: 'test-dataset-uploads',
       pattern: { source: ['aws.s3'], detail: { object: { key: [{ prefix: `datasets/${MODEL}/` }] } } },
-      target: async (event) => void events.push(event as unknown as CloudEvent<ObjectCreatedDetail>),
+      target: (event) => {
+        events.push(event as unknown as CloudEvent<ObjectCreatedDetail>);
+        return Promise.resolve();
+      },
     });
     const bodies = Array.from({ length: UPLOADS }, (_, i) => {
       const rows = Array.from(

@@ -133,9 +133,9 @@ describe('live drift in the local cloud', () => {
     // The data point's period completes within one scaled hour; then the alarm evaluates it.
     const alarmed = await until(
       'the feature-drift alarm in ALARM',
-      async () => {
+      () => {
         c.alarms.evaluateNow();
-        return c.alarms.describe(names.featureDrift)?.state === 'ALARM' ? true : undefined;
+        return Promise.resolve(c.alarms.describe(names.featureDrift)?.state === 'ALARM' ? true : undefined);
       },
       15_000,
     );

@@ -116,7 +116,7 @@ describe('the local cloud repairs lost events with its reconciler', () => {
       },
       20_000,
     );
-    const job = await cloud.training.waitForJob(version.trainingJobName!, 30_000);
+    const job = await cloud.training.waitForJob(version.trainingJobName, 30_000);
     expect(job.status).toBe('Completed');
     await cloud.bus.drain();
     cloud.bus.loseNext('mlops-training-events', 0);

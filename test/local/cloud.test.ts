@@ -16,6 +16,7 @@ import { DEFAULT_INGEST_MAX_CONCURRENCY } from '../../lib/serverless-mlops-stack
 import { LOCAL_STACK_DEFAULTS, LocalCloud, stackEventPatterns, type LocalCloudEnv } from '../../local/cloud';
 import { fromCdkEventPattern } from '../../local/event-bus';
 import { s3ClientConfig } from '../../local/services/s3-server';
+import { stringMatching } from '../support/matchers';
 import { churnCsv } from '../support/pipeline-harness';
 import { until } from '../support/until';
 
@@ -81,8 +82,8 @@ describe('LocalCloud', () => {
     const cloud = await running();
     const env = JSON.parse(await readFile(join(dir, 'env.json'), 'utf8')) as LocalCloudEnv;
     expect(env).toMatchObject({
-      s3Endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
-      dynamodbEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      s3Endpoint: stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      dynamodbEndpoint: stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       region: 'us-east-1',
       accessKeyId: 'S3RVER',
       secretAccessKey: 'S3RVER',
@@ -120,7 +121,7 @@ describe('LocalCloud', () => {
       15_000,
     );
     expect(version.version).toBe(1);
-    const job = await cloud.training.waitForJob(version.trainingJobName!, 20_000);
+    const job = await cloud.training.waitForJob(version.trainingJobName, 20_000);
     expect(job.status).toBe('Completed');
     const promoted = await until(
       'the version in production',

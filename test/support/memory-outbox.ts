@@ -42,33 +42,36 @@ export class MemoryOutbox implements OutboxMethods {
     return [...this.items.values()].sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.id, b.id));
   }
 
-  async listPendingNotifications(model: string): Promise<PendingNotification[]> {
-    return this.pending().filter((item) => item.model === model);
+  listPendingNotifications(model: string): Promise<PendingNotification[]> {
+    return Promise.resolve(this.pending().filter((item) => item.model === model));
   }
 
-  async listPendingNotificationsBefore(createdBefore: string): Promise<PendingNotification[]> {
-    return this.pending().filter((item) => item.createdAt < createdBefore);
+  listPendingNotificationsBefore(createdBefore: string): Promise<PendingNotification[]> {
+    return Promise.resolve(this.pending().filter((item) => item.createdAt < createdBefore));
   }
 
-  async claimNotification(model: string, id: string, now: string, until: string): Promise<boolean> {
+  claimNotification(model: string, id: string, now: string, until: string): Promise<boolean> {
     this.calls.push(`claim ${model} ${id}`);
     const item = this.items.get(key(model, id));
-    if (!item || (item.claimedUntil !== undefined && !(item.claimedUntil < now))) return false;
+    if (!item || (item.claimedUntil !== undefined && !(item.claimedUntil < now)))
+      return Promise.resolve(false);
     this.items.set(key(model, id), { ...item, claimedUntil: until });
-    return true;
+    return Promise.resolve(true);
   }
 
-  async completeNotification(model: string, id: string): Promise<void> {
+  completeNotification(model: string, id: string): Promise<void> {
     this.calls.push(`complete ${model} ${id}`);
     this.items.delete(key(model, id));
+    return Promise.resolve();
   }
 
-  async releaseNotification(model: string, id: string, until: string): Promise<void> {
+  releaseNotification(model: string, id: string, until: string): Promise<void> {
     this.calls.push(`release ${model} ${id}`);
     const item = this.items.get(key(model, id));
-    if (item?.claimedUntil !== until) return;
+    if (item?.claimedUntil !== until) return Promise.resolve();
     const { id: itemId, notification, createdAt } = item;
     this.items.set(key(model, id), { id: itemId, model, notification, createdAt });
+    return Promise.resolve();
   }
 }
 

@@ -304,7 +304,10 @@ function attributesSize(attributes: unknown): number {
   if (attributes === null || typeof attributes !== 'object') return 0;
   let size = 0;
   for (const [name, value] of Object.entries(attributes as Record<string, Record<string, unknown>>)) {
-    size += Buffer.byteLength(name) + Buffer.byteLength(String(value.DataType ?? ''));
+    const dataType = value.DataType ?? '';
+    size +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(typeof dataType === 'string' ? dataType : JSON.stringify(dataType));
     const data = value.StringValue ?? value.BinaryValue;
     size +=
       typeof data === 'string'

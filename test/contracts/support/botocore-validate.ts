@@ -342,8 +342,17 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (value instanceof Date) return 'a Date';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
-  return `${typeof value} ${JSON.stringify(truncate(String(value)))}`;
+  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
+  // What is left: a primitive, a function or a symbol (their own toString), or undefined.
+  const text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
+        ? String(value)
+        : typeof value === 'function' || typeof value === 'symbol'
+          ? value.toString()
+          : 'undefined';
+  return `${typeof value} ${JSON.stringify(truncate(text))}`;
 }
 
 function truncate(text: string): string {

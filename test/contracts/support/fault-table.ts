@@ -385,7 +385,7 @@ class RunRedelivery implements EventRedelivery {
 class UploadInventory implements ObjectInventory {
   constructor(private readonly objects: readonly InventoryObject[]) {}
 
-  async listPage(
+  listPage(
     _bucket: string,
     prefix: string,
     options: { readonly startAfter?: string; readonly maxKeys: number },
@@ -394,7 +394,10 @@ class UploadInventory implements ObjectInventory {
     const matching = this.objects
       .filter((o) => o.key.startsWith(prefix) && (after === undefined || o.key > after))
       .sort((a, b) => (a.key < b.key ? -1 : 1));
-    return { objects: matching.slice(0, options.maxKeys), truncated: matching.length > options.maxKeys };
+    return Promise.resolve({
+      objects: matching.slice(0, options.maxKeys),
+      truncated: matching.length > options.maxKeys,
+    });
   }
 }
 
@@ -523,6 +526,11 @@ const COUNTED_EFFECTS = new Set([
 /** Operations that overwrite (or refuse a second time): their effect is the set of what they wrote. */
 const IDEMPOTENT_EFFECTS = new Set(['PutObject', 'PutMetricAlarm', 'CreateModel', 'CreateEndpointConfig']);
 
+/** A request field as text: a string as is, anything else as its JSON (not `[object Object]`). */
+function fieldText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function effectOf(call: RecordedCall): string {
   const i = call.input;
   switch (call.operation) {
@@ -533,7 +541,7 @@ function effectOf(call: RecordedCall): string {
     case 'PutMetricAlarm':
       return `PutMetricAlarm ${String(i.AlarmName)}`;
     default:
-      return `${call.operation} ${String(i.EndpointName ?? '')} ${String(i.EndpointConfigName ?? i.TrainingJobName ?? i.ModelName ?? '')}`;
+      return `${call.operation} ${fieldText(i.EndpointName ?? '')} ${fieldText(i.EndpointConfigName ?? i.TrainingJobName ?? i.ModelName ?? '')}`;
   }
 }
 

@@ -95,7 +95,7 @@ function dynamodb(operation: string, input: Input, site: CallSite): RequiredPerm
           resource:
             input.IndexName === undefined
               ? tableArn(site, input.TableName)
-              : `${tableArn(site, input.TableName)}/index/${String(input.IndexName)}`,
+              : `${tableArn(site, input.TableName)}/index/${fieldText(input.IndexName)}`,
         },
       ];
     case 'BatchGetItem':
@@ -177,7 +177,7 @@ function s3(operation: string, input: Input, site: CallSite): RequiredPermission
           : {
               action: 's3:GetObjectVersion',
               resource: objectArn,
-              context: s3Context({ 's3:versionid': String(input.VersionId) }),
+              context: s3Context({ 's3:versionid': fieldText(input.VersionId) }),
               because: `${operation} with a VersionId`,
             },
         notFoundSemantics,
@@ -191,7 +191,7 @@ function s3(operation: string, input: Input, site: CallSite): RequiredPermission
         {
           action: 's3:ListBucket',
           resource: bucketArn,
-          context: s3Context(input.Prefix === undefined ? {} : { 's3:prefix': String(input.Prefix) }),
+          context: s3Context(input.Prefix === undefined ? {} : { 's3:prefix': fieldText(input.Prefix) }),
         },
       ];
     case 'ListObjectVersions':
@@ -203,7 +203,7 @@ function s3(operation: string, input: Input, site: CallSite): RequiredPermission
         {
           action: 's3:ListBucketVersions',
           resource: bucketArn,
-          context: s3Context(input.Prefix === undefined ? {} : { 's3:prefix': String(input.Prefix) }),
+          context: s3Context(input.Prefix === undefined ? {} : { 's3:prefix': fieldText(input.Prefix) }),
         },
       ];
     case 'PutObject':
@@ -277,7 +277,7 @@ function sagemaker(operation: string, input: Input, site: CallSite): RequiredPer
       : [
           {
             action: 'iam:PassRole',
-            resource: String(role),
+            resource: fieldText(role),
             context: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
             because: `${operation} passes the execution role`,
           },
@@ -483,7 +483,7 @@ export function functionArnOf(site: CallSite, functionName: unknown, qualifier?:
       : `arn:${site.partition}:lambda:${site.region}:${site.account}:function:${name}`;
   // arn:partition:lambda:region:account:function:name[:qualifier]
   const qualified = base.split(':').length > 7;
-  return qualifier === undefined || qualified ? base : `${base}:${String(qualifier)}`;
+  return qualifier === undefined || qualified ? base : `${base}:${fieldText(qualifier)}`;
 }
 
 function lambda(operation: string, input: Input, site: CallSite): RequiredPermission[] {
@@ -496,4 +496,9 @@ function lambda(operation: string, input: Input, site: CallSite): RequiredPermis
       resource: functionArnOf(site, input.FunctionName, input.Qualifier),
     },
   ];
+}
+
+/** A request field as text: a string as is, anything else as its JSON (not `[object Object]`). */
+function fieldText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

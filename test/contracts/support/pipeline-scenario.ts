@@ -212,7 +212,12 @@ export async function runPipelineScenario(
   const training = createTrainingEventsHandler(() => ctx);
   const endpoints = createEndpointEventsHandler(() => ctx);
   const alarms = createAlarmEventsHandler(() => ctx);
-  const monitor = createMonitorHandler(() => ctx, { publish: async (batch) => void published.push(batch) });
+  const monitor = createMonitorHandler(() => ctx, {
+    publish: (batch) => {
+      published.push(batch);
+      return Promise.resolve();
+    },
+  });
   const stories = new Set<ScenarioStory>(options.stories ?? ['main', 'folder', 'approval']);
   let story: ScenarioStory = 'main';
   /** Enters a story's block of steps; false when the story is not run. */

@@ -374,7 +374,7 @@ function serveVersionListing(client: S3Client, server: S3Client, versions: Map<s
     (next, context) => async (args) => {
       if (context.commandName !== 'ListObjectVersionsCommand') return next(args);
       const output = await listVersions(server, args.input as ListObjectVersionsCommandInput, versions);
-      return { output, response: {} } as Awaited<ReturnType<typeof next>>;
+      return { output, response: {} };
     },
     { step: 'initialize', name: 'versionListingFromServer', priority: 'low' },
   );

@@ -103,7 +103,8 @@ export class TemplateResolver {
     if ('Ref' in node) return this.ref(String(node.Ref));
     if ('Fn::GetAtt' in node) {
       const raw = node['Fn::GetAtt'];
-      const [logicalId, attribute] = Array.isArray(raw) ? raw : String(raw).split('.');
+      const parts: unknown[] = Array.isArray(raw) ? raw : String(raw).split('.');
+      const [logicalId, attribute] = parts;
       return this.getAtt(String(logicalId), String(attribute));
     }
     if ('Fn::Join' in node) {
@@ -158,7 +159,7 @@ export class TemplateResolver {
     const attachedManaged = new Set(
       ((role.Properties?.ManagedPolicyArns as unknown[]) ?? [])
         .filter((arn) => typeof arn === 'object' && arn !== null && 'Ref' in arn)
-        .map((arn) => String((arn as { Ref: unknown }).Ref)),
+        .map((arn) => String(arn.Ref)),
     );
     for (const [logicalId, resource] of Object.entries(this.template.Resources)) {
       if (resource.Type !== 'AWS::IAM::Policy' && resource.Type !== 'AWS::IAM::ManagedPolicy') continue;

@@ -18,6 +18,7 @@ import type { DatasetProfile } from '../../../core/profiling/api';
 import { reportKeys } from '../../../core/domain/naming';
 import { DataQualityGate, evaluateDataQuality } from '../../../core/use-cases/data-quality-gate';
 import { MEMORY_BUCKET as BUCKET, useMemoryContext, type MemoryContext } from '../../support/memory-context';
+import { stringMatching } from '../../support/matchers';
 
 const DEFAULTS = modelConfigSchema.parse({}).dataQuality;
 
@@ -113,7 +114,7 @@ describe('evaluateDataQuality', () => {
     const result = evaluateDataQuality(profile(3000, 2, edit, header), baseline, DEFAULTS);
     expect(result.decision).toBe('rejected');
     expect(result.violations).toContainEqual(
-      expect.objectContaining({ feature_name: column, constraint_check_type: expect.stringMatching(check) }),
+      expect.objectContaining({ feature_name: column, constraint_check_type: stringMatching(check) }),
     );
   });
 
@@ -316,7 +317,7 @@ describe('DataQualityGate.check', () => {
     );
     expect(outcome.rejection).toEqual({
       code: 'DATA_QUALITY',
-      reason: expect.stringMatching(
+      reason: stringMatching(
         /^datasets\/dq\/feb\.csv: data quality check of dataset feb against baseline jan failed: missing_column_check on "visits"/,
       ),
     });
@@ -364,7 +365,7 @@ describe('DataQualityGate.check', () => {
     const blocked = await check(m, 'mar', profile(3000, 3, shifted), { ...DEFAULTS, blockOnDrift: true });
     expect(blocked.rejection).toEqual({
       code: 'DATA_DRIFT',
-      reason: expect.stringMatching(
+      reason: stringMatching(
         /^datasets\/dq\/mar\.csv: data quality check of dataset mar against baseline jan refused it: drift in amount \(KS 0\.\d+, PSI \d+\.\d+\), and the model's dataQuality\.blockOnDrift is on$/,
       ),
     });

@@ -20,6 +20,7 @@ import {
   useMemoryContext,
   type MemoryContext,
 } from '../../support/memory-context';
+import { stringContaining, stringMatching } from '../../support/matchers';
 
 const CONFIG = { labelColumn: 'churned' };
 
@@ -108,11 +109,11 @@ describe('IngestDataset: an accepted upload', () => {
         ResourceConfig: { InstanceType: 'ml.m5.large', InstanceCount: 1, VolumeSizeInGB: 10 },
         StoppingCondition: { MaxRuntimeInSeconds: 3600 },
         EnableManagedSpotTraining: false,
-        Tags: expect.arrayContaining([
+        Tags: expect.arrayContaining<unknown>([
           { Key: 'mlops:model', Value: 'churn' },
           { Key: 'mlops:version', Value: '1' },
           { Key: 'mlops:dataset', Value: version!.datasetId },
-        ]),
+        ]) as unknown,
       },
     ]);
     expect(m.trainingJobs()).toEqual([version!.trainingJobName]);
@@ -404,12 +405,12 @@ describe('IngestDataset: rejections are recorded with their reason and start not
     const outcome = await ingest(m, upload);
     const again = await ingest(m, upload);
 
-    expect(outcome).toMatchObject({ kind: 'rejected', model, code, reason: expect.stringMatching(reason) });
+    expect(outcome).toMatchObject({ kind: 'rejected', model, code, reason: stringMatching(reason) });
     expect(again).toMatchObject({ kind: 'duplicate', model });
     const datasetId = outcome.kind === 'rejected' ? outcome.datasetId : '';
     expect(await m.registry.getDataset(model, datasetId)).toMatchObject({
       status: 'REJECTED',
-      rejection: { code, reason: expect.stringMatching(reason) },
+      rejection: { code, reason: stringMatching(reason) },
       sourceUri: `s3://${BUCKET}/${key}`,
     });
     expect(await m.registry.listVersions(model)).toEqual([]);
@@ -423,7 +424,7 @@ describe('IngestDataset: rejections are recorded with their reason and start not
         kind: 'dataset-rejected',
         model,
         subject: `${model}: dataset ${datasetId} rejected`,
-        message: expect.stringContaining(`The raw data is kept at s3://${BUCKET}/${key}`),
+        message: stringContaining(`The raw data is kept at s3://${BUCKET}/${key}`),
       }),
     ]);
     expect(m.notifications()[0]!.message).toMatch(reason);
@@ -440,7 +441,7 @@ describe('IngestDataset: rejections are recorded with their reason and start not
     expect(model?.lastRejection).toMatchObject({
       code: 'INVALID_CONFIG',
       source: 'models/badconfig/config.json',
-      reason: expect.stringMatching(/Unrecognized key: "colour"/),
+      reason: stringMatching(/Unrecognized key: "colour"/),
     });
     expect(model?.config).toBeUndefined();
     expect(await auditOf(m, 'badconfig', 'CONFIG_REJECTED')).toHaveLength(1);
@@ -481,7 +482,7 @@ describe('IngestDataset: rejections are recorded with their reason and start not
     expect(outcome).toMatchObject({
       kind: 'rejected',
       code: 'EMPTY_DATASET',
-      reason: expect.stringMatching(
+      reason: stringMatching(
         /datasets\/churn\/2026-11-26\/: the folder has a _SUCCESS marker but no data files/,
       ),
     });
@@ -502,7 +503,7 @@ describe('IngestDataset: rejections are recorded with their reason and start not
     expect(outcome).toMatchObject({
       kind: 'rejected',
       code: 'INVALID_CONFIG',
-      reason: expect.stringMatching(
+      reason: stringMatching(
         /algorithm\.sourceUri: must be under s3:\/\/mlops-data-123\/models\/scripted\/code\//,
       ),
     });
@@ -524,9 +525,7 @@ describe('IngestDataset: a bucket without versions (the local S3)', () => {
     expect(refused).toMatchObject({
       kind: 'rejected',
       code: 'SOURCE_SUPERSEDED',
-      reason: expect.stringContaining(
-        `this upload's ETag ${first.etag}, the object now holds ${second.etag}`,
-      ),
+      reason: stringContaining(`this upload's ETag ${first.etag}, the object now holds ${second.etag}`),
     });
     expect(m.trainingRequests()).toEqual([]);
     expect(m.objects.keys(BUCKET, 'prepared/')).toEqual([]);
@@ -674,7 +673,7 @@ describe('IngestDataset: faults are thrown, and the retried event finishes the w
     expect(outcome).toMatchObject({
       kind: 'training-failed',
       version: 1,
-      reason: expect.stringMatching(/SageMaker refused the training job .*not supported for spot/),
+      reason: stringMatching(/SageMaker refused the training job .*not supported for spot/),
     });
     expect(await ingest(m, upload)).toMatchObject({ kind: 'duplicate', version: 1 });
     const [version] = await m.registry.listVersions('refused');

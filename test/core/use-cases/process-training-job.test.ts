@@ -20,6 +20,7 @@ import {
   useMemoryContext,
   type MemoryContext,
 } from '../../support/memory-context';
+import { stringMatching } from '../../support/matchers';
 
 const MODEL = 'churn';
 const ENDPOINT = 'mlops-churn';
@@ -174,7 +175,7 @@ describe('ProcessTrainingJob: a completed job', () => {
     m.finishTraining(v1.jobName, { metrics: { 'train:auc': 0.99 } });
     expect(await processJob(m, v1.jobName)).toMatchObject({
       kind: 'rejected',
-      reason: expect.stringMatching(/reported no validation:auc \(it reported: train:auc\)/),
+      reason: stringMatching(/reported no validation:auc \(it reported: train:auc\)/),
     });
     expect(m.rolloutRequests()).toEqual({ create: 0, update: 0 });
   });
@@ -187,7 +188,7 @@ describe('ProcessTrainingJob: a completed job', () => {
     m.finishTraining(worse.jobName, { metrics: { 'validation:auc': 0.9 } });
     expect(await processJob(m, worse.jobName)).toMatchObject({
       kind: 'rejected',
-      reason: expect.stringMatching(
+      reason: stringMatching(
         /validation:auc 0\.9 against champion v1 0\.93 \(tolerance 0\.01\): worse than the champion/,
       ),
     });
@@ -229,7 +230,7 @@ describe('ProcessTrainingJob: a completed job', () => {
         kind: 'approval-needed',
         model: MODEL,
         subject: 'churn v1: waiting for approval',
-        message: expect.stringMatching(/Approve it to roll it out\.$/),
+        message: stringMatching(/Approve it to roll it out\.$/),
       }),
     ]);
     expect(m.rolloutRequests()).toEqual({ create: 0, update: 0 });

@@ -8,6 +8,7 @@ import { CreateTrainingJobCommand } from '@aws-sdk/client-sagemaker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MlopsContext } from '../../../core/use-cases/context';
 import { createIngestHandler } from '../../../lambdas/ingest/handler';
+import { stringMatching } from '../../support/matchers';
 import {
   churnCsv,
   lambdaContext,
@@ -44,7 +45,8 @@ async function ingest(model: string, file: string, csv: string, config?: Record<
   const versions = await ctx.registry.listVersions(model);
   const datasetId =
     versions.find((v) => line?.version === v.version)?.datasetId ??
-    (/dataset ([a-z0-9-]+)/.exec(line?.reason ?? '')?.[1] as string);
+    /dataset ([a-z0-9-]+)/.exec(line?.reason ?? '')?.[1];
+  if (datasetId === undefined) throw new Error(`ingesting ${model}/${file} left no dataset in the audit`);
   return { dataset: await ctx.registry.getDataset(model, datasetId), datasetId, audit, versions };
 }
 
@@ -248,7 +250,7 @@ describe('ingest: schema and quality violations refuse the dataset before traini
     expect(dataset).toMatchObject({ status: 'REJECTED', rejection: { code: 'DATA_QUALITY' } });
     expect(dataset.dataQuality!.decision).toBe('rejected');
     expect(dataset.dataQuality!.violations).toContainEqual(
-      expect.objectContaining({ feature_name: expect.stringMatching(column) }),
+      expect.objectContaining({ feature_name: stringMatching(column) }),
     );
     const report = (await readJson(`reports/${model}/${datasetId}/constraint_violations.json`)) as {
       violations: { feature_name: string; constraint_check_type: string; description: string }[];

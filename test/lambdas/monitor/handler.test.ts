@@ -4,7 +4,7 @@
  * ending now, anything else is dropped as malformed. The EMF adapter prints exactly the metrics
  * the drift alarms watch.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createEmfMetrics, EmfMetricsPublisher } from '../../../adapters/aws/emf-metrics-publisher';
 import { ResourceNames } from '../../../core/domain/naming';
 import type { MetricBatch } from '../../../core/ports/metrics';
@@ -19,23 +19,25 @@ function harness(models: string[] = [], options: { throttledModel?: string } = {
   const asked: string[] = [];
   const read: string[] = [];
   const registry = {
-    listVersionsByStatus: async (status: string) => {
+    listVersionsByStatus: (status: string) => {
       asked.push(status);
-      return models.map((model) => ({ model, version: 1, status: 'PRODUCTION', datasetId: 'ds' }));
+      return Promise.resolve(
+        models.map((model) => ({ model, version: 1, status: 'PRODUCTION', datasetId: 'ds' })),
+      );
     },
-    getModel: async () => undefined,
+    getModel: () => Promise.resolve(undefined),
   } as unknown as RegistryStore;
   const ctx = {
     registry,
     objects: {
-      readText: async (_bucket: string, key: string) => {
+      readText: (_bucket: string, key: string) => {
         read.push(key);
         if (options.throttledModel && key.includes(`/${options.throttledModel}/`)) {
-          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+          return Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
         }
-        return undefined;
+        return Promise.resolve(undefined);
       },
-      list: async () => [],
+      list: () => Promise.resolve([]),
     },
     clock: { now: () => NOW },
     names: new ResourceNames('mlops'),
@@ -44,7 +46,12 @@ function harness(models: string[] = [], options: { throttledModel?: string } = {
     region: 'us-east-1',
   } as unknown as MlopsContext;
   const published: MetricBatch[] = [];
-  const handler = createMonitorHandler(() => ctx, { publish: async (b) => void published.push(b) });
+  const handler = createMonitorHandler(() => ctx, {
+    publish: (b) => {
+      published.push(b);
+      return Promise.resolve();
+    },
+  });
   return { handler, asked, read, published };
 }
 
@@ -118,55 +125,53 @@ describe('monitor handler', () => {
 
 describe('EmfMetricsPublisher', () => {
   it('prints one EMF document: the namespace, only the Model dimension, the batch timestamp', async () => {
-    const previous = process.env.POWERTOOLS_METRICS_DISABLED;
-    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    // Powertools' documented switch for tests: created with POWERTOOLS_DEV on, a Metrics instance
+    // prints through the global `console` (metrics stay enabled: POWERTOOLS_METRICS_DISABLED wins).
+    vi.stubEnv('POWERTOOLS_DEV', 'true');
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
     const metrics = createEmfMetrics('ServerlessMlops/Drift');
-    if (previous === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
-    else process.env.POWERTOOLS_METRICS_DISABLED = previous;
+    vi.unstubAllEnvs();
     const lines: string[] = [];
-    (metrics as unknown as { console: unknown }).console = {
-      log: (line: string) => lines.push(line),
-      info() {},
-      debug() {},
-      warn() {},
-      error() {},
-      trace() {},
-    };
-    const publisher = new EmfMetricsPublisher(metrics, 'ServerlessMlops/Drift');
-    const batch: MetricBatch = {
-      namespace: 'ServerlessMlops/Drift',
-      dimensions: { Model: 'churn' },
-      timestamp: new Date(Date.now() - 60_000),
-      metrics: [
-        { name: 'FeatureDriftMax', value: 0.42, unit: 'None' },
-        { name: 'CapturedRecords', value: 600, unit: 'Count' },
-      ],
-    };
-    await publisher.publish(batch);
-    await publisher.publish({ ...batch, dimensions: { Model: 'fraud' } });
-    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
-      {
-        _aws: {
-          Timestamp: batch.timestamp.getTime(),
-          CloudWatchMetrics: [
-            {
-              Namespace: 'ServerlessMlops/Drift',
-              Dimensions: [['Model']],
-              Metrics: [
-                { Name: 'FeatureDriftMax', Unit: 'None' },
-                { Name: 'CapturedRecords', Unit: 'Count' },
-              ],
-            },
-          ],
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      const publisher = new EmfMetricsPublisher(metrics, 'ServerlessMlops/Drift');
+      const batch: MetricBatch = {
+        namespace: 'ServerlessMlops/Drift',
+        dimensions: { Model: 'churn' },
+        timestamp: new Date(Date.now() - 60_000),
+        metrics: [
+          { name: 'FeatureDriftMax', value: 0.42, unit: 'None' },
+          { name: 'CapturedRecords', value: 600, unit: 'Count' },
+        ],
+      };
+      await publisher.publish(batch);
+      await publisher.publish({ ...batch, dimensions: { Model: 'fraud' } });
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
+        {
+          _aws: {
+            Timestamp: batch.timestamp.getTime(),
+            CloudWatchMetrics: [
+              {
+                Namespace: 'ServerlessMlops/Drift',
+                Dimensions: [['Model']],
+                Metrics: [
+                  { Name: 'FeatureDriftMax', Unit: 'None' },
+                  { Name: 'CapturedRecords', Unit: 'Count' },
+                ],
+              },
+            ],
+          },
+          Model: 'churn',
+          FeatureDriftMax: 0.42,
+          CapturedRecords: 600,
         },
-        Model: 'churn',
-        FeatureDriftMax: 0.42,
-        CapturedRecords: 600,
-      },
-      expect.objectContaining({ Model: 'fraud' }),
-    ]);
-    await expect(publisher.publish({ ...batch, namespace: 'Other' })).rejects.toThrow(
-      'this publisher writes namespace ServerlessMlops/Drift, not Other',
-    );
+        expect.objectContaining({ Model: 'fraud' }),
+      ]);
+      await expect(publisher.publish({ ...batch, namespace: 'Other' })).rejects.toThrow(
+        'this publisher writes namespace ServerlessMlops/Drift, not Other',
+      );
+    } finally {
+      log.mockRestore();
+    }
   });
 });

@@ -42,38 +42,42 @@ const ports = () =>
 function context(): MlopsContext {
   const stale = '2025-06-03T11:00:00.000Z';
   const registry = {
-    listVersionsByStatus: async (status: string) =>
-      status === 'TRAINING'
-        ? [{ model: 'churn', version: 4, status, trainingJobName: 'mlops-churn-v4-1a2b', updatedAt: stale }]
-        : status === 'DEPLOYING'
-          ? [
-              {
-                model: 'fraud',
-                version: 2,
-                status,
-                trainingJobName: 'mlops-fraud-v2-3c4d',
-                endpointName: 'mlops-fraud',
-                endpointConfigName: 'mlops-fraud-v2-3c4d',
-                rolloutRequestedAt: stale,
-                updatedAt: stale,
-              },
-            ]
-          : [],
-    getDataset: async () => undefined,
-    listPendingNotificationsBefore: async () => [], // no notification left pending
+    listVersionsByStatus: (status: string) =>
+      Promise.resolve(
+        status === 'TRAINING'
+          ? [{ model: 'churn', version: 4, status, trainingJobName: 'mlops-churn-v4-1a2b', updatedAt: stale }]
+          : status === 'DEPLOYING'
+            ? [
+                {
+                  model: 'fraud',
+                  version: 2,
+                  status,
+                  trainingJobName: 'mlops-fraud-v2-3c4d',
+                  endpointName: 'mlops-fraud',
+                  endpointConfigName: 'mlops-fraud-v2-3c4d',
+                  rolloutRequestedAt: stale,
+                  updatedAt: stale,
+                },
+              ]
+            : [],
+      ),
+    getDataset: () => Promise.resolve(undefined),
+    listPendingNotificationsBefore: () => Promise.resolve([]), // no notification left pending
   } as unknown as RegistryStore;
   return {
     registry,
-    objects: { readText: async () => undefined, write: async () => undefined },
+    objects: { readText: () => Promise.resolve(undefined), write: () => Promise.resolve(undefined) },
     training: {
-      describeTrainingJob: async (jobName: string) => ({ jobName, status: 'Completed', metrics: {} }),
+      describeTrainingJob: (jobName: string) =>
+        Promise.resolve({ jobName, status: 'Completed', metrics: {} }),
     },
     endpoints: {
-      describeEndpoint: async (endpointName: string) => ({
-        endpointName,
-        status: 'InService',
-        configName: 'mlops-fraud-v2-3c4d',
-      }),
+      describeEndpoint: (endpointName: string) =>
+        Promise.resolve({
+          endpointName,
+          status: 'InService',
+          configName: 'mlops-fraud-v2-3c4d',
+        }),
     },
     clock: { now: () => NOW },
     names: new ResourceNames('mlops'),
