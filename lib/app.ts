@@ -13,6 +13,7 @@
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ServerlessMlopsStack, type ServerlessMlopsStackProps } from './serverless-mlops-stack';
+import { isPlainObject } from '../core/support/objects';
 
 /** The CloudFormation stack name. */
 export const STACK_NAME = 'ServerlessMlops';
@@ -27,13 +28,10 @@ export function propsFromContext(app: App): ServerlessMlopsStackProps {
   if (prefix !== undefined)
     props.resourcePrefix = typeof prefix === 'string' ? prefix : JSON.stringify(prefix);
   if (config !== undefined) {
-    if (
-      typeof config !== 'string' &&
-      (config === null || typeof config !== 'object' || Array.isArray(config))
-    ) {
+    if (typeof config !== 'string' && !isPlainObject(config)) {
       throw new Error('context defaultModelConfig must be a JSON object or its JSON text');
     }
-    props.defaultModelConfig = config as string | Record<string, unknown>;
+    props.defaultModelConfig = config;
   }
   if (concurrency !== undefined) {
     // `-c ingestMaxConcurrency=10` arrives as "10"; anything not numeric is passed on as is so

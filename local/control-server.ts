@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import type { Fault } from './inference/local-endpoint-service';
 import { DEAD_LETTER_REDRIVE_ROUTE, type DeadLetterRoutes } from './dead-letters';
 import { foreignRequest } from './services/loopback-request';
+import { isPlainObject } from '../core/support/objects';
 
 /** The header carrying the control token. */
 export const CONTROL_TOKEN_HEADER = 'x-mlops-control-token';
@@ -139,9 +140,8 @@ async function handle(
     } catch {
       return reply(response, 400, { error: 'the body is not JSON' });
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      return reply(response, 400, { error: 'the body must be a JSON object' });
-    const outcome = await monitor(body as Record<string, unknown>);
+    if (!isPlainObject(body)) return reply(response, 400, { error: 'the body must be a JSON object' });
+    const outcome = await monitor(body);
     return reply(response, outcome.kind === 'malformed' ? 400 : 200, outcome);
   }
   const match = ROUTE.exec(path);
@@ -171,8 +171,8 @@ export function parseFault(text: string): Fault | string {
   } catch {
     return 'the body is not JSON';
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the body must be a JSON object';
-  const { errorRate, addedLatencyMs, target, ...rest } = raw as Record<string, unknown>;
+  if (!isPlainObject(raw)) return 'the body must be a JSON object';
+  const { errorRate, addedLatencyMs, target, ...rest } = raw;
   const unknown = Object.keys(rest);
   if (unknown.length) return `unknown field ${unknown[0]}`;
   if (errorRate !== undefined && !(typeof errorRate === 'number' && errorRate >= 0 && errorRate <= 1))

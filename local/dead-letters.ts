@@ -16,6 +16,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { join } from 'node:path';
 import type { CloudEvent } from './contracts';
 import type { BacklogEntry, DeadLetter } from './event-bus';
+import { isPlainObject } from '../core/support/objects';
 
 /** The dead-letter file's name in the local cloud's folder. */
 export const DEAD_LETTER_FILE = 'dead-letters.jsonl';
@@ -200,8 +201,8 @@ export function parseFilter(text: string): DeadLetterFilter | string {
   } catch {
     return 'the body is not JSON';
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the body must be a JSON object';
-  const { rule, id, ...rest } = raw as Record<string, unknown>;
+  if (!isPlainObject(raw)) return 'the body must be a JSON object';
+  const { rule, id, ...rest } = raw;
   const unknown = Object.keys(rest);
   if (unknown.length) return `unknown field ${unknown[0]}`;
   if (rule !== undefined && (typeof rule !== 'string' || !rule)) return 'rule must be a non-empty string';

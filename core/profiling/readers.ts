@@ -21,6 +21,7 @@ import { CsvSyntaxError, readCsvRecords } from '../domain/csv';
 import type { DatasetProfile, ProfileFormat } from './api';
 import { profileCsvBytes } from './csv-fast';
 import { DatasetProfiler, ProfileInputError, type ProfilerOptions } from './profiler';
+import { isPlainObject } from '../support/objects';
 
 /** Options of the profile readers: the profiler's, and the CSV field limit. */
 export interface ProfileReadOptions extends ProfilerOptions {
@@ -127,9 +128,9 @@ async function profileJsonLines(
     } catch (error) {
       throw new ProfileInputError(line, `not valid JSON (${(error as Error).message})`, { cause: error });
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
+    if (!isPlainObject(value))
       throw new ProfileInputError(line, 'a JSON-lines record must be an object ({"column": value, ...})');
-    addObject(profiler, value as Record<string, unknown>);
+    addObject(profiler, value);
   };
   const consume = (text: string) => {
     let start = 0;

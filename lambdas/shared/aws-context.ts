@@ -21,6 +21,7 @@ import { systemClock } from '../../core/ports/clock';
 import type { Log, MlopsContext } from '../../core/use-cases/context';
 import { readSettings, type HandlerSettings } from './environment';
 import { traced } from './observability';
+import { isPlainObject } from '../../core/support/objects';
 
 /** SDK clients the context uses; any of them can be injected (tests, the local cloud). */
 export interface AwsClients {
@@ -48,9 +49,8 @@ export function createAwsContext(
   let defaultModelConfig: Record<string, unknown> | undefined;
   if (settings.defaultModelConfig) {
     const parsed: unknown = JSON.parse(settings.defaultModelConfig);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new Error('DEFAULT_MODEL_CONFIG must be a JSON object');
-    defaultModelConfig = parsed as Record<string, unknown>;
+    if (!isPlainObject(parsed)) throw new Error('DEFAULT_MODEL_CONFIG must be a JSON object');
+    defaultModelConfig = parsed;
   }
   return {
     registry: createRegistryStore(clients.dynamodb, settings.registryTable),

@@ -5,6 +5,7 @@
  */
 import { parseModelConfig } from '../../core/domain/model-config';
 import { RESOURCE_PREFIX_PATTERN } from '../../core/domain/naming';
+import { isPlainObject } from '../../core/support/objects';
 
 /** Lambda caps all environment variables of a function at 4 KB together; leave room for the rest. */
 export const MAX_DEFAULT_MODEL_CONFIG_LENGTH = 3000;
@@ -44,7 +45,7 @@ export function validateDefaultModelConfig(value: string | Readonly<Record<strin
   } else {
     raw = value;
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (!isPlainObject(raw)) {
     throw new Error('defaultModelConfig must be a JSON object');
   }
   const text = JSON.stringify(raw);

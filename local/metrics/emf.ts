@@ -14,7 +14,7 @@
  * - members the specification does not know are ignored (Powertools adds metadata and `service`).
  * An empty `Dimensions` array here yields the metric without dimensions.
  */
-import { isPlainObject } from '../../core/support/objects';
+import { isPlainObject, parseJsonObject } from '../../core/support/objects';
 import type { MetricDatum } from '../contracts';
 
 const UNITS: ReadonlySet<string> = new Set([
@@ -104,15 +104,4 @@ export function parseEmf(
     }
   }
   return data;
-}
-
-function parseJsonObject(line: string): Record<string, unknown> | undefined {
-  const text = line.trim();
-  if (!text.startsWith('{') || !text.endsWith('}')) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    return isPlainObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -17,7 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { isPlainObject } from '../../core/support/objects';
+import { parseJsonObject } from '../../core/support/objects';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type MetricDatum } from '../contracts';
 import { parseEmf } from '../metrics/emf';
 
@@ -144,7 +144,7 @@ export function handlerConsole(options: HandlerOutputOptions = {}): PowertoolsCo
     (fallbackLevel: string) =>
     (...args: unknown[]) => {
       const text = args.length === 1 && typeof args[0] === 'string' ? args[0] : format(...args);
-      const parsed = parseObject(text);
+      const parsed = parseJsonObject(text);
       if (!parsed) {
         print(text, fallbackLevel);
         return;
@@ -270,16 +270,4 @@ function formatLogLine(entry: Readonly<Record<string, unknown>>): string {
 function fieldText(value: unknown, absent: string): string {
   if (value === undefined || value === null) return absent;
   return typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-/** The JSON object a line holds (Powertools prints one per line, indented in development mode). */
-function parseObject(text: string): Record<string, unknown> | undefined {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{')) return undefined;
-  try {
-    const value: unknown = JSON.parse(trimmed);
-    return isPlainObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
