@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import type { Fault } from './inference/local-endpoint-service';
 import { DEAD_LETTER_REDRIVE_ROUTE, type DeadLetterRoutes } from './dead-letters';
 import { foreignRequest } from './services/loopback-request';
-import { isPlainObject } from '../core/support/objects';
+import { parseBodyFields } from './json-body';
 
 /** The header carrying the control token. */
 export const CONTROL_TOKEN_HEADER = 'x-mlops-control-token';
@@ -134,13 +134,9 @@ async function handle(
   if (path === '/monitor') {
     if (!monitor) return reply(response, 404, { error: 'no drift monitor in this local cloud' });
     if (request.method !== 'POST') return reply(response, 405, { error: 'use POST' });
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(request)) || '{}');
-    } catch {
-      return reply(response, 400, { error: 'the body is not JSON' });
-    }
-    if (!isPlainObject(body)) return reply(response, 400, { error: 'the body must be a JSON object' });
+    // The monitor names the fields it refuses itself.
+    const body = parseBodyFields(await readBody(request));
+    if (typeof body === 'string') return reply(response, 400, { error: body });
     const outcome = await monitor(body);
     return reply(response, outcome.kind === 'malformed' ? 400 : 200, outcome);
   }
@@ -165,16 +161,9 @@ async function handle(
 
 /** Validates a fault; returns a message naming the bad field otherwise. */
 export function parseFault(text: string): Fault | string {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text || '{}');
-  } catch {
-    return 'the body is not JSON';
-  }
-  if (!isPlainObject(raw)) return 'the body must be a JSON object';
-  const { errorRate, addedLatencyMs, target, ...rest } = raw;
-  const unknown = Object.keys(rest);
-  if (unknown.length) return `unknown field ${unknown[0]}`;
+  const fields = parseBodyFields(text, ['errorRate', 'addedLatencyMs', 'target']);
+  if (typeof fields === 'string') return fields;
+  const { errorRate, addedLatencyMs, target } = fields;
   if (errorRate !== undefined && !(typeof errorRate === 'number' && errorRate >= 0 && errorRate <= 1))
     return 'errorRate must be a number from 0 to 1';
   if (

@@ -16,7 +16,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { join } from 'node:path';
 import type { CloudEvent } from './contracts';
 import type { BacklogEntry, DeadLetter } from './event-bus';
-import { isPlainObject } from '../core/support/objects';
+import { parseBodyFields } from './json-body';
 
 /** The dead-letter file's name in the local cloud's folder. */
 export const DEAD_LETTER_FILE = 'dead-letters.jsonl';
@@ -195,16 +195,9 @@ export class DeadLetterRoutes {
 
 /** Validates a redrive request's body; returns a message naming the problem otherwise. */
 export function parseFilter(text: string): DeadLetterFilter | string {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text || '{}');
-  } catch {
-    return 'the body is not JSON';
-  }
-  if (!isPlainObject(raw)) return 'the body must be a JSON object';
-  const { rule, id, ...rest } = raw;
-  const unknown = Object.keys(rest);
-  if (unknown.length) return `unknown field ${unknown[0]}`;
+  const fields = parseBodyFields(text, ['rule', 'id']);
+  if (typeof fields === 'string') return fields;
+  const { rule, id } = fields;
   if (rule !== undefined && (typeof rule !== 'string' || !rule)) return 'rule must be a non-empty string';
   if (id !== undefined && (typeof id !== 'string' || !id)) return 'id must be a non-empty string';
   return { ...(rule !== undefined ? { rule } : {}), ...(id !== undefined ? { id } : {}) };

@@ -54,6 +54,28 @@ export function registryTableDefinition(tableName: string): CreateTableCommandIn
 }
 
 /**
+ * Attributes of the registry's items beyond the domain records' own fields, shared by the DynamoDB
+ * store and its in-memory twin so that both write and strip the same ones.
+ */
+export const ITEM_ATTRIBUTES = {
+  /** The item's kind (`model`, `version`, `outbox`...). */
+  entity: 'entity',
+  /** On an open-incident guard item: the open incident's sort key. */
+  incidentSk: 'incidentSk',
+  /** On an outbox item: until when a delivery holds it (ISO 8601). */
+  claimedUntil: 'claimedUntil',
+} as const;
+
+/** Attributes that belong to the table layout, not to the domain records: stripped on reading. */
+export const LAYOUT_ATTRIBUTES: ReadonlySet<string> = new Set<string>([
+  REGISTRY_TABLE_LAYOUT.partitionKey,
+  REGISTRY_TABLE_LAYOUT.sortKey,
+  REGISTRY_TABLE_LAYOUT.statusIndex.partitionKey,
+  REGISTRY_TABLE_LAYOUT.statusIndex.sortKey,
+  ITEM_ATTRIBUTES.entity,
+]);
+
+/**
  * Sort keys and GSI keys of the registry's items (the table under {@link REGISTRY_TABLE_LAYOUT}).
  * Shared by the DynamoDB store and its in-memory twin (adapters/memory), which keeps the same keys
  * so that its orders, and the ids it derives from them, are the DynamoDB store's.

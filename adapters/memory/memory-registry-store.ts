@@ -40,7 +40,13 @@ import type {
   RegistryStore,
   TransitionRequest,
 } from '../../core/ports/registry-store';
-import { REGISTRY_TABLE_LAYOUT, RegistryStoreError, registryKeys } from '../dynamodb/table-layout';
+import {
+  ITEM_ATTRIBUTES,
+  LAYOUT_ATTRIBUTES,
+  REGISTRY_TABLE_LAYOUT,
+  RegistryStoreError,
+  registryKeys,
+} from '../dynamodb/table-layout';
 
 /** A method of the port, as named by {@link MemoryRegistryStore.failNext}. */
 export type RegistryStoreMethod = keyof RegistryStore;
@@ -63,13 +69,7 @@ export interface InjectedFailure {
 const { partitionKey: PK, sortKey: SK, statusIndex } = REGISTRY_TABLE_LAYOUT;
 const GSI_PK = statusIndex.partitionKey;
 const GSI_SK = statusIndex.sortKey;
-const ENTITY = 'entity';
-/** Attributes that belong to the table layout, not to the domain records. */
-const LAYOUT_ATTRIBUTES = new Set<string>([PK, SK, GSI_PK, GSI_SK, ENTITY]);
-/** Guard-item attribute naming the open incident's sort key. */
-const INCIDENT_SK_ATTRIBUTE = 'incidentSk';
-/** Outbox-item attribute: until when a delivery holds it (ISO 8601). */
-const CLAIMED_UNTIL = 'claimedUntil';
+const { entity: ENTITY, incidentSk: INCIDENT_SK_ATTRIBUTE, claimedUntil: CLAIMED_UNTIL } = ITEM_ATTRIBUTES;
 
 /** DynamoDB's limits on an item and its keys (bytes). */
 const MAX_ITEM_BYTES = 400 * 1024;
