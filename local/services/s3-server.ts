@@ -31,7 +31,14 @@ import { dirname, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { cloudEvent, LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent, type EventPublisher } from '../contracts';
+import {
+  cloudEvent,
+  LOCAL_ACCOUNT,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type CloudEvent,
+  type EventPublisher,
+} from '../contracts';
 import { choosePort } from './dynamodb-local';
 import { GUARD_TOKEN_HEADER, confineStore, startS3Guard, type S3rverStore } from './s3-guard';
 
@@ -40,7 +47,7 @@ import { GUARD_TOKEN_HEADER, confineStore, startS3Guard, type S3rverStore } from
  * signatures with them; s3rver verifies SigV2 ones). They are public: they prove a request was made
  * by an S3 client, not who made it.
  */
-export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const S3RVER_CREDENTIALS = LOCAL_CREDENTIALS;
 
 /** The port the local S3 listens on unless told otherwise (s3rver's own default). */
 export const DEFAULT_S3_PORT = 4568;

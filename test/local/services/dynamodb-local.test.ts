@@ -1,10 +1,24 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { choosePort, startLocalDynamoDb, type LocalDynamoDb } from '../../../local/services/dynamodb-local';
+import {
+  choosePort,
+  DYNAMODB_LOCAL_CREDENTIALS,
+  dynamoDbLocalClientConfig,
+  startLocalDynamoDb,
+  type LocalDynamoDb,
+} from '../../../local/services/dynamodb-local';
 import { registryTableDefinition } from '../../../adapters/dynamodb/table-layout';
 
 const TABLE = 'mlops-registry';
@@ -19,6 +33,59 @@ function javaPidsFor(dataDir: string): string[] {
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
+}
+
+/**
+ * The local addresses listening on `port`, from the kernel's socket tables (state 0A = LISTEN):
+ * `/proc/net/tcp` holds IPv4 addresses as little-endian hex, `/proc/net/tcp6` IPv6 ones as four
+ * little-endian words (an IPv4-mapped 127.0.0.1 is `0000000000000000FFFF00000100007F`).
+ */
+function listeningAddresses(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const found: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== '0A' || !local?.endsWith(`:${hexPort}`)) continue;
+      const hex = local.slice(0, local.indexOf(':'));
+      if (hex.length === 8) {
+        found.push(
+          (hex.match(/../g) ?? [])
+            .reverse()
+            .map((byte) => parseInt(byte, 16))
+            .join('.'),
+        );
+      } else if (hex === '00000000000000000000000000000000') {
+        found.push('::');
+      } else if (hex.startsWith('0000000000000000FFFF0000')) {
+        found.push(
+          `::ffff:${(hex.slice(24).match(/../g) ?? [])
+            .reverse()
+            .map((byte) => parseInt(byte, 16))
+            .join('.')}`,
+        );
+      } else {
+        found.push(hex);
+      }
+    }
+  }
+  return found;
+}
+
+/** Whether a TCP connection to `host:port` is accepted. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
 describe('local DynamoDB (DynamoDB Local on disk)', () => {
@@ -78,6 +145,51 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     const own = await preflight(dynamo.endpoint);
     expect(own.headers.get('access-control-allow-origin')).toBe(dynamo.endpoint);
+  });
+
+  it("listens on 127.0.0.1 only, not on the machine's other interfaces", async () => {
+    const dynamo = await running();
+    const addresses = listeningAddresses(dynamo.port);
+    expect(addresses.length).toBeGreaterThan(0);
+    for (const address of addresses) expect(address).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    // And from the outside: an address of this machine other than loopback is refused.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && !i.internal && i.family === 'IPv4');
+    if (external) expect(await accepts(external.address, dynamo.port)).toBe(false);
+    expect(await accepts('127.0.0.1', dynamo.port)).toBe(true);
+  });
+
+  it('answers only the local access key: another key or no signature is refused as DynamoDB refuses an unknown key', async () => {
+    const dynamo = await running();
+    const stranger = new DynamoDBClient({
+      ...dynamoDbLocalClientConfig(dynamo.endpoint),
+      credentials: {
+        accessKeyId: 'AKIDSTRANGER',
+        secretAccessKey: DYNAMODB_LOCAL_CREDENTIALS.secretAccessKey,
+      },
+      maxAttempts: 1,
+    });
+    try {
+      await expect(stranger.send(new ListTablesCommand({}))).rejects.toMatchObject({
+        name: 'UnrecognizedClientException',
+        $metadata: { httpStatusCode: 400 },
+      });
+    } finally {
+      stranger.destroy();
+    }
+    const unsigned = await fetch(dynamo.endpoint, {
+      method: 'POST',
+      headers: {
+        'x-amz-target': 'DynamoDB_20120810.ListTables',
+        'content-type': 'application/x-amz-json-1.0',
+      },
+      body: '{}',
+    });
+    expect(unsigned.status).toBe(400);
+    expect(await unsigned.text()).toContain('UnrecognizedClientException');
+    const { TableNames } = await dynamo.client.send(new ListTablesCommand({}));
+    expect(TableNames).toContain(TABLE);
   });
 
   it('keeps the data across a stop and a start, and leaves no JVM behind', async () => {
