@@ -6,15 +6,21 @@
  *
  * | SK                                | entity          | GSI `byStatus` (`GSI1PK` / `GSI1SK`)                                  |
  * | --------------------------------- | --------------- | --------------------------------------------------------------------- |
- * | `MODEL`                           | `MODEL`         | -                                                                     |
+ * | `MODEL`                           | `MODEL`         | `MODEL` / `<model>` (the fleet: set when the item is created)         |
  * | `DATASET#<id>`                    | `DATASET`       | -                                                                     |
  * | `VERSION#<000001>`                | `VERSION`       | `VERSION_STATUS#<status>` / `<updatedAt>#<model>#<000001>`            |
  * | `EVENT#<iso time>#<eventId>`      | `EVENT`         | -                                                                     |
  * | `INCIDENT#<alarmName>#<openedAt>` | `INCIDENT`      | `INCIDENT_STATUS#OPEN` or `#RESOLVED` / `<openedAt or resolvedAt>#<model>#<alarmName>` |
  * | `OPEN_INCIDENT#<alarmName>`       | `OPEN_INCIDENT` | - (guard: exists iff the alarm has an open incident)                  |
+ * | `RETRAIN#<requestId>`             | `RETRAIN`       | - (a retrain request: the version it made, so a retry makes none)     |
  * | `OUTBOX#<at>#<eventId>`           | `OUTBOX`        | `OUTBOX` / `<at>#<model>#<eventId>` (until delivered)                 |
  *
- * Domain records are stored as plain attributes next to the keys and read back without them.
+ * Domain records are stored as plain attributes next to the keys and read back without them. The
+ * model item's GSI keys are written with `if_not_exists` by every write that can create it
+ * (`ensureModel`), so a model is listed from its first write on; a model item written before the
+ * fleet index existed is listed once any of those writes touches it again (every ingest does).
+ * An incident id is `<alarmName>@<openedAt>` (`incidentIdOf` in the domain): `getIncident` and
+ * `recordIncidentAction` find the item from it with one GetItem / Update, no Query.
  *
  * Every state change is a conditional write or a `TransactWriteItems` whose conditions DynamoDB
  * evaluates: nothing about the stored state is checked in memory. A transition and its audit line
@@ -39,7 +45,7 @@
  * a send whose response was lost and is sent again is answered by what DynamoDB did the first time
  * rather than by a condition failure (see `transact` below).
  *
- * The fleet queries (`listVersionsByStatus`, `listOpenIncidents`, `listPendingNotificationsBefore`)
+ * The fleet queries (`listModels`, `listVersionsByStatus`, `listOpenIncidents`, `listPendingNotificationsBefore`)
  * read the GSI, which on AWS is eventually consistent (DynamoDB Local is immediate); every other
  * read is strongly consistent.
  */
@@ -60,15 +66,20 @@ import {
 import type { ModelConfig } from '../../core/domain/model-config';
 import {
   assertTransition,
+  parseIncidentId,
+  secondsBetween,
   transitionSources,
   type AuditEvent,
   type DatasetRecord,
+  type IncidentAction,
   type IncidentRecord,
   type ModelRecord,
   type VersionRecord,
   type VersionStatus,
 } from '../../core/domain/registry';
 import type {
+  IncidentActionWrite,
+  NewRetrainVersion,
   NewVersion,
   NotifyingAuditEvent,
   PendingNotification,
@@ -230,6 +241,11 @@ export class DynamoDbRegistryStore implements RegistryStore {
     return this.getRecord<ModelRecord>('getModel', this.modelKey(model));
   }
 
+  /** The GSI's `MODEL` partition, by model name, page after page. */
+  async listModels(): Promise<ModelRecord[]> {
+    return this.queryIndex<ModelRecord>('listModels', registryKeys.modelsGsiPk);
+  }
+
   async saveModelConfig(model: string, config: ModelConfig, at: string): Promise<void> {
     const expression = new Expression();
     const set = [
@@ -301,6 +317,10 @@ export class DynamoDbRegistryStore implements RegistryStore {
 
   async getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined> {
     return this.getRecord<DatasetRecord>('getDataset', this.key(model, registryKeys.datasetSk(datasetId)));
+  }
+
+  async listDatasets(model: string): Promise<DatasetRecord[]> {
+    return this.queryPrefix<DatasetRecord>('listDatasets', model, 'DATASET#');
   }
 
   async recordRejectedDataset(dataset: DatasetRecord, audit: NotifyingAuditEvent): Promise<boolean> {
@@ -397,6 +417,108 @@ export class DynamoDbRegistryStore implements RegistryStore {
           });
         }
         // The dataset vanished between the cancellation and the read (never written by the store): retry.
+      } else if (!counterMoved && versionExists) {
+        throw new RegistryStoreError(
+          'INCONSISTENT',
+          operation,
+          `version ${next} of "${model}" exists but the model's counter is ${current}`,
+        );
+      }
+      return again(
+        (attempts) =>
+          new RegistryStoreError(
+            'CONFLICT',
+            operation,
+            `gave up on "${model}" after ${attempts} attempts: concurrent registrations kept taking the next version`,
+          ),
+      );
+    });
+  }
+
+  /**
+   * Reads the model's counter, then in one transaction: puts the request item `RETRAIN#<requestId>`
+   * (if absent) naming the version, moves the counter from the value read to the next one (the model
+   * must exist), checks the dataset is ACCEPTED, puts the version (if absent) and its audit line.
+   * Cancelled: the request exists → `created: false` with the version it made; the dataset check
+   * failed → `INVALID_REQUEST`; only the counter moved → read again and retry (bounded, `CONFLICT`).
+   */
+  async registerRetrainVersion(
+    request: NewRetrainVersion,
+  ): Promise<{ created: boolean; version: VersionRecord | undefined }> {
+    const operation = 'registerRetrainVersion';
+    const { model, datasetId, requestId } = request;
+    const requestKey = this.key(model, registryKeys.retrainSk(requestId));
+    return this.retrying(async () => {
+      const modelItem = await this.getItem(operation, this.modelKey(model));
+      if (!modelItem)
+        throw new RegistryStoreError('INVALID_REQUEST', operation, `model "${model}" has no registry item`);
+      const counter = modelItem.versionCounter;
+      const current = typeof counter === 'number' ? counter : 0;
+      const next = current + 1;
+      const version = request.buildVersion(next);
+      if (version.version !== next || version.model !== model || version.datasetId !== datasetId) {
+        throw new RegistryStoreError(
+          'INVALID_REQUEST',
+          operation,
+          `buildVersion(${next}) returned ${version.model} v${version.version} from ${version.datasetId}; expected ${model} v${next} from ${datasetId}`,
+        );
+      }
+      const counterExpression = new Expression();
+      const counterName = counterExpression.name('versionCounter');
+      const datasetExpression = new Expression();
+      const outcome = await this.transact(operation, [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...requestKey,
+              [ENTITY]: 'RETRAIN',
+              model,
+              requestId,
+              datasetId,
+              version: next,
+              createdAt: version.createdAt,
+            },
+            ConditionExpression: `attribute_not_exists(${PK})`,
+          },
+        },
+        this.updateItem({
+          Key: this.modelKey(model),
+          UpdateExpression: `SET ${[`${counterName} = ${counterExpression.value(next)}`, ...counterExpression.assignments({ updatedAt: version.createdAt })].join(', ')}`,
+          ConditionExpression: `attribute_exists(${PK}) AND (attribute_not_exists(${counterName}) OR ${counterName} = ${counterExpression.value(current)})`,
+          ...counterExpression.attributes(),
+        }),
+        {
+          ConditionCheck: {
+            TableName: this.tableName,
+            Key: this.key(model, registryKeys.datasetSk(datasetId)),
+            ConditionExpression: `${datasetExpression.name('status')} = ${datasetExpression.value('ACCEPTED')}`,
+            ...datasetExpression.attributes(),
+          },
+        },
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: this.versionItem(version),
+            ConditionExpression: `attribute_not_exists(${PK})`,
+          },
+        },
+        this.auditPut({ ...request.audit, version: next }),
+      ]);
+      if (outcome.ok) return done({ created: true, version });
+
+      const [requestSeen, counterMoved, datasetRefused, versionExists] = outcome.conditionFailed;
+      if (requestSeen) {
+        const seen = await this.getItem(operation, requestKey);
+        if (seen && typeof seen.version === 'number')
+          return done({ created: false, version: await this.getVersion(model, seen.version) });
+        // The request item vanished between the cancellation and the read (never deleted): retry.
+      } else if (datasetRefused) {
+        throw new RegistryStoreError(
+          'INVALID_REQUEST',
+          operation,
+          `dataset "${datasetId}" is not an accepted dataset of "${model}"`,
+        );
       } else if (!counterMoved && versionExists) {
         throw new RegistryStoreError(
           'INCONSISTENT',
@@ -652,7 +774,8 @@ export class DynamoDbRegistryStore implements RegistryStore {
 
   /**
    * Reads the guard to find the open incident, then one transaction: deletes the guard (on
-   * condition it still names that incident), sets the incident RESOLVED with `resolvedAt` (moving
+   * condition it still names that incident), sets the incident RESOLVED with `resolvedAt` and
+   * `timeToRecoverSeconds` (from the guard's `openedAt`), moving
    * it to `INCIDENT_STATUS#RESOLVED` on the GSI), writes the audit line. False when no incident of
    * the alarm is open.
    */
@@ -675,6 +798,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
       const set = incidentExpression.assignments({
         status: 'RESOLVED',
         resolvedAt: at,
+        timeToRecoverSeconds: secondsBetween(guard?.openedAt, at),
         [GSI_PK]: registryKeys.incidentStatusPk('RESOLVED'),
         [GSI_SK]: registryKeys.incidentStatusSk(at, model, alarmName),
       });
@@ -719,6 +843,74 @@ export class DynamoDbRegistryStore implements RegistryStore {
   async listIncidents(model: string): Promise<IncidentRecord[]> {
     const incidents = await this.queryPrefix<IncidentRecord>('listIncidents', model, 'INCIDENT#');
     return incidents.sort((a, b) => compare(b.openedAt, a.openedAt) || compare(a.alarmName, b.alarmName));
+  }
+
+  async getIncident(model: string, incidentId: string): Promise<IncidentRecord | undefined> {
+    const id = parseIncidentId(incidentId);
+    if (!id) return undefined;
+    const incident = await this.getRecord<IncidentRecord>(
+      'getIncident',
+      this.key(model, registryKeys.incidentSk(id.alarmName, id.openedAt)),
+    );
+    return incident?.incidentId === incidentId ? incident : undefined;
+  }
+
+  /**
+   * One transaction: the incident's `action` set on condition (OPEN with no action, or the action
+   * still `expected`); with `cooldownSince`, the model's `lastAutomaticActionAt` set to the action's
+   * time on condition it is absent or not later than `cooldownSince`; the audit line (and its
+   * notification). Which condition failed says `conflict` or `cooling-down`.
+   */
+  async recordIncidentAction(
+    model: string,
+    incidentId: string,
+    action: IncidentAction,
+    audit: NotifyingAuditEvent,
+    options: { readonly expected?: IncidentAction; readonly cooldownSince?: string } = {},
+  ): Promise<IncidentActionWrite> {
+    const operation = 'recordIncidentAction';
+    const id = parseIncidentId(incidentId);
+    if (!id) return 'conflict';
+    const incident = new Expression();
+    const actionName = incident.name('action');
+    const field = (name: string): string => `${actionName}.${incident.name(name)}`;
+    const { expected } = options;
+    const condition = expected
+      ? [
+          `${field('kind')} = ${incident.value(expected.kind)}`,
+          `${field('status')} = ${incident.value(expected.status)}`,
+          `${field('at')} = ${incident.value(expected.at)}`,
+          `${field('detail')} = ${incident.value(expected.detail)}`,
+          expected.version === undefined
+            ? `attribute_not_exists(${field('version')})`
+            : `${field('version')} = ${incident.value(expected.version)}`,
+        ].join(' AND ')
+      : `${incident.name('status')} = ${incident.value('OPEN')} AND attribute_not_exists(${actionName})`;
+    const items: TransactItem[] = [
+      this.updateItem({
+        Key: this.key(model, registryKeys.incidentSk(id.alarmName, id.openedAt)),
+        UpdateExpression: `SET ${actionName} = ${incident.value(action)}`,
+        ConditionExpression: `attribute_exists(${PK}) AND ${incident.name('incidentId')} = ${incident.value(incidentId)} AND ${condition}`,
+        ...incident.attributes(),
+      }),
+    ];
+    if (options.cooldownSince !== undefined) {
+      const claim = new Expression();
+      const last = claim.name('lastAutomaticActionAt');
+      items.push(
+        this.updateItem({
+          Key: this.modelKey(model),
+          UpdateExpression: `SET ${last} = ${claim.value(action.at)}`,
+          // ISO 8601 times in UTC compare as strings.
+          ConditionExpression: `attribute_exists(${PK}) AND (attribute_not_exists(${last}) OR ${last} <= ${claim.value(options.cooldownSince)})`,
+          ...claim.attributes(),
+        }),
+      );
+    }
+    items.push(...this.auditPuts(audit));
+    const outcome = await this.transact(operation, items);
+    if (outcome.ok) return 'recorded';
+    return outcome.conditionFailed[0] ? 'conflict' : 'cooling-down';
   }
 
   /** Open incidents across the fleet, oldest first. */
@@ -811,6 +1003,9 @@ export class DynamoDbRegistryStore implements RegistryStore {
       ifAbsent(ENTITY, 'MODEL'),
       ifAbsent('model', model),
       ifAbsent('createdAt', at),
+      // The fleet listing (listModels): on the item from its first write.
+      ifAbsent(GSI_PK, registryKeys.modelsGsiPk),
+      ifAbsent(GSI_SK, registryKeys.modelsGsiSk(model)),
       ...(options.withCounter === false ? [] : [ifAbsent('versionCounter', 0)]),
     ];
   }
@@ -890,8 +1085,15 @@ export class DynamoDbRegistryStore implements RegistryStore {
     const expression = new Expression();
     const updatedAt = this.updatedAt(request);
     const extra: Record<string, unknown> = { ...request.set };
-    for (const attribute of ['model', 'version', 'status', 'createdAt', 'updatedAt', ...LAYOUT_ATTRIBUTES])
-      delete extra[attribute];
+    const protectedAttributes = [
+      'model',
+      'version',
+      'status',
+      'createdAt',
+      'updatedAt',
+      ...LAYOUT_ATTRIBUTES,
+    ];
+    for (const attribute of protectedAttributes) delete extra[attribute];
     const set = expression.assignments({
       ...extra,
       status: request.to,
@@ -899,6 +1101,10 @@ export class DynamoDbRegistryStore implements RegistryStore {
       [GSI_PK]: registryKeys.versionStatusPk(request.to),
       [GSI_SK]: registryKeys.versionStatusSk(updatedAt, request.model, request.version),
     });
+    // An attribute both set and removed is set (DynamoDB refuses one path in two clauses).
+    const remove = (request.remove ?? [])
+      .filter((attribute) => !protectedAttributes.includes(attribute) && !(attribute in extra))
+      .map((attribute) => expression.name(attribute));
     const status = expression.name('status');
     // The sources come from the machine's table (narrowed to the ones the caller expects), so the
     // condition DynamoDB evaluates is the machine itself, not only the caller's belief.
@@ -907,7 +1113,7 @@ export class DynamoDbRegistryStore implements RegistryStore {
       .map((state) => expression.value(state));
     return {
       Key: this.key(request.model, registryKeys.versionSk(request.version)),
-      UpdateExpression: `SET ${set.join(', ')}`,
+      UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
       ConditionExpression: `attribute_exists(${PK}) AND ${status} IN (${from.join(', ')})`,
       ...expression.attributes(),
     };

@@ -5,18 +5,37 @@ import type { IncidentRecord, VersionStatus } from '../../core/domain/registry';
 /**
  * The registry table's physical layout, shared by the DynamoDB adapter (which reads and writes it)
  * and the CDK construct (which creates it), so the two cannot drift apart.
+ *
+ * One table, every item under `PK = MODEL#<model>` (key formats: {@link registryKeys}; every item
+ * kind with its GSI keys: the table in adapters/dynamodb/dynamodb-registry-store.ts):
+ *
+ * | SK                                | item                                          |
+ * | --------------------------------- | --------------------------------------------- |
+ * | `MODEL`                           | the model: config, counter, champion...       |
+ * | `DATASET#<datasetId>`             | a dataset (accepted or rejected)              |
+ * | `VERSION#<000001>`                | a version (six-digit zero-padded number)      |
+ * | `EVENT#<iso time>#<eventId>`      | an audit line                                 |
+ * | `INCIDENT#<alarmName>#<openedAt>` | an incident (id `<alarmName>@<openedAt>`)     |
+ * | `OPEN_INCIDENT#<alarmName>`       | guard: exists iff the alarm has an open one   |
+ * | `RETRAIN#<requestId>`             | a retrain request and the version it made     |
+ * | `OUTBOX#<at>#<eventId>`           | a notification not yet delivered              |
+ *
+ * The `byStatus` GSI (`GSI1PK` / `GSI1SK`, all attributes projected) answers the fleet questions
+ * with one Query each: `MODEL` / `<model>` (every model), `VERSION_STATUS#<status>` /
+ * `<updatedAt>#<model>#<000001>`, `INCIDENT_STATUS#OPEN|RESOLVED` / `<at>#<model>#<alarmName>`,
+ * `OUTBOX` / `<at>#<model>#<eventId>`.
  */
 export const REGISTRY_TABLE_LAYOUT = {
   partitionKey: 'PK',
   sortKey: 'SK',
   /**
-   * GSI answering fleet questions: all versions in a status, all open incidents, all notifications
-   * still pending (the outbox).
+   * GSI answering fleet questions: every model, all versions in a status, all open incidents, all
+   * notifications still pending (the outbox).
    */
   statusIndex: {
     name: 'byStatus',
-    partitionKey: 'GSI1PK', // e.g. `VERSION_STATUS#TRAINING`, `INCIDENT_STATUS#OPEN`, `OUTBOX`
-    sortKey: 'GSI1SK', // e.g. `<updatedAt>#<model>#<000001>`
+    partitionKey: 'GSI1PK', // `MODEL`, `VERSION_STATUS#TRAINING`, `INCIDENT_STATUS#OPEN`, `OUTBOX`
+    sortKey: 'GSI1SK', // e.g. `<model>`, `<updatedAt>#<model>#<000001>`
   },
 } as const;
 
@@ -83,6 +102,10 @@ export const LAYOUT_ATTRIBUTES: ReadonlySet<string> = new Set<string>([
 export const registryKeys = {
   pk: (model: string): string => `MODEL#${model}`,
   modelSk: 'MODEL',
+  /** The model items' partition of the GSI (the fleet), sorted by model name. */
+  modelsGsiPk: 'MODEL',
+  modelsGsiSk: (model: string): string => model,
+  retrainSk: (requestId: string): string => `RETRAIN#${requestId}`,
   datasetSk: (datasetId: string): string => `DATASET#${datasetId}`,
   versionSk: (version: number): string => `VERSION#${padVersion(version)}`,
   eventSk: (at: string, eventId: string): string => `EVENT#${at}#${eventId}`,

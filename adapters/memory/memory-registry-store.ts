@@ -5,8 +5,8 @@
  * test/support/registry-store-contract.ts runs one suite against both stores.
  *
  * A twin, not a fake: it keeps the DynamoDB store's items under the same keys
- * ({@link registryKeys}): the model, datasets, versions, audit lines, incidents with their
- * open-incident guard, outbox items. Each method is the DynamoDB store's method re-read: the same
+ * ({@link registryKeys}): the model (with its fleet-index keys), datasets, versions, retrain
+ * requests, audit lines, incidents with their open-incident guard, outbox items. Each method is the DynamoDB store's method re-read: the same
  * items, the same conditions evaluated on the stored item, transactions that evaluate every
  * condition before applying anything and report which ones failed, and the same decisions on that
  * report (a `false`, or the same {@link RegistryStoreError}). Lists come in DynamoDB's order (sort
@@ -25,15 +25,20 @@
 import type { ModelConfig } from '../../core/domain/model-config';
 import {
   assertTransition,
+  parseIncidentId,
+  secondsBetween,
   transitionSources,
   type AuditEvent,
   type DatasetRecord,
+  type IncidentAction,
   type IncidentRecord,
   type ModelRecord,
   type VersionRecord,
   type VersionStatus,
 } from '../../core/domain/registry';
 import type {
+  IncidentActionWrite,
+  NewRetrainVersion,
   NewVersion,
   NotifyingAuditEvent,
   PendingNotification,
@@ -135,6 +140,10 @@ export class MemoryRegistryStore implements RegistryStore {
     return this.call('getModel', () => this.record<ModelRecord>(modelKey(model)));
   }
 
+  listModels(): Promise<ModelRecord[]> {
+    return this.call('listModels', () => this.index<ModelRecord>(registryKeys.modelsGsiPk));
+  }
+
   saveModelConfig(model: string, config: ModelConfig, at: string): Promise<void> {
     return this.call('saveModelConfig', () => {
       this.single('saveModelConfig', {
@@ -197,6 +206,10 @@ export class MemoryRegistryStore implements RegistryStore {
     return this.call('getDataset', () =>
       this.record<DatasetRecord>(key(model, registryKeys.datasetSk(datasetId))),
     );
+  }
+
+  listDatasets(model: string): Promise<DatasetRecord[]> {
+    return this.call('listDatasets', () => this.prefix<DatasetRecord>(model, 'DATASET#'));
   }
 
   recordRejectedDataset(dataset: DatasetRecord, audit: NotifyingAuditEvent): Promise<boolean> {
@@ -270,6 +283,96 @@ export class MemoryRegistryStore implements RegistryStore {
           `version ${next} of "${model}" exists but the model's counter is ${current}`,
         );
       }
+      // A counter that is not a number: the DynamoDB store retries until it gives up with this.
+      throw new RegistryStoreError(
+        'CONFLICT',
+        operation,
+        `gave up on "${model}": the model's counter does not move from ${String(counter)}`,
+      );
+    });
+  }
+
+  /**
+   * The DynamoDB store's transaction (request item if absent, counter moved from the value read on
+   * an existing model, dataset ACCEPTED, version if absent, audit line) and its reading of a
+   * cancellation; nothing to retry here.
+   */
+  registerRetrainVersion(
+    request: NewRetrainVersion,
+  ): Promise<{ created: boolean; version: VersionRecord | undefined }> {
+    const operation = 'registerRetrainVersion';
+    return this.call(operation, () => {
+      const { model, datasetId, requestId } = request;
+      const modelItem = this.table.get(modelKey(model));
+      if (!modelItem)
+        throw new RegistryStoreError('INVALID_REQUEST', operation, `model "${model}" has no registry item`);
+      const counter = modelItem.versionCounter;
+      const current = typeof counter === 'number' ? counter : 0;
+      const next = current + 1;
+      const version = request.buildVersion(next);
+      if (version.version !== next || version.model !== model || version.datasetId !== datasetId) {
+        throw new RegistryStoreError(
+          'INVALID_REQUEST',
+          operation,
+          `buildVersion(${next}) returned ${version.model} v${version.version} from ${version.datasetId}; expected ${model} v${next} from ${datasetId}`,
+        );
+      }
+      const requestKey = key(model, registryKeys.retrainSk(requestId));
+      const outcome = this.transact(operation, [
+        {
+          kind: 'put',
+          key: requestKey,
+          item: {
+            ...keyAttributes(requestKey),
+            [ENTITY]: 'RETRAIN',
+            model,
+            requestId,
+            datasetId,
+            version: next,
+            createdAt: version.createdAt,
+          },
+          condition: absent,
+        },
+        {
+          kind: 'update',
+          key: modelKey(model),
+          action: { set: { versionCounter: next, updatedAt: version.createdAt } },
+          condition: (item) =>
+            item !== undefined && (item.versionCounter === undefined || item.versionCounter === current),
+        },
+        {
+          kind: 'check',
+          key: key(model, registryKeys.datasetSk(datasetId)),
+          condition: (item) => item?.status === 'ACCEPTED',
+        },
+        { ...versionPut(version), condition: absent },
+        auditPut({ ...request.audit, version: next }),
+      ]);
+      if (outcome.ok) return { created: true, version };
+
+      const [requestSeen, counterMoved, datasetRefused, versionExists] = outcome.conditionFailed;
+      if (requestSeen) {
+        const seen = this.table.get(requestKey)?.version;
+        return {
+          created: false,
+          version:
+            typeof seen === 'number'
+              ? this.record<VersionRecord>(key(model, registryKeys.versionSk(seen)))
+              : undefined,
+        };
+      }
+      if (datasetRefused)
+        throw new RegistryStoreError(
+          'INVALID_REQUEST',
+          operation,
+          `dataset "${datasetId}" is not an accepted dataset of "${model}"`,
+        );
+      if (!counterMoved && versionExists)
+        throw new RegistryStoreError(
+          'INCONSISTENT',
+          operation,
+          `version ${next} of "${model}" exists but the model's counter is ${current}`,
+        );
       // A counter that is not a number: the DynamoDB store retries until it gives up with this.
       throw new RegistryStoreError(
         'CONFLICT',
@@ -488,7 +591,10 @@ export class MemoryRegistryStore implements RegistryStore {
     });
   }
 
-  /** The guard names the open incident: delete it (still naming it), resolve the incident, audit. */
+  /**
+   * The guard names the open incident: delete it (still naming it), resolve the incident (with its
+   * time to recover from the guard's `openedAt`), audit.
+   */
   resolveIncident(
     model: string,
     alarmName: string,
@@ -498,7 +604,8 @@ export class MemoryRegistryStore implements RegistryStore {
     const operation = 'resolveIncident';
     return this.call(operation, () => {
       const guardKey = key(model, registryKeys.openIncidentSk(alarmName));
-      const incidentSk = this.table.get(guardKey)?.[INCIDENT_SK_ATTRIBUTE];
+      const guard = this.table.get(guardKey);
+      const incidentSk = guard?.[INCIDENT_SK_ATTRIBUTE];
       if (typeof incidentSk !== 'string') return false;
       const outcome = this.transact(operation, [
         { kind: 'delete', key: guardKey, condition: (item) => item?.[INCIDENT_SK_ATTRIBUTE] === incidentSk },
@@ -509,6 +616,7 @@ export class MemoryRegistryStore implements RegistryStore {
             set: {
               status: 'RESOLVED',
               resolvedAt: at,
+              timeToRecoverSeconds: secondsBetween(guard?.openedAt, at),
               [GSI_PK]: registryKeys.incidentStatusPk('RESOLVED'),
               [GSI_SK]: registryKeys.incidentStatusSk(at, model, alarmName),
             },
@@ -537,6 +645,66 @@ export class MemoryRegistryStore implements RegistryStore {
         (a, b) => compare(b.openedAt, a.openedAt) || compare(a.alarmName, b.alarmName),
       ),
     );
+  }
+
+  getIncident(model: string, incidentId: string): Promise<IncidentRecord | undefined> {
+    return this.call('getIncident', () => {
+      const id = parseIncidentId(incidentId);
+      if (!id) return undefined;
+      const incident = this.record<IncidentRecord>(
+        key(model, registryKeys.incidentSk(id.alarmName, id.openedAt)),
+      );
+      return incident?.incidentId === incidentId ? incident : undefined;
+    });
+  }
+
+  /** The DynamoDB store's transaction: the incident's action (conditional), the cool-down claim, the audit line. */
+  recordIncidentAction(
+    model: string,
+    incidentId: string,
+    action: IncidentAction,
+    audit: NotifyingAuditEvent,
+    options: { readonly expected?: IncidentAction; readonly cooldownSince?: string } = {},
+  ): Promise<IncidentActionWrite> {
+    const operation = 'recordIncidentAction';
+    return this.call(operation, () => {
+      const id = parseIncidentId(incidentId);
+      if (!id) return 'conflict';
+      const { expected, cooldownSince } = options;
+      const writes: Write[] = [
+        {
+          kind: 'update',
+          key: key(model, registryKeys.incidentSk(id.alarmName, id.openedAt)),
+          action: { set: { action } },
+          condition: (item) => {
+            if (item?.incidentId !== incidentId) return false;
+            if (!expected) return item.status === 'OPEN' && item.action === undefined;
+            const stored = item.action as Partial<IncidentAction> | undefined;
+            return (
+              stored?.kind === expected.kind &&
+              stored.status === expected.status &&
+              stored.at === expected.at &&
+              stored.detail === expected.detail &&
+              stored.version === expected.version
+            );
+          },
+        },
+      ];
+      if (cooldownSince !== undefined)
+        writes.push({
+          kind: 'update',
+          key: modelKey(model),
+          action: { set: { lastAutomaticActionAt: action.at } },
+          condition: (item) =>
+            item !== undefined &&
+            (item.lastAutomaticActionAt === undefined ||
+              !lessThan(cooldownSince, item.lastAutomaticActionAt)),
+        });
+      writes.push(...auditPuts(audit));
+      const outcome = this.transact(operation, writes);
+      if (outcome.ok) return 'recorded';
+      return outcome.conditionFailed[0] ? 'conflict' : 'cooling-down';
+    });
   }
 
   listOpenIncidents(): Promise<IncidentRecord[]> {
@@ -749,6 +917,9 @@ function ensureModel(model: string, at: string, options: { withCounter?: boolean
     [ENTITY]: 'MODEL',
     model,
     createdAt: at,
+    // The fleet listing (listModels): on the item from its first write.
+    [GSI_PK]: registryKeys.modelsGsiPk,
+    [GSI_SK]: registryKeys.modelsGsiSk(model),
     ...(options.withCounter === false ? {} : { versionCounter: 0 }),
   };
 }
@@ -828,8 +999,12 @@ function transitionUpdate(request: TransitionRequest): Write {
   assertTransition(request.model, request.version, request.from, request.to);
   const at = updatedAt(request);
   const extra: Record<string, unknown> = { ...request.set };
-  for (const attribute of ['model', 'version', 'status', 'createdAt', 'updatedAt', ...LAYOUT_ATTRIBUTES])
-    delete extra[attribute];
+  const protectedAttributes = ['model', 'version', 'status', 'createdAt', 'updatedAt', ...LAYOUT_ATTRIBUTES];
+  for (const attribute of protectedAttributes) delete extra[attribute];
+  // As the DynamoDB store: an attribute both set and removed is set.
+  const remove = (request.remove ?? []).filter(
+    (attribute) => !protectedAttributes.includes(attribute) && !(attribute in extra),
+  );
   const sources = transitionSources(request.to).filter((status) => request.from.includes(status));
   return {
     kind: 'update',
@@ -842,6 +1017,7 @@ function transitionUpdate(request: TransitionRequest): Write {
         [GSI_PK]: registryKeys.versionStatusPk(request.to),
         [GSI_SK]: registryKeys.versionStatusSk(at, request.model, request.version),
       },
+      remove,
     },
     condition: (item) => item !== undefined && sources.includes(item.status as VersionStatus),
   };

@@ -8,6 +8,12 @@ import { isPlainObject } from '../support/objects';
 
 const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/**
+ * The alarm policy's cool-down when the config does not say (`alarmPolicyCooldownMinutes`); also
+ * what a config stored before the field existed gets.
+ */
+export const DEFAULT_ALARM_POLICY_COOLDOWN_MINUTES = 60;
+
 /** Problem types and the defaults each implies for built-in XGBoost. */
 export const PROBLEM_DEFAULTS = {
   binary_classification: { objective: 'binary:logistic', metric: 'validation:auc', direction: 'maximize' },
@@ -214,6 +220,16 @@ export const modelConfigSchema = z
       .default({ driftThreshold: 0.1, psiThreshold: 0.25, blockOnDrift: false, completenessTolerance: 0.05 }),
     /** What an alarm does besides opening an incident: notify only, roll back, or retrain. */
     alarmPolicy: z.enum(['notify', 'rollback', 'retrain']).default('notify'),
+    /**
+     * After the policy acted on the model by itself (rollback or retrain), no other automatic action
+     * for this long: one bad hour makes one remedy, not a remedy per alarm. 0 turns it off.
+     */
+    alarmPolicyCooldownMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 60)
+      .default(DEFAULT_ALARM_POLICY_COOLDOWN_MINUTES),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -149,12 +149,17 @@ export function reportKeys(
   };
 }
 
+/** Where a model's live-monitoring reports live: one folder per window, named by the window's id. */
+export function monitoringReportsPrefix(model: string): string {
+  return `${BUCKET_PREFIXES.reports}${model}/monitoring/`;
+}
+
 /** The keys of a model's live-monitoring reports for one window. */
 export function monitoringReportKeys(
   model: string,
   windowId: string,
 ): { statistics: string; summary: string } {
-  const base = `${BUCKET_PREFIXES.reports}${model}/monitoring/${windowId}`;
+  const base = `${monitoringReportsPrefix(model)}${windowId}`;
   return { statistics: `${base}/statistics.json`, summary: `${base}/drift.json` };
 }
 

@@ -5,7 +5,8 @@
  * Table layout (one table; every item and index key in adapters/dynamodb/dynamodb-registry-store.ts,
  * the key names in adapters/dynamodb/table-layout.ts): `PK = MODEL#<name>` with
  * `SK = MODEL` (the model), `DATASET#<id>`, `VERSION#<000001>`, `EVENT#<iso time>#<id>`, `INCIDENT#<alarm>#<opened>`,
- * and `OUTBOX#<iso time>#<id>` (a notification written with a change, until delivered).
+ * `RETRAIN#<requestId>` (a retrain request, so a retried one makes no second version), and
+ * `OUTBOX#<iso time>#<id>` (a notification written with a change, until delivered).
  */
 import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
 import type { ModelConfig } from './model-config';
@@ -46,7 +47,9 @@ export const VERSION_TRANSITIONS: Readonly<Record<VersionStatus, readonly Versio
   PRODUCTION: ['ARCHIVED'],
   DEPLOY_FAILED: [],
   ROLLED_BACK: [],
-  ARCHIVED: [],
+  // A rollback re-approves a version that served (core/use-cases/rollback-model.ts); it then goes
+  // through the same guarded rollout as any approved version.
+  ARCHIVED: ['APPROVED'],
 };
 
 /** True when the status machine allows `from -> to`. */
@@ -258,8 +261,28 @@ export interface VersionRecord {
    */
   readonly rolloutRequestedAt?: string;
   readonly failureReason?: string;
+  /** Where the version came from; absent = an upload (ingest). */
+  readonly origin?: VersionOrigin;
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/**
+ * Why a version exists or was put back: an upload, an operator's or a policy's retrain, or a
+ * rollback that re-approved a version that served. `incidentId` set = the version is the remedy for
+ * that incident, which lets its rollout start while the model's alarms fire (DeployVersion).
+ */
+export interface VersionOrigin {
+  readonly kind: 'upload' | 'retrain' | 'rollback';
+  /** Who asked: an operator's identity, or the alarm policy (`alarm-policy`). */
+  readonly by: string;
+  readonly reason?: string;
+  readonly incidentId?: string;
+}
+
+/** True when the version is a remedy: a rollback, or anything made for an incident. */
+export function isRemedy(version: Pick<VersionRecord, 'origin'>): boolean {
+  return version.origin?.kind === 'rollback' || version.origin?.incidentId !== undefined;
 }
 
 /** The model item: its config and pointers. */
@@ -279,6 +302,11 @@ export interface ModelRecord {
   readonly baselineDatasetId?: string;
   /** Whether the model's alarms exist (created at first promotion). */
   readonly alarmsCreated?: boolean;
+  /**
+   * When an alarm policy last acted on the model by itself (rollback or retrain): the per-model
+   * cool-down claim, taken by a conditional write with the incident's action.
+   */
+  readonly lastAutomaticActionAt?: string;
   /** The last rejection recorded against the model itself (bad name, bad config). */
   readonly lastRejection?: {
     readonly code: string;
@@ -304,14 +332,79 @@ export interface AuditEvent {
   readonly reason: string;
 }
 
+/** What an alarm policy does besides opening an incident (`alarmPolicy` in the model config). */
+export type AlarmPolicy = 'notify' | 'rollback' | 'retrain';
+
+/** What the alarm showed when the incident opened, and for drift what drifted. */
+export interface IncidentEvidence {
+  readonly threshold?: number;
+  /** CloudWatch's ComparisonOperator, e.g. `GreaterThanThreshold`. */
+  readonly comparison?: string;
+  /** The datapoints the alarm evaluated, oldest first. */
+  readonly datapoints?: readonly { readonly at: string; readonly value: number }[];
+  /** Drift alarms: the drifted features of the drift monitor's latest report, largest distance first. */
+  readonly driftedFeatures?: readonly {
+    readonly feature: string;
+    readonly distance: number;
+    readonly psi?: number;
+  }[];
+  /** Drift alarms: the `s3://` URI of that report (`drift.json`). */
+  readonly reportUri?: string;
+}
+
+/** What the alarm policy did about an incident, and how it went. */
+export interface IncidentAction {
+  readonly kind: AlarmPolicy;
+  readonly status: 'started' | 'skipped' | 'failed';
+  readonly at: string;
+  /** A sentence: what was done, or why nothing was. */
+  readonly detail: string;
+  /** The version put back (rollback) or made (retrain). */
+  readonly version?: number;
+}
+
 /** An incident: an alarm of a model that went into ALARM, until it is OK again. */
 export interface IncidentRecord {
   readonly model: string;
   readonly alarmName: string;
+  /** `<alarmName>@<openedAt>` ({@link incidentIdOf}). */
   readonly incidentId: string;
   readonly status: 'OPEN' | 'RESOLVED';
+  /** When the alarm went into ALARM. */
   readonly openedAt: string;
   readonly resolvedAt?: string;
   readonly reason: string;
+  /** The version in production when it opened. */
   readonly version?: number;
+  /** The model's alarm policy when it opened (absent on incidents recorded before policies acted). */
+  readonly policy?: AlarmPolicy;
+  readonly evidence?: IncidentEvidence;
+  /** `openedAt` minus the first breaching datapoint's time, when the datapoints are known. */
+  readonly timeToDetectSeconds?: number;
+  /** `resolvedAt` minus `openedAt`, set when it resolves. */
+  readonly timeToRecoverSeconds?: number;
+  /** What the policy did; at most one automatic action per incident. */
+  readonly action?: IncidentAction;
+}
+
+/** An incident's id: the alarm and when it went into ALARM (the same on every read until it changes). */
+export function incidentIdOf(alarmName: string, openedAt: string): string {
+  return `${alarmName}@${openedAt}`;
+}
+
+/** The alarm and opening time of an incident id, or undefined when it is not one ({@link incidentIdOf}). */
+export function parseIncidentId(incidentId: string): { alarmName: string; openedAt: string } | undefined {
+  const at = incidentId.lastIndexOf('@');
+  if (at <= 0 || at === incidentId.length - 1) return undefined;
+  return { alarmName: incidentId.slice(0, at), openedAt: incidentId.slice(at + 1) };
+}
+
+/**
+ * Whole seconds from `from` to `to` (ISO 8601 times), at least 0: an incident's time to detect and
+ * time to recover. Undefined when either is not a time.
+ */
+export function secondsBetween(from: unknown, to: unknown): number | undefined {
+  if (typeof from !== 'string' || typeof to !== 'string') return undefined;
+  const seconds = Math.round((Date.parse(to) - Date.parse(from)) / 1000);
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : undefined;
 }

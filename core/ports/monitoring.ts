@@ -41,11 +41,24 @@ export interface AlarmService {
    * The alarm's current state, or undefined when it does not exist. Alarm events can arrive late
    * or out of order: the current state, not the event's, decides whether an incident is open.
    * `updatedAt` (ISO 8601) is when the state last changed, the same on every read until it changes
-   * again: the incident's id is built from it.
+   * again: the incident's id is built from it. `threshold`, `comparison` and `datapoints` are the
+   * incident's evidence, where the service tells them (CloudWatch's StateReasonData).
    */
-  describeAlarmState(
-    alarmName: string,
-  ): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined>;
+  describeAlarmState(alarmName: string): Promise<AlarmState | undefined>;
+}
+
+/** An alarm's state as {@link AlarmService.describeAlarmState} reads it. */
+export interface AlarmState {
+  readonly state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+  readonly reason: string;
+  /** When the state last changed (ISO 8601). */
+  readonly updatedAt: string;
+  /** The static threshold (absent for an anomaly band). */
+  readonly threshold?: number;
+  /** CloudWatch's ComparisonOperator, e.g. `GreaterThanThreshold`. */
+  readonly comparison?: string;
+  /** The datapoints the last evaluation looked at, oldest first (ISO 8601 times). */
+  readonly datapoints?: readonly { readonly at: string; readonly value: number }[];
 }
 
 /** A message for people (ops, the data scientist). */

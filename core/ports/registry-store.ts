@@ -17,6 +17,7 @@ import type { Notification } from './monitoring';
 import type {
   AuditEvent,
   DatasetRecord,
+  IncidentAction,
   IncidentRecord,
   ModelRecord,
   VersionRecord,
@@ -66,6 +67,24 @@ export interface NewVersion {
   readonly baselineDatasetId?: string;
 }
 
+/**
+ * A version made from a dataset already registered (a retrain): no new dataset, the next number
+ * from the model's counter, idempotent on `requestId`.
+ */
+export interface NewRetrainVersion {
+  readonly model: string;
+  /** An ACCEPTED dataset of the model (the store's condition checks it). */
+  readonly datasetId: string;
+  /** The same id on a retried request returns the version the first one made. */
+  readonly requestId: string;
+  /** Builds the version record once the store has allocated its number. */
+  readonly buildVersion: (version: number) => VersionRecord;
+  readonly audit: Omit<AuditEvent, 'version'>;
+}
+
+/** Attributes of a version a transition may set or remove: all but its identity and status. */
+export type VersionAttributes = Omit<VersionRecord, 'model' | 'version' | 'status' | 'createdAt'>;
+
 /** Changes applied with a status transition. */
 export interface TransitionRequest {
   readonly model: string;
@@ -73,10 +92,22 @@ export interface TransitionRequest {
   readonly from: readonly VersionStatus[];
   readonly to: VersionStatus;
   /** Extra attributes to set on the version (metrics, artifact, reason...). */
-  readonly set?: Partial<Omit<VersionRecord, 'model' | 'version' | 'status' | 'createdAt'>>;
+  readonly set?: Partial<VersionAttributes>;
+  /**
+   * Attributes to remove (a rollback clears the earlier rollout's `rolloutRequestedAt`, which would
+   * otherwise say this rollout's endpoint call had returned).
+   */
+  readonly remove?: readonly Exclude<keyof VersionAttributes, 'updatedAt'>[];
   /** The audit line, and the notification written with the transition (outbox), if any. */
   readonly audit: NotifyingAuditEvent;
 }
+
+/**
+ * How {@link RegistryStore.recordIncidentAction} went: `recorded`; `conflict` (the incident does not
+ * exist, is not OPEN for a claim, or its action is not the one expected); `cooling-down` (the model's
+ * automatic-action claim is younger than the cool-down). Nothing is written unless `recorded`.
+ */
+export type IncidentActionWrite = 'recorded' | 'conflict' | 'cooling-down';
 
 /**
  * The model registry every use case reads and writes: models, datasets, versions and their status
@@ -89,6 +120,12 @@ export interface TransitionRequest {
 export interface RegistryStore {
   /** The model item, or undefined when the model has never been seen. */
   getModel(model: string): Promise<ModelRecord | undefined>;
+
+  /**
+   * Every model item, by name (the fleet: a Query of the `byStatus` index's `MODEL` partition, never
+   * a Scan). May lag the writes (a secondary index).
+   */
+  listModels(): Promise<ModelRecord[]>;
 
   /** Creates the model item if needed and stores its current (validated) config. */
   saveModelConfig(model: string, config: ModelConfig, at: string): Promise<void>;
@@ -106,6 +143,9 @@ export interface RegistryStore {
    */
   getDataset(model: string, datasetId: string): Promise<DatasetRecord | undefined>;
 
+  /** The model's datasets, accepted and rejected, by dataset id. */
+  listDatasets(model: string): Promise<DatasetRecord[]>;
+
   /**
    * Records a rejected dataset, with the audit line's notification (if any) in the outbox.
    * Idempotent: a second call for the same dataset changes nothing and returns false.
@@ -119,6 +159,17 @@ export interface RegistryStore {
    */
   registerDatasetAndVersion(
     request: NewVersion,
+  ): Promise<{ created: boolean; version: VersionRecord | undefined }>;
+
+  /**
+   * Atomically: records the request (only if its `requestId` is new), takes the next version number
+   * from the model's counter, creates the version (from an ACCEPTED dataset, checked by the write's
+   * condition) and its audit line. A request id seen before writes nothing and returns the version
+   * that request made, `created: false`. Throws `RegistryStoreError` `INVALID_REQUEST` when the
+   * model has no item or the dataset is not an accepted dataset of the model.
+   */
+  registerRetrainVersion(
+    request: NewRetrainVersion,
   ): Promise<{ created: boolean; version: VersionRecord | undefined }>;
 
   /** The version, or undefined when it does not exist. Strongly consistent: it sees a write just made. */
@@ -179,9 +230,30 @@ export interface RegistryStore {
 
   /**
    * Resolves the open incident of an alarm (with the audit line's notification, if any, in the
-   * outbox); false when none is open.
+   * outbox), recording `resolvedAt` and `timeToRecoverSeconds` (from its `openedAt`); false when
+   * none is open.
    */
   resolveIncident(model: string, alarmName: string, at: string, audit: NotifyingAuditEvent): Promise<boolean>;
+
+  /** The incident, or undefined when there is none under this id. */
+  getIncident(model: string, incidentId: string): Promise<IncidentRecord | undefined>;
+
+  /**
+   * Records what the alarm policy did about an incident, with its audit line (and notification), as
+   * one conditional write:
+   * - without `expected`: the incident's one automatic action, claimed while it is OPEN and has
+   *   none; with `cooldownSince`, also the model's automatic-action claim: refused when the model's
+   *   `lastAutomaticActionAt` is later than `cooldownSince`, else set to `action.at`;
+   * - with `expected`: the outcome of that action (`failed`, or the version it made), replacing it
+   *   only while it is still `expected`, so a second delivery writes it once.
+   */
+  recordIncidentAction(
+    model: string,
+    incidentId: string,
+    action: IncidentAction,
+    audit: NotifyingAuditEvent,
+    options?: { readonly expected?: IncidentAction; readonly cooldownSince?: string },
+  ): Promise<IncidentActionWrite>;
 
   /** Incidents of a model, newest first. */
   listIncidents(model: string): Promise<IncidentRecord[]>;

@@ -8,6 +8,15 @@
  * one of the model's alarms fires. One rollout at a time per model: the model's `challenger`
  * is the lock, taken by a conditional write.
  *
+ * A rollout does not start into a firing alarm: while one of the model's rollback alarms (error
+ * rate, latency: the ones SageMaker watches during the rollout) is in ALARM, a version stays
+ * APPROVED and says so (`DEPLOYMENT_WAITING`, once per alarm state change), or SageMaker would roll
+ * it back at once and blame it; ProcessAlarmChange rolls it out when the alarm is OK again. A remedy
+ * (a rollback, or a version made for an incident) goes ahead: it is what should end the alarm, so
+ * the firing alarms are left out of its rollback alarms, and its audit line says so. The drift and
+ * traffic alarms never hold a rollout: they are no rollback alarms, and a drift alarm may only
+ * clear once a version trained on the new data serves.
+ *
  * A call the hosting service refuses for good ({@link EndpointRequestRejected}: an invalid config,
  * a service quota) ends the version DEPLOY_FAILED with the refusal as its reason, releases the
  * lock and rolls out the next approved version; any other error is rethrown with the lock kept,
@@ -16,7 +25,7 @@
  */
 import { resolveStrategy } from '../domain/model-config';
 import { capturePrefix } from '../domain/naming';
-import type { VersionRecord } from '../domain/registry';
+import { isRemedy, type VersionRecord } from '../domain/registry';
 import { EndpointRequestRejected } from '../ports/endpoint-service';
 import { auditId, type MlopsContext } from './context';
 import { NotificationOutbox } from './notification-outbox';
@@ -31,6 +40,8 @@ export const VARIANT_NAME = 'AllTraffic';
 export type DeployOutcome =
   | { readonly kind: 'not-approved'; readonly status?: string }
   | { readonly kind: 'queued'; readonly behind: number }
+  /** Held in APPROVED while these alarms of the model are in ALARM (not a remedy). */
+  | { readonly kind: 'waiting'; readonly alarms: readonly string[] }
   | {
       readonly kind: 'creating' | 'updating' | 'in-flight';
       readonly endpointName: string;
@@ -64,6 +75,10 @@ export class DeployVersion {
       return { kind: 'queued', behind: modelRecord.challenger };
     }
     if (!version.artifactUri) throw new Error(`${model} v${versionNumber} has no model artifact`);
+    if (version.status === 'APPROVED' && modelRecord.alarmsCreated && !isRemedy(version)) {
+      const firing = await this.firingRollbackAlarms(model);
+      if (firing.length > 0) return this.wait(version, firing);
+    }
 
     const endpointName = ctx.names.endpoint(model);
     const modelName = ctx.names.sageMakerModel(model, versionNumber, version.datasetId);
@@ -191,7 +206,10 @@ export class DeployVersion {
       );
     }
     const d = config.deployment;
-    const alarmNames = ctx.names.alarms(version.model);
+    const rollbackAlarms = modelRecord?.alarmsCreated ? this.rollbackAlarmNames(version.model) : [];
+    // A remedy rolls out while an alarm fires: with that alarm armed, SageMaker would roll it back at once.
+    const firing =
+      isRemedy(version) && rollbackAlarms.length > 0 ? await this.firingRollbackAlarms(version.model) : [];
     try {
       await ctx.endpoints.updateEndpoint(endpointName, configName, {
         strategy: resolveStrategy(config),
@@ -199,7 +217,7 @@ export class DeployVersion {
         ...(d.type === 'instance' ? { instanceCount: d.initialInstanceCount } : {}),
         bakeSeconds: d.bakeSeconds,
         terminationWaitSeconds: d.terminationWaitSeconds,
-        rollbackAlarms: modelRecord?.alarmsCreated ? [alarmNames.errorRate, alarmNames.latency] : [],
+        rollbackAlarms: rollbackAlarms.filter((name) => !firing.some((alarm) => alarm.name === name)),
       });
     } catch (error) {
       if (!(error instanceof EndpointRequestRejected)) throw error;
@@ -213,9 +231,61 @@ export class DeployVersion {
     });
     await this.markRequested(
       version,
-      `blue/green ${resolveStrategy(config)} update of ${endpointName} to ${configName}`,
+      `blue/green ${resolveStrategy(config)} update of ${endpointName} to ${configName}` +
+        (firing.length > 0
+          ? `; ${firing.map((alarm) => alarm.name).join(', ')} left out of the rollback alarms: in ALARM, and this version is the remedy`
+          : ''),
     );
     return { kind: 'updating', endpointName, configName };
+  }
+
+  /** The alarms SageMaker watches during a blue/green update of the model's endpoint. */
+  private rollbackAlarmNames(model: string): string[] {
+    const names = this.ctx.names.alarms(model);
+    return [names.errorRate, names.latency];
+  }
+
+  /** The model's rollback alarms in ALARM now, with when they went into it. */
+  private async firingRollbackAlarms(model: string): Promise<{ name: string; since: string }[]> {
+    const firing: { name: string; since: string }[] = [];
+    for (const name of this.rollbackAlarmNames(model)) {
+      const state = await this.ctx.alarms.describeAlarmState(name);
+      if (state?.state === 'ALARM') firing.push({ name, since: state.updatedAt });
+    }
+    return firing;
+  }
+
+  /**
+   * Leaves the version APPROVED while alarms fire, with one audit line per alarm state change: its
+   * id and time come from the version's approval and the alarm's change, the same on every retry
+   * (a line with the same time and id is written once), and the later of the two is when the wait
+   * began.
+   */
+  private async wait(
+    version: VersionRecord,
+    firing: { name: string; since: string }[],
+  ): Promise<DeployOutcome> {
+    const names = firing.map((alarm) => alarm.name);
+    const since = [version.updatedAt, ...firing.map((alarm) => alarm.since)].sort().at(-1)!;
+    await this.ctx.registry.appendAudit({
+      model: version.model,
+      at: since,
+      eventId: auditId(
+        'DEPLOYMENT_WAITING',
+        version.version,
+        ...firing.flatMap((alarm) => [alarm.name, alarm.since]),
+      ),
+      type: 'DEPLOYMENT_WAITING',
+      actor: ACTOR,
+      version: version.version,
+      reason: `v${version.version} waits in APPROVED: ${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} in ALARM, and a rollout now would be rolled back at once; it starts when the alarm is OK again (a rollback to an earlier version is not held)`,
+    });
+    this.ctx.log.info('rollout held: the model is in ALARM', {
+      model: version.model,
+      version: version.version,
+      alarms: names,
+    });
+    return { kind: 'waiting', alarms: names };
   }
 
   /** Records that the endpoint call returned: from now on the endpoint's state is this rollout's. */
@@ -241,12 +311,31 @@ export class DeployVersion {
   }
 
   /**
-   * Starts the newest version waiting in APPROVED, if any: the rollout that ended (promoted,
-   * rolled back, failed or refused) released the model's lock.
+   * Starts the version waiting in APPROVED, if any: the rollout that ended (promoted, rolled back,
+   * failed or refused) released the model's lock, or the alarm that held it is OK. A remedy (a
+   * rollback's older version) goes first, then the newest.
    */
   async deployNextApproved(model: string): Promise<{ next?: DeployOutcome }> {
-    const versions = await this.ctx.registry.listVersions(model);
-    const waiting = versions.filter((v) => v.status === 'APPROVED').at(-1);
+    const versions = (await this.ctx.registry.listVersions(model)).filter((v) => v.status === 'APPROVED');
+    const waiting = versions.filter(isRemedy).at(-1) ?? versions.at(-1);
+    if (!waiting) return {};
+    return { next: await this.execute(model, waiting.version) };
+  }
+
+  /**
+   * Starts the version an alarm held back ({@link DeployOutcome} `waiting`), if any, once the alarm
+   * is OK: a remedy first, else the newest APPROVED version newer than the champion (an older one
+   * is superseded, and rolling it out would replace a newer champion). Nothing while a rollout is
+   * in flight: its end starts the next one.
+   */
+  async deployHeldBack(model: string): Promise<{ next?: DeployOutcome }> {
+    const modelRecord = await this.ctx.registry.getModel(model);
+    if (!modelRecord || modelRecord.challenger !== undefined) return {};
+    const champion = modelRecord.champion;
+    const versions = (await this.ctx.registry.listVersions(model)).filter((v) => v.status === 'APPROVED');
+    const waiting =
+      versions.filter(isRemedy).at(-1) ??
+      versions.filter((v) => champion === undefined || v.version > champion).at(-1);
     if (!waiting) return {};
     return { next: await this.execute(model, waiting.version) };
   }

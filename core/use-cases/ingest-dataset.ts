@@ -22,9 +22,8 @@ import { DatasetPreparer } from '../domain/dataset-preparation';
 import { DatasetProfiler } from '../profiling/profiler';
 import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
 import { RejectionError, type RejectionCode } from '../domain/errors';
-import { mergeModelConfig, parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
+import type { ModelConfig } from '../domain/model-config';
 import {
-  artifactPrefix,
   decodeEventKey,
   modelConfigKey,
   parseDatasetKey,
@@ -38,13 +37,12 @@ import {
   type DatasetRecord,
   type VersionRecord,
 } from '../domain/registry';
-import { scriptSourceProblem, trainingPlan } from '../domain/training-plan';
+import { scriptSourceProblem } from '../domain/training-plan';
 import { ChunkedLineWriter } from '../support/chunked-line-writer';
-import { isPlainObject } from '../support/objects';
-import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
 import { auditId, type MlopsContext } from './context';
 import { DataQualityGate } from './data-quality-gate';
 import { NotificationOutbox } from './notification-outbox';
+import { loadModelConfig, startTraining, trainingVersion } from './training-start';
 
 // Ingest's input is the event's object; the ids and the training plan moved to the domain and are
 // re-exported for callers (test/local, test/contracts) that still import them from here.
@@ -134,7 +132,7 @@ export class IngestDataset {
       createdAt: ctx.clock.now().toISOString(),
     };
 
-    const config = await this.loadConfig(model);
+    const config = await loadModelConfig(ctx, model);
     if (!config.ok) {
       const reason = `models/${model}/config.json is invalid: ${config.problems.join('; ')}`;
       await ctx.registry.recordModelRejection(
@@ -181,8 +179,6 @@ export class IngestDataset {
         { code: quality.rejection.code, message: quality.rejection.reason },
       );
 
-    const gate = resolveGate(config.config);
-    const plan = trainingPlan(config.config, ctx.region);
     const dataset: DatasetRecord = {
       ...base,
       status: 'ACCEPTED',
@@ -194,18 +190,8 @@ export class IngestDataset {
     };
     const registered = await ctx.registry.registerDatasetAndVersion({
       dataset,
-      buildVersion: (version): VersionRecord => ({
-        model,
-        version,
-        status: 'TRAINING',
-        datasetId,
-        trainingJobName: ctx.names.trainingJob(model, version, datasetId),
-        image: plan.image,
-        hyperparameters: plan.hyperparameters,
-        objectiveMetric: gate.metric,
-        createdAt: base.createdAt,
-        updatedAt: base.createdAt,
-      }),
+      buildVersion: (version): VersionRecord =>
+        trainingVersion(ctx, { model, version, datasetId, config: config.config, at: base.createdAt }),
       audit: this.audit(
         model,
         datasetId,
@@ -243,88 +229,17 @@ export class IngestDataset {
     return { kind: 'duplicate', model, datasetId, version: dataset.version };
   }
 
+  /** Starts the version's training job as every version's starts (training-start.ts). */
   private async startTraining(
     version: VersionRecord,
     dataset: DatasetRecord,
     config: ModelConfig,
   ): Promise<IngestOutcome> {
-    const { ctx } = this;
     const { model, datasetId } = dataset;
-    const plan = trainingPlan(config, ctx.region);
-    const spec: TrainingJobSpec = {
-      jobName: version.trainingJobName,
-      model,
-      version: version.version,
-      image: version.image,
-      metricDefinitions: plan.metricDefinitions,
-      hyperparameters: version.hyperparameters,
-      trainUri: dataset.preparedTrainUri!.replace(/[^/]+$/, ''),
-      validationUri: dataset.preparedValidationUri!.replace(/[^/]+$/, ''),
-      outputUri: `s3://${ctx.bucket}/${artifactPrefix(model)}`,
-      instanceType: config.training.instanceType,
-      instanceCount: config.training.instanceCount,
-      volumeSizeGb: config.training.volumeSizeGb,
-      maxRuntimeSeconds: config.training.maxRuntimeSeconds,
-      spot: config.training.spot,
-      ...(config.training.spot
-        ? { maxWaitSeconds: config.training.maxWaitSeconds ?? config.training.maxRuntimeSeconds }
-        : {}),
-      tags: { 'mlops:model': model, 'mlops:version': String(version.version), 'mlops:dataset': datasetId },
-    };
-    try {
-      const started = await ctx.training.startTrainingJob(spec);
-      ctx.log.info('training job requested', {
-        model,
-        version: version.version,
-        jobName: spec.jobName,
-        result: started,
-      });
-      return { kind: 'training', model, datasetId, version: version.version, jobName: spec.jobName };
-    } catch (error) {
-      if (!(error instanceof TrainingRequestRejected)) throw error;
-      const reason = `SageMaker refused the training job ${spec.jobName}: ${error.message}`;
-      const at = ctx.clock.now().toISOString();
-      await ctx.registry.transitionVersion({
-        model,
-        version: version.version,
-        from: ['TRAINING'],
-        to: 'FAILED',
-        set: { failureReason: reason, updatedAt: at },
-        audit: {
-          ...this.audit(model, datasetId, 'TRAINING_FAILED', reason, version.version, 'FAILED'),
-          from: 'TRAINING',
-          notification: {
-            kind: 'training-failed',
-            model,
-            subject: `${model} v${version.version}: training could not start`,
-            message: reason,
-          },
-        },
-      });
-      // Moved here or by an earlier delivery: either way, what is pending goes out now.
-      await this.outbox.flush(model);
-      return { kind: 'training-failed', model, datasetId, version: version.version, reason };
-    }
-  }
-
-  /** The model's config merged over the stack's defaults; the defaults alone when there is no file. */
-  private async loadConfig(
-    model: string,
-  ): Promise<{ ok: true; config: ModelConfig } | { ok: false; problems: string[] }> {
-    const text = await this.ctx.objects.readText(this.ctx.bucket, modelConfigKey(model));
-    const defaults = this.ctx.defaultModelConfig ?? {};
-    if (text === undefined) {
-      const parsed = parseModelConfig(JSON.stringify(defaults));
-      return parsed.ok ? parsed : { ok: false, problems: parsed.problems.map((p) => `stack default ${p}`) };
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (error) {
-      return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
-    }
-    if (!isPlainObject(raw)) return { ok: false, problems: ['(root): must be a JSON object'] };
-    return parseModelConfig(JSON.stringify(mergeModelConfig(defaults, raw)));
+    const started = await startTraining(this.ctx, version, dataset, config, ACTOR);
+    return started.kind === 'training'
+      ? { kind: 'training', model, datasetId, version: version.version, jobName: started.jobName }
+      : { kind: 'training-failed', model, datasetId, version: version.version, reason: started.reason };
   }
 
   /** One streaming pass: validate and profile every row, write the two prepared channels. */

@@ -21,7 +21,7 @@
  * - DEPLOYING, stale, rollout never requested (`rolloutRequestedAt` unset: the endpoint call
  *   failed after the version took the rollout lock) -> the rollout is re-applied here with
  *   {@link DeployVersion}, since no handler re-applies it from an event.
- * - APPROVED, the newest of its model, newer than the champion, no rollout in flight, the model
+ * - APPROVED, the newest of its model, newer than the champion (or a rollback's, older), no rollout in flight, the model
  *   quiet for `staleAfterMs`: the "rollout ended, next one" step was lost -> re-delivered as a
  *   training event, whose handler deploys an APPROVED version.
  * - An object under `datasets/` older than `settleMs` (an upload in flight is left alone) with no
@@ -43,7 +43,7 @@
 import { RejectionError } from '../domain/errors';
 import { BUCKET_PREFIXES, parseDatasetKey, SUCCESS_MARKER, type DatasetKey } from '../domain/naming';
 import { RECONCILER_CURSOR_KEY } from '../domain/reconciliation';
-import type { VersionRecord } from '../domain/registry';
+import { isRemedy, type VersionRecord } from '../domain/registry';
 import type { EndpointDescription } from '../ports/endpoint-service';
 import type { EventRedelivery } from '../ports/event-redelivery';
 import type { InventoryObject, ObjectInventory } from '../ports/object-inventory';
@@ -349,7 +349,8 @@ export class Reconcile {
     const { registry } = this.ctx;
     const model = await registry.getModel(version.model);
     if (model?.challenger !== undefined) return; // a rollout is in flight; its end deploys this one
-    if (model?.champion !== undefined && version.version < model.champion) return; // superseded
+    // Superseded, unless a rollback re-approved it: putting an older version back is its purpose.
+    if (model?.champion !== undefined && version.version < model.champion && !isRemedy(version)) return;
     // The model must be quiet: a rollout that ended a moment ago is starting its next one itself.
     const versions = await registry.listVersions(version.model);
     if (!versions.every((v) => stale(v.updatedAt))) return;

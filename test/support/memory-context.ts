@@ -66,7 +66,9 @@ import { modelConfigKey, ResourceNames } from '../../core/domain/naming';
 import type { Clock } from '../../core/ports/clock';
 import type { Notification } from '../../core/ports/monitoring';
 import type { Log, MlopsContext } from '../../core/use-cases/context';
-import type { ObjectCreated } from '../../core/use-cases/ingest-dataset';
+import { IngestDataset, type ObjectCreated } from '../../core/use-cases/ingest-dataset';
+import { ProcessEndpointChange } from '../../core/use-cases/process-endpoint-change';
+import { ProcessTrainingJob } from '../../core/use-cases/process-training-job';
 import { churnCsv, FakeAws, ROLE_ARN, TOPIC_ARN } from './pipeline-harness';
 
 export { churnCsv, FakeAws, ROLE_ARN, TOPIC_ARN };
@@ -326,6 +328,47 @@ export function useMemoryContext(options: MemoryContextOptions = {}): () => Memo
     if (!current) throw new Error('useMemoryContext: no context outside a test');
     return current;
   };
+}
+
+let uploads = 0;
+
+/**
+ * Trains `model` (its config written first) on a new upload and runs the version through the
+ * pipeline's use cases as the events would: ingest, the training job completes with this AUC, the
+ * gate, and (`until: 'production'`, the default) the rollout settles in service and is promoted.
+ * Returns the version, its dataset and what the gate decided.
+ */
+export async function trainVersion(
+  m: MemoryContext,
+  model: string,
+  config: Readonly<Record<string, unknown>>,
+  auc: number,
+  until: 'gated' | 'production' = 'production',
+): Promise<{ version: number; datasetId: string; jobName: string }> {
+  await m.putModelConfig(model, { labelColumn: 'churned', ...config });
+  uploads += 1;
+  m.clock.advance(60_000);
+  const ingested = await new IngestDataset(m).execute(
+    await m.upload(`datasets/${model}/d${uploads}.csv`, churnCsv(100, uploads)),
+  );
+  if (ingested.kind !== 'training') throw new Error(`trainVersion: ingest answered ${ingested.kind}`);
+  m.finishTraining(ingested.jobName, { metrics: { 'validation:auc': auc } });
+  m.clock.advance(60_000);
+  const trained = await new ProcessTrainingJob(m).execute(ingested.jobName);
+  const result = { version: ingested.version, datasetId: ingested.datasetId, jobName: ingested.jobName };
+  if (until === 'gated') return result;
+  if (trained.kind !== 'deploying') throw new Error(`trainVersion: v${ingested.version} was ${trained.kind}`);
+  await settleRollout(m, model);
+  return result;
+}
+
+/** The model's rollout in flight settles in service, and its endpoint event promotes it. */
+export async function settleRollout(m: MemoryContext, model: string): Promise<void> {
+  const endpoint = m.names.endpoint(model);
+  m.aws.settleEndpoint(endpoint, 'in-service');
+  m.clock.advance(60_000);
+  const outcome = await new ProcessEndpointChange(m).execute(endpoint);
+  if (outcome.kind !== 'promoted') throw new Error(`settleRollout: ${model} was ${outcome.kind}`);
 }
 
 function sentNotification(request: PublishCommandInput): SentNotification {

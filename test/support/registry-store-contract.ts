@@ -16,10 +16,13 @@ import {
   ForbiddenTransitionError,
   VERSION_STATUSES,
   VERSION_TRANSITIONS,
+  type IncidentAction,
   type IncidentRecord,
+  type VersionRecord,
   type VersionStatus,
 } from '../../core/domain/registry';
 import type {
+  NewRetrainVersion,
   NewVersion,
   NotifyingAuditEvent,
   RegistryStore,
@@ -408,9 +411,9 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
           expect(await snapshot(model, version)).toEqual(before);
         }
         expect(notRefused).toEqual([]);
-        // Every pair of statuses but the allowed ones: 121 - 14.
+        // Every pair of statuses but the allowed ones: 121 - 15.
         expect(refused).toBe(VERSION_STATUSES.length ** 2 - allowed.length);
-        expect(refused).toBe(107);
+        expect(refused).toBe(106);
       });
 
       it('still answers false (no error) to a duplicate or late event: the version moved on', async () => {
@@ -736,7 +739,12 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
         );
 
         expect(await store.listIncidents(model)).toEqual([
-          { ...incident(model, alarm, openedAt), status: 'RESOLVED', resolvedAt },
+          {
+            ...incident(model, alarm, openedAt),
+            status: 'RESOLVED',
+            resolvedAt,
+            timeToRecoverSeconds: (Date.parse(resolvedAt) - Date.parse(openedAt)) / 1000,
+          },
         ]);
         expect((await store.listOpenIncidents()).filter((i) => i.model === model)).toEqual([]);
         // The first ALARM event delivered again after the OK: the resolved incident stays resolved.
@@ -1144,6 +1152,388 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
         expect(await store.listAudit(model)).toEqual([]);
         expect(await store.recordRejectedDataset(fits, audit(model, 'fits'))).toBe(true);
         expect(await store.getDataset(model, 'fits')).toEqual(fits);
+      });
+    });
+
+    describe('operating models: the fleet, datasets, retrains, incident actions', () => {
+      /** A retrain of `datasetId` under `requestId`, as RetrainModel asks for it. */
+      function retrain(model: string, datasetId: string, requestId: string): NewRetrainVersion {
+        const at = nextAt();
+        return {
+          model,
+          datasetId,
+          requestId,
+          buildVersion: (version): VersionRecord => ({
+            model,
+            version,
+            status: 'TRAINING',
+            datasetId,
+            trainingJobName: `mlops-${model}-v${version}-abcd`,
+            image: 'xgboost:1.7-1',
+            hyperparameters: { num_round: '10' },
+            objectiveMetric: 'validation:auc',
+            origin: { kind: 'retrain', by: 'alice', reason: 'drift' },
+            createdAt: at,
+            updatedAt: at,
+          }),
+          audit: {
+            model,
+            at,
+            eventId: `retrain-${requestId}`,
+            type: 'VERSION_CREATED',
+            actor: 'alice',
+            to: 'TRAINING',
+            reason: 'retrain',
+          },
+        };
+      }
+
+      it('lists every model, by name, whichever write created its item; an incident alone makes none', async () => {
+        const [a, b, c, d, e] = ['fa', 'fb', 'fc', 'fd', 'fe'].map((label) => uniqueModel(label));
+        await store.saveModelConfig(b!, defaultModelConfig(), nextAt());
+        await store.recordModelRejection(
+          a!,
+          { code: 'INVALID_CONFIG', reason: 'bad', source: 'x' },
+          audit(a!, 'rejected'),
+        );
+        await store.markAlarmsCreated(c!, nextAt());
+        await store.registerDatasetAndVersion(newVersion(d!, 'ds'));
+        await store.openIncident(incident(e!, `mlops-${e!}-error-rate`, nextAt()), audit(e!, 'o'));
+        // A second write of the same model lists it once.
+        await store.saveModelConfig(d!, defaultModelConfig(), nextAt());
+
+        const ours = (await store.listModels()).filter((m) => [a, b, c, d, e].includes(m.model));
+        expect(ours.map((m) => m.model)).toEqual([a, b, c, d].sort());
+        expect(ours.find((m) => m.model === d)).toEqual(await store.getModel(d!));
+      });
+
+      it('lists a model’s datasets, accepted and rejected, by id', async () => {
+        const model = uniqueModel('dsl');
+        await store.registerDatasetAndVersion(newVersion(model, 'b'));
+        const rejected = dataset(model, 'a', {
+          status: 'REJECTED',
+          rejection: { code: 'EMPTY_DATASET', reason: 'empty' },
+        });
+        await store.recordRejectedDataset(rejected, audit(model, 'rej'));
+        expect((await store.listDatasets(model)).map((d) => [d.datasetId, d.status])).toEqual([
+          ['a', 'REJECTED'],
+          ['b', 'ACCEPTED'],
+        ]);
+        expect(await store.listDatasets(uniqueModel('none'))).toEqual([]);
+      });
+
+      it('registers a retrain: the next number, its origin and audit line, the dataset untouched; a retried request id makes none', async () => {
+        const model = uniqueModel('rt');
+        await store.registerDatasetAndVersion(newVersion(model, 'ds'));
+        const datasetBefore = await store.getDataset(model, 'ds');
+        const request = retrain(model, 'ds', 'req-1');
+
+        const first = await store.registerRetrainVersion(request);
+        expect(first).toMatchObject({
+          created: true,
+          version: {
+            version: 2,
+            datasetId: 'ds',
+            status: 'TRAINING',
+            origin: { kind: 'retrain', by: 'alice' },
+          },
+        });
+        expect(await store.getVersion(model, 2)).toEqual(first.version);
+        expect(await store.getModel(model)).toMatchObject({ versionCounter: 2 });
+        expect(await store.getDataset(model, 'ds')).toEqual(datasetBefore);
+
+        // The same request again, even built anew: the first one's version, nothing written.
+        for (const again of [request, retrain(model, 'ds', 'req-1')])
+          expect(await store.registerRetrainVersion(again)).toEqual({
+            created: false,
+            version: first.version,
+          });
+        expect(await store.listVersions(model)).toHaveLength(2);
+        expect((await store.listAudit(model)).map((a) => [a.eventId, a.version])).toEqual([
+          ['register-ds', 1],
+          ['retrain-req-1', 2],
+        ]);
+        expect(await store.getModel(model)).toMatchObject({ versionCounter: 2 });
+      });
+
+      it('registers a retrain once when the same request arrives three times at once', async () => {
+        const model = uniqueModel('rtc');
+        await store.registerDatasetAndVersion(newVersion(model, 'ds'));
+        const results = await Promise.all(
+          [1, 2, 3].map(() => store.registerRetrainVersion(retrain(model, 'ds', 'r'))),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(results.map((r) => r.version?.version)).toEqual([2, 2, 2]);
+        expect(await store.listVersions(model)).toHaveLength(2);
+        expect(await store.getModel(model)).toMatchObject({ versionCounter: 2 });
+      });
+
+      it('gives retrains and uploads at once distinct consecutive numbers', async () => {
+        const model = uniqueModel('rtmix');
+        await store.registerDatasetAndVersion(newVersion(model, 'ds'));
+        const results = await Promise.all([
+          store.registerRetrainVersion(retrain(model, 'ds', 'r1')),
+          store.registerRetrainVersion(retrain(model, 'ds', 'r2')),
+          store.registerDatasetAndVersion(newVersion(model, 'ds2')),
+          store.registerRetrainVersion(retrain(model, 'ds', 'r3')),
+        ]);
+        expect(results.every((r) => r.created)).toBe(true);
+        expect(results.map((r) => r.version!.version).sort((x, y) => x - y)).toEqual([2, 3, 4, 5]);
+        expect(await store.getModel(model)).toMatchObject({ versionCounter: 5 });
+      });
+
+      it('refuses a retrain from a rejected or unknown dataset, or of an unknown model, and writes nothing', async () => {
+        const model = uniqueModel('rtbad');
+        await store.registerDatasetAndVersion(newVersion(model, 'ds'));
+        await store.recordRejectedDataset(
+          dataset(model, 'bad', { status: 'REJECTED', rejection: { code: 'X', reason: 'no' } }),
+          audit(model, 'rej'),
+        );
+        const before = await snapshot(model, 1);
+        for (const datasetId of ['bad', 'missing']) {
+          const error = await store
+            .registerRetrainVersion(retrain(model, datasetId, `q-${datasetId}`))
+            .catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(RegistryStoreError);
+          expect(error).toMatchObject({
+            code: 'INVALID_REQUEST',
+            message: expect.stringContaining(datasetId) as string,
+          });
+        }
+        expect(await snapshot(model, 1)).toEqual(before);
+        // The request id was not used up: a valid retrain under it works.
+        expect(await store.registerRetrainVersion(retrain(model, 'ds', 'q-bad'))).toMatchObject({
+          created: true,
+          version: { version: 2 },
+        });
+
+        const ghost = uniqueModel('ghost');
+        await expect(store.registerRetrainVersion(retrain(ghost, 'ds', 'q'))).rejects.toMatchObject({
+          code: 'INVALID_REQUEST',
+        });
+        expect(await store.getModel(ghost)).toBeUndefined();
+      });
+
+      it('stores an incident’s evidence, finds it by id, and computes its time to recover', async () => {
+        const model = uniqueModel('ev');
+        const alarm = `mlops-${model}-feature-drift`;
+        const openedAt = nextAt();
+        const record: IncidentRecord = {
+          ...incident(model, alarm, openedAt),
+          policy: 'retrain',
+          evidence: {
+            threshold: 0.2,
+            comparison: 'GreaterThanThreshold',
+            datapoints: [{ at: openedAt, value: 0.62 }],
+            driftedFeatures: [{ feature: 'tenure', distance: 0.62, psi: 1.4 }],
+            reportUri: 's3://data/reports/x/drift.json',
+          },
+          timeToDetectSeconds: 120,
+        };
+        expect(await store.openIncident(record, audit(model, 'o'))).toBe(true);
+        expect(await store.getIncident(model, record.incidentId)).toEqual(record);
+        for (const id of [`${alarm}@${nextAt()}`, 'no-at-sign', `${alarm}@`])
+          expect(await store.getIncident(model, id)).toBeUndefined();
+        expect(await store.getIncident(uniqueModel('other'), record.incidentId)).toBeUndefined();
+
+        const resolvedAt = new Date(Date.parse(openedAt) + 754_400).toISOString();
+        expect(await store.resolveIncident(model, alarm, resolvedAt, audit(model, 'r'))).toBe(true);
+        expect(await store.getIncident(model, record.incidentId)).toEqual({
+          ...record,
+          status: 'RESOLVED',
+          resolvedAt,
+          timeToRecoverSeconds: 754,
+        });
+      });
+
+      it('claims one action per incident, even at once; only while it is open', async () => {
+        const model = uniqueModel('act');
+        const alarm = `mlops-${model}-error-rate`;
+        const record = incident(model, alarm, nextAt());
+        await store.openIncident(record, audit(model, 'o'));
+        const action = (detail: string): IncidentAction => ({
+          kind: 'rollback',
+          status: 'started',
+          at: nextAt(),
+          detail,
+          version: 1,
+        });
+
+        const results = await Promise.all(
+          ['a', 'b', 'c'].map((d) =>
+            store.recordIncidentAction(model, record.incidentId, action(d), {
+              ...audit(model, `act-${d}`),
+              notification: notice(model, 'incident-opened'),
+            }),
+          ),
+        );
+        expect(results.filter((r) => r === 'recorded')).toHaveLength(1);
+        expect(results.filter((r) => r === 'conflict')).toHaveLength(2);
+        const stored = (await store.getIncident(model, record.incidentId))!.action!;
+        expect(['a', 'b', 'c']).toContain(stored.detail);
+        expect((await store.listAudit(model)).filter((a) => a.eventId.startsWith('act-'))).toHaveLength(1);
+        expect(await store.listPendingNotifications(model)).toHaveLength(1);
+
+        // A resolved incident takes no action; an unknown one neither.
+        const other = incident(model, `mlops-${model}-latency-anomaly`, nextAt());
+        await store.openIncident(other, audit(model, 'o2'));
+        await store.resolveIncident(model, other.alarmName, nextAt(), audit(model, 'r2'));
+        expect(
+          await store.recordIncidentAction(model, other.incidentId, action('late'), audit(model, 'late')),
+        ).toBe('conflict');
+        expect(
+          await store.recordIncidentAction(model, `${alarm}@${nextAt()}`, action('x'), audit(model, 'x')),
+        ).toBe('conflict');
+        expect(await store.recordIncidentAction(model, 'malformed', action('x'), audit(model, 'y'))).toBe(
+          'conflict',
+        );
+        expect((await store.getIncident(model, other.incidentId))!.action).toBeUndefined();
+        expect((await store.listAudit(model)).map((a) => a.eventId)).not.toEqual(
+          expect.arrayContaining(['late', 'x', 'y']),
+        );
+      });
+
+      it('replaces an action with its outcome only while it is the one expected, once under duplicates', async () => {
+        const model = uniqueModel('outcome');
+        const record = incident(model, `mlops-${model}-feature-drift`, nextAt());
+        await store.openIncident(record, audit(model, 'o'));
+        const claim: IncidentAction = {
+          kind: 'retrain',
+          status: 'started',
+          at: nextAt(),
+          detail: 'retraining from ds',
+        };
+        expect(await store.recordIncidentAction(model, record.incidentId, claim, audit(model, 'claim'))).toBe(
+          'recorded',
+        );
+        // Resolved meanwhile: the outcome is still recorded.
+        await store.resolveIncident(model, record.alarmName, nextAt(), audit(model, 'r'));
+
+        const outcome: IncidentAction = { ...claim, version: 2, detail: 'v2 training' };
+        const results = await Promise.all(
+          [1, 2].map(() =>
+            store.recordIncidentAction(model, record.incidentId, outcome, audit(model, 'outcome'), {
+              expected: claim,
+            }),
+          ),
+        );
+        expect(results.sort()).toEqual(['conflict', 'recorded']);
+        expect((await store.getIncident(model, record.incidentId))!.action).toEqual(outcome);
+        // Expecting something else (the claim again, or another detail) changes nothing.
+        const failed: IncidentAction = { ...claim, status: 'failed', detail: 'refused' };
+        expect(
+          await store.recordIncidentAction(model, record.incidentId, failed, audit(model, 'f'), {
+            expected: claim,
+          }),
+        ).toBe('conflict');
+        expect(
+          await store.recordIncidentAction(model, record.incidentId, failed, audit(model, 'f2'), {
+            expected: { ...outcome, version: 3 },
+          }),
+        ).toBe('conflict');
+        expect((await store.getIncident(model, record.incidentId))!.action).toEqual(outcome);
+        expect((await store.listAudit(model)).filter((a) => a.eventId === 'outcome')).toHaveLength(1);
+      });
+
+      it('holds one automatic action per model during the cool-down, even for incidents at once', async () => {
+        const model = uniqueModel('cool');
+        await store.saveModelConfig(model, defaultModelConfig(), nextAt());
+        const records = ['error-rate', 'latency-anomaly', 'feature-drift'].map((alarm) =>
+          incident(model, `mlops-${model}-${alarm}`, nextAt()),
+        );
+        for (const record of records) await store.openIncident(record, audit(model, `o-${record.alarmName}`));
+        const since = nextAt();
+        const claims = records.map((record): IncidentAction => ({
+          kind: 'rollback',
+          status: 'started',
+          at: nextAt(),
+          detail: record.alarmName,
+        }));
+
+        const results = await Promise.all(
+          records.map((record, i) =>
+            store.recordIncidentAction(
+              model,
+              record.incidentId,
+              claims[i]!,
+              { ...audit(model, `claim-${i}`), notification: notice(model, 'incident-opened') },
+              { cooldownSince: since },
+            ),
+          ),
+        );
+        expect(results.filter((r) => r === 'recorded')).toHaveLength(1);
+        expect(results.filter((r) => r === 'cooling-down')).toHaveLength(2);
+        const winner = results.indexOf('recorded');
+        expect((await store.getModel(model))?.lastAutomaticActionAt).toBe(claims[winner]!.at);
+        const actions = await Promise.all(
+          records.map(async (r) => (await store.getIncident(model, r.incidentId))!.action),
+        );
+        expect(actions.filter((a) => a !== undefined)).toEqual([claims[winner]]);
+        expect(await store.listPendingNotifications(model)).toHaveLength(1);
+
+        // The cool-down over (the claim is not later than `cooldownSince`): the next one is taken.
+        const loser = results.indexOf('cooling-down');
+        const later: IncidentAction = { ...claims[loser]!, at: nextAt() };
+        expect(
+          await store.recordIncidentAction(model, records[loser]!.incidentId, later, audit(model, 'later'), {
+            cooldownSince: claims[winner]!.at,
+          }),
+        ).toBe('recorded');
+        expect((await store.getModel(model))?.lastAutomaticActionAt).toBe(later.at);
+        // A model never seen has no claim to take: nothing is created.
+        const ghost = uniqueModel('ghost');
+        const ghostIncident = incident(ghost, `mlops-${ghost}-error-rate`, nextAt());
+        await store.openIncident(ghostIncident, audit(ghost, 'o'));
+        expect(
+          await store.recordIncidentAction(ghost, ghostIncident.incidentId, later, audit(ghost, 'c'), {
+            cooldownSince: since,
+          }),
+        ).toBe('cooling-down');
+        expect(await store.getModel(ghost)).toBeUndefined();
+      });
+
+      it('re-approves a version that served (ARCHIVED -> APPROVED), removing what its last rollout left', async () => {
+        const { model, version } = await versionIn(store, 'reapprove', 'DEPLOYING');
+        const steps: TransitionRequest[] = [
+          transition(model, version, ['DEPLOYING'], 'DEPLOYING', { rolloutRequestedAt: nextAt() }),
+          transition(model, version, ['DEPLOYING'], 'PRODUCTION'),
+          transition(model, version, ['PRODUCTION'], 'ARCHIVED'),
+        ];
+        for (const step of steps) expect(await store.transitionVersion(step)).toBe(true);
+        expect(await store.getVersion(model, version)).toHaveProperty('rolloutRequestedAt');
+        const request = {
+          ...transition(model, version, ['ARCHIVED'], 'APPROVED', {
+            origin: { kind: 'rollback' as const, by: 'alice', reason: 'bad v2' },
+          }),
+          remove: ['rolloutRequestedAt', 'failureReason'] as const,
+        };
+        expect(await store.transitionVersion(request)).toBe(true);
+        const record = await store.getVersion(model, version);
+        expect(record).toMatchObject({ status: 'APPROVED', origin: { kind: 'rollback', by: 'alice' } });
+        expect(record).not.toHaveProperty('rolloutRequestedAt');
+        expect(await store.transitionVersion(request)).toBe(false);
+      });
+
+      it('removes attributes with a transition, and sets one both set and removed', async () => {
+        const { model, version } = await versionIn(store, 'remove', 'DEPLOYING');
+        const at = nextAt();
+        expect(
+          await store.transitionVersion(
+            transition(model, version, ['DEPLOYING'], 'DEPLOYING', {
+              rolloutRequestedAt: at,
+              failureReason: 'x',
+            }),
+          ),
+        ).toBe(true);
+        expect(
+          await store.transitionVersion({
+            ...transition(model, version, ['DEPLOYING'], 'DEPLOYING', { failureReason: 'kept' }),
+            remove: ['rolloutRequestedAt', 'failureReason'],
+          }),
+        ).toBe(true);
+        const record = await store.getVersion(model, version);
+        expect(record).not.toHaveProperty('rolloutRequestedAt');
+        expect(record?.failureReason).toBe('kept');
       });
     });
 

@@ -474,3 +474,17 @@ describe('resolveStrategy', () => {
     ).toBe('all_at_once');
   });
 });
+
+describe('alarmPolicyCooldownMinutes', () => {
+  it('defaults to 60 and names the field when it is not a whole number of minutes from 0 to a week', () => {
+    const parsed = parseModelConfig('{}');
+    expect(parsed.ok && parsed.config.alarmPolicyCooldownMinutes).toBe(60);
+    for (const bad of [-1, 1.5, 7 * 24 * 60 + 1, '60']) {
+      const result = parseModelConfig(JSON.stringify({ alarmPolicyCooldownMinutes: bad }));
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.problems[0]).toMatch(/^alarmPolicyCooldownMinutes: /);
+    }
+    const off = parseModelConfig(JSON.stringify({ alarmPolicyCooldownMinutes: 0 }));
+    expect(off.ok && off.config.alarmPolicyCooldownMinutes).toBe(0);
+  });
+});

@@ -31,6 +31,7 @@ const PIPELINE_TRANSITIONS: readonly (readonly [VersionStatus, VersionStatus, st
   ['DEPLOYING', 'ROLLED_BACK', 'endpoint-events: the update was rolled back'],
   ['DEPLOYING', 'PRODUCTION', 'promote'],
   ['PRODUCTION', 'ARCHIVED', 'promote: the previous champion'],
+  ['ARCHIVED', 'APPROVED', 'RollbackModel: a version that served is re-approved'],
 ];
 
 describe('the status machine, as the store enforces it', () => {
@@ -76,8 +77,15 @@ describe('the status machine, as the store enforces it', () => {
   });
 
   it('allows nothing out of a final state', () => {
-    for (const final of ['FAILED', 'REJECTED', 'DEPLOY_FAILED', 'ROLLED_BACK', 'ARCHIVED'] as const) {
+    for (const final of ['FAILED', 'REJECTED', 'DEPLOY_FAILED', 'ROLLED_BACK'] as const) {
       for (const to of VERSION_STATUSES) expect(canTransition(final, to)).toBe(false);
     }
+  });
+
+  it('lets a version that served come back only through approval (a rollback), never straight to production', () => {
+    expect(VERSION_STATUSES.filter((to) => canTransition('ARCHIVED', to))).toEqual(['APPROVED']);
+    // A version that never served (rolled back, failed, rejected) cannot be re-approved.
+    for (const never of ['ROLLED_BACK', 'DEPLOY_FAILED', 'REJECTED', 'FAILED'] as const)
+      expect(canTransition(never, 'APPROVED')).toBe(false);
   });
 });

@@ -111,15 +111,33 @@ describe('an alarm in ALARM, then OK', () => {
     const since = alarm(errorRate, 'ALARM', reason);
     const incidentId = `${errorRate}@${since}`;
 
-    // The event's own reason is older than the alarm's: the alarm's is recorded.
+    // The event's own reason is older than the alarm's: the alarm's is recorded. The policy
+    // (rollback) has no earlier champion to put back: it says so on the incident.
+    const action = {
+      kind: 'rollback',
+      status: 'skipped',
+      at: '2026-11-26T10:03:00.000Z',
+      detail: 'v1 is the first version of churn that served: no earlier champion to put back',
+    };
     expect(await change(errorRate, 'Threshold Crossed: 1 datapoint')).toEqual({
       kind: 'opened',
       model: MODEL,
       alarmName: errorRate,
       incidentId,
+      action,
     });
     expect(await m.registry.listOpenIncidents()).toEqual([
-      { model: MODEL, alarmName: errorRate, incidentId, status: 'OPEN', openedAt: since, reason, version: 1 },
+      {
+        model: MODEL,
+        alarmName: errorRate,
+        incidentId,
+        status: 'OPEN',
+        openedAt: since,
+        reason,
+        version: 1,
+        policy: 'rollback',
+        action,
+      },
     ]);
     const [opened] = await auditOf('INCIDENT_OPENED');
     expect(opened).toMatchObject({ version: 1, reason: `${errorRate}: ${reason}` });
@@ -128,7 +146,7 @@ describe('an alarm in ALARM, then OK', () => {
         kind: 'incident-opened',
         model: MODEL,
         subject: `churn: ${errorRate} in ALARM`,
-        message: `Incident opened for churn (v1 in production).\n${reason}\nAlarm policy: rollback.`,
+        message: `Incident opened for churn (v1 in production).\n${reason}\nAlarm policy: rollback (not acting): ${action.detail}.`,
         id: `${opened!.at}#INCIDENT_OPENED:${errorRate}:${since}`,
       },
     ]);
@@ -139,6 +157,7 @@ describe('an alarm in ALARM, then OK', () => {
         model: MODEL,
         alarmName: errorRate,
         state: 'ALARM',
+        action,
       });
     expect(await m.registry.listIncidents(MODEL)).toHaveLength(1);
     expect(await auditOf('INCIDENT_OPENED')).toHaveLength(1);
