@@ -20,4 +20,5 @@ export const HANDLER_ENTRIES = {
   alarmEvents: path.join(PROJECT_ROOT, 'lambdas', 'alarm-events', 'handler.ts'),
   monitor: path.join(PROJECT_ROOT, 'lambdas', 'monitor', 'handler.ts'),
   reconciler: path.join(PROJECT_ROOT, 'lambdas', 'reconciler', 'handler.ts'),
+  operator: path.join(PROJECT_ROOT, 'lambdas', 'operator', 'handler.ts'),
 } as const;

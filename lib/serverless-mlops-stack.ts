@@ -6,7 +6,9 @@
  *   DataBucket --(EventBridge, SQS)--> IngestPipeline --> SageMaker training
  *   SageMaker / CloudWatch --(EventBridge)--> training-, endpoint-, alarm-events handlers
  *   EventBridge schedule (hourly) --> DriftMonitor --(EMF)--> drift metrics the model alarms watch
- *   RegistryTable, Notifications and SageMakerExecutionRole are shared by the handlers.
+ *   mlops CLI --(lambda:InvokeFunction)--> OperatorHandler: approve, reject, rollback, retrain
+ *   RegistryTable, Notifications and SageMakerExecutionRole are shared by the handlers;
+ *   OperatorAccess holds the read-only and operator policies an infra team grants the CLI's users.
  *
  * Nothing runs while idle: on-demand DynamoDB, Lambda, SQS, EventBridge and S3 only.
  */
@@ -25,6 +27,8 @@ import {
 import type { PowertoolsLogLevel } from './constructs/mlops-function';
 import { Notifications } from './constructs/notifications';
 import { OperationalAlarms, type WatchedHandler } from './constructs/operational-alarms';
+import { OperatorAccess } from './constructs/operator-access';
+import { OperatorHandler } from './constructs/operator-handler';
 import { Reconciler } from './constructs/reconciler';
 import { RegistryTable } from './constructs/registry-table';
 import { SageMakerExecutionRole } from './constructs/sagemaker-execution-role';
@@ -105,6 +109,8 @@ export class ServerlessMlopsStack extends Stack {
   readonly alarmEvents: AlarmEventsHandler;
   readonly driftMonitor: DriftMonitor;
   readonly reconciler: Reconciler;
+  readonly operator: OperatorHandler;
+  readonly operatorAccess: OperatorAccess;
   readonly operationalAlarms: OperationalAlarms;
 
   constructor(scope: Construct, id: string, props: ServerlessMlopsStackProps = {}) {
@@ -183,7 +189,12 @@ export class ServerlessMlopsStack extends Stack {
       ...shared,
       sageMakerRole: this.sageMakerRole.role,
     });
-    this.alarmEvents = new AlarmEventsHandler(this, 'AlarmEvents', shared);
+    // The alarm policies roll back and retrain: it deploys, and reads configs and drift reports.
+    this.alarmEvents = new AlarmEventsHandler(this, 'AlarmEvents', {
+      ...shared,
+      data: this.data,
+      sageMakerRole: this.sageMakerRole.role,
+    });
     this.driftMonitor = new DriftMonitor(this, 'DriftMonitor', {
       data: this.data,
       table: this.registry.table,
@@ -201,6 +212,13 @@ export class ServerlessMlopsStack extends Stack {
       endpointEventsFunction: this.endpointEvents.handler.function,
     });
 
+    // Operators' commands (approve, reject, rollback, retrain) run here, with the stack's grants.
+    this.operator = new OperatorHandler(this, 'Operator', {
+      ...shared,
+      data: this.data,
+      sageMakerRole: this.sageMakerRole.role,
+    });
+
     // The stack's own alarms (lib/constructs/operational-alarms.ts): every handler's function and
     // dead-letter queue, and the ingest backlog. A new handler construct is one more line here.
     const watched: [string, WatchedHandler][] = [
@@ -215,8 +233,36 @@ export class ServerlessMlopsStack extends Stack {
       topic: this.notifications.topic,
       resourcePrefix: prefix,
       deadLetterQueues: watched.map(([name, w]) => ({ name, queue: w.deadLetterQueue })),
-      functions: watched.map(([name, w]) => ({ name, function: w.handler.function })),
+      // The operator function has no dead-letter queue (people invoke it and read its answer),
+      // but its errors (a command that threw) and throttles are alarmed like the others'.
+      functions: [
+        ...watched.map(([name, w]) => ({ name, function: w.handler.function })),
+        { name: 'operator', function: this.operator.handler.function },
+      ],
       queueAges: [{ name: 'ingest-queue', queue: this.ingest.queue }],
+    });
+
+    // What the mlops CLI's users are granted: the dead-letter queues it shows are those with an
+    // output below, and the handlers an EventBridge rule invokes get their dead letters back.
+    this.operatorAccess = new OperatorAccess(this, 'OperatorAccess', {
+      data: this.data,
+      table: this.registry.table,
+      resourcePrefix: prefix,
+      operatorFunction: this.operator.handler.function,
+      deadLetterQueues: [
+        this.ingest.deadLetterQueue,
+        this.trainingEvents.deadLetterQueue,
+        this.endpointEvents.deadLetterQueue,
+        this.alarmEvents.deadLetterQueue,
+        this.driftMonitor.deadLetterQueue,
+      ],
+      redriveFunctions: [
+        this.trainingEvents.handler.function,
+        this.endpointEvents.handler.function,
+        this.alarmEvents.handler.function,
+        this.driftMonitor.handler.function,
+      ],
+      ingest: { queue: this.ingest.queue, deadLetterQueue: this.ingest.deadLetterQueue },
     });
 
     new CfnOutput(this, 'DataBucketName', {
@@ -262,6 +308,39 @@ export class ServerlessMlopsStack extends Stack {
     new CfnOutput(this, 'ReconcilerFunctionName', {
       value: this.reconciler.handler.function.functionName,
       description: 'Invoke with {} to repair lost events now (it runs every 15 minutes)',
+    });
+    new CfnOutput(this, 'ResourcePrefix', {
+      value: prefix,
+      description:
+        'Prefix of every derived AWS name: endpoints <prefix>-<model>, alarms <prefix>-<model>-<kind>',
+    });
+    new CfnOutput(this, 'OperatorFunctionName', {
+      value: this.operator.handler.function.functionName,
+      description: 'Runs approve, reject, rollback and retrain (the mlops CLI invokes it)',
+    });
+    new CfnOutput(this, 'ReadOnlyPolicyArn', {
+      value: this.operatorAccess.readOnlyPolicy.managedPolicyArn,
+      description: 'Attach to who reads the control plane with the mlops CLI',
+    });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: this.operatorAccess.operatorPolicy.managedPolicyArn,
+      description: 'Attach to who operates it: approve, reject, rollback, retrain, upload, redrive',
+    });
+    new CfnOutput(this, 'IngestQueueUrl', {
+      value: this.ingest.queue.queueUrl,
+      description: 'Where the ingest dead letters are moved back to',
+    });
+    new CfnOutput(this, 'TrainingEventsFunctionName', {
+      value: this.trainingEvents.handler.function.functionName,
+      description: 'Where training-events dead letters are sent back to',
+    });
+    new CfnOutput(this, 'EndpointEventsFunctionName', {
+      value: this.endpointEvents.handler.function.functionName,
+      description: 'Where endpoint-events dead letters are sent back to',
+    });
+    new CfnOutput(this, 'AlarmEventsFunctionName', {
+      value: this.alarmEvents.handler.function.functionName,
+      description: 'Where alarm-events dead letters are sent back to',
     });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The model lifecycle handlers after ingest: training job finished -> gate and deploy; endpoint
  * changed -> promote or record the failure, ensure alarms, deploy the next approved version;
- * alarm changed -> incident, notify.
+ * alarm changed -> incident with its evidence, notify, and the model's alarm policy (roll back,
+ * retrain) acts.
  * Where this stands: infrastructure (lib/constructs), one EventHandler each, with the least
  * privilege each handler needs, every ARN scoped to the stack's resource prefix.
  *
@@ -18,13 +19,17 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { HANDLER_ENTRIES } from '../paths';
 import { acknowledgeWildcardResource } from '../private/nag';
+import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import {
   alarmArn,
   grantDeployment,
   grantPublishNotifications,
+  grantReadObjects,
   grantRegistryReadWrite,
+  grantRetrain,
   sageMakerArn,
 } from '../private/permissions';
+import type { DataBucket } from './data-bucket';
 import { EventHandler } from './event-handler';
 import type { PowertoolsLogLevel } from './mlops-function';
 
@@ -52,6 +57,12 @@ export interface LifecycleHandlerProps {
 export interface DeployingHandlerProps extends LifecycleHandlerProps {
   /** The role passed to CreateModel. */
   readonly sageMakerRole: iam.IRole;
+}
+
+/** What the alarm-events handler receives: it deploys and retrains (the alarm policies). */
+export interface AlarmEventsHandlerProps extends DeployingHandlerProps {
+  /** The data bucket: the drift monitor's reports (an incident's evidence), the model configs. */
+  readonly data: DataBucket;
 }
 
 /** The event pattern of a SageMaker training job of ours changing state. */
@@ -151,9 +162,14 @@ export class EndpointEventsHandler extends EventHandler {
   }
 }
 
-/** Alarm changed: open or resolve the incident, notify. */
+/**
+ * Alarm changed: open or resolve the incident (with its evidence), notify, and act on the model's
+ * alarm policy (core/use-cases/process-alarm-change.ts): `rollback` puts the previous champion back
+ * through DeployVersion, `retrain` starts a new version (RetrainModel), and an alarm back to OK
+ * rolls out a version that waited for it.
+ */
 export class AlarmEventsHandler extends EventHandler {
-  constructor(scope: Construct, id: string, props: LifecycleHandlerProps) {
+  constructor(scope: Construct, id: string, props: AlarmEventsHandlerProps) {
     super(scope, id, {
       entry: HANDLER_ENTRIES.alarmEvents,
       serviceName: 'alarm-events',
@@ -162,24 +178,24 @@ export class AlarmEventsHandler extends EventHandler {
       ...common(props),
     });
     const role = this.handler.role;
-    const alarms = alarmArn(this, props.resourcePrefix);
+    // reports/<model>/monitoring/<window>/drift.json: the drift monitor's reports, read for a drift
+    // incident's evidence (the windows of a day are listed under the same prefix).
+    const driftReports = props.data.bucket.arnForObjects(`${BUCKET_PREFIXES.reports}*/monitoring/*`);
 
     grantRegistryReadWrite(role, props.table);
-    // DescribeAlarms accepts alarm ARNs for metric alarms (only composite alarms need "*",
-    // CloudWatch API Reference, DescribeAlarms); the product only creates metric alarms.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadModelAlarms',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: [alarms],
-      }),
-    );
+    // The alarm's state and datapoints, and the rollback alarms a rollout checks: DescribeAlarms
+    // accepts alarm ARNs for metric alarms (only composite alarms need "*", CloudWatch API
+    // Reference, DescribeAlarms); the product only creates metric alarms. Part of grantDeployment.
+    grantDeployment(role, this, props.resourcePrefix, props.sageMakerRole);
+    // The `retrain` policy: the model config and a new training job.
+    grantRetrain(role, this, props.resourcePrefix, props.data.bucket, props.sageMakerRole);
+    grantReadObjects(role, 'ReadDriftReports', [driftReports]);
     grantPublishNotifications(role, props.topic);
 
     acknowledgeWildcardResource(
       role,
-      alarms,
-      'Model alarms are named <prefix>-<model>-<kind> and created at run time; only the read-only DescribeAlarms is granted on the <prefix>- name prefix.',
+      driftReports,
+      "A drift incident's evidence is the drift monitor's latest report, reports/<model>/monitoring/<window>/drift.json, of whichever model's alarm fired; read-only, and only the monitoring/ reports.",
     );
   }
 }

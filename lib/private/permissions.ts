@@ -12,6 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import { REGISTRY_TABLE_LAYOUT } from '../../adapters/dynamodb/table-layout';
+import { BUCKET_PREFIXES } from '../../core/domain/naming';
 import { acknowledgeWildcardAction, acknowledgeWildcardResource } from './nag';
 
 /** SageMaker resource types the control plane creates (Service Authorization Reference, Amazon SageMaker). */
@@ -160,8 +161,48 @@ export function grantListDataBucket(grantee: iam.IGrantable, bucket: s3.IBucket)
   );
 }
 
+/**
+ * What a retrain calls besides the registry (core/use-cases/retrain-model.ts): a read of the model
+ * config, as ingest reads it (models/, with an unconditioned ListBucket so that a model without a
+ * config file is a 404, not a 403); CreateTrainingJob on `<prefix>-` jobs with the AddTags its Tags
+ * need (SAR, Amazon SageMaker: CreateTrainingJob, dependent action AddTags); PassRole of the
+ * SageMaker role to SageMaker. No read of the prepared channels: their URIs come from the registry,
+ * and the training job reads them with the SageMaker role. The operator function (`mlops retrain`)
+ * and the alarm-events handler (the `retrain` alarm policy) retrain.
+ */
+export function grantRetrain(
+  role: iam.IRole,
+  scope: IConstruct,
+  prefix: string,
+  bucket: s3.IBucket,
+  sageMakerRole: iam.IRole,
+): void {
+  const configs = bucket.arnForObjects(`${BUCKET_PREFIXES.models}*`);
+  const trainingJobs = sageMakerArn(scope, 'training-job', prefix);
+  grantReadObjects(role, 'ReadModelConfigs', [configs]);
+  grantListDataBucket(role, bucket);
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'StartTrainingJobs',
+      actions: ['sagemaker:CreateTrainingJob', 'sagemaker:AddTags'],
+      resources: [trainingJobs],
+    }),
+  );
+  grantPassSageMakerRole(role, sageMakerRole);
+  acknowledgeWildcardResource(
+    role,
+    configs,
+    'A retrain reads the model config models/<model>/config.json of whichever model it retrains; read-only on the models/ prefix.',
+  );
+  acknowledgeWildcardResource(
+    role,
+    trainingJobs,
+    'Training job names are generated per model version as <prefix>-<model>-v<n>-<hash> (core/domain/naming.ts), so the grant is the <prefix>- name prefix.',
+  );
+}
+
 /** The ARN of the registry's `byStatus` index (no `index/*`). */
-function statusIndexArn(table: dynamodb.ITable): string {
+export function statusIndexArn(table: dynamodb.ITable): string {
   return `${table.tableArn}/index/${REGISTRY_TABLE_LAYOUT.statusIndex.name}`;
 }
 

@@ -11,8 +11,20 @@
  * the KMS key policy and the topic policy, with the template's resources resolved to the names the
  * harness uses (support/template-resolver.ts).
  *
- * The operator's manual approval (core/use-cases/approve-version.ts) runs with the operator's own
- * credentials, not a stack role: its calls are in the scenario but not evaluated here.
+ * The pipeline scenario's manual approval calls the use case in-process (handler `approval`): its
+ * calls are in the scenario but not evaluated against a role. In AWS an operator's commands run in
+ * the operator function (lambdas/operator/handler.ts): an operator scenario of its own
+ * (support/operator-scenario.ts: approve, rollback, retrain, reject through the real handler) is
+ * evaluated against the operator function's role.
+ *
+ * The alarm policies act in the alarm-events handler: a scenario of their own
+ * (support/alarm-policy-scenario.ts: a `rollback` policy rolling back, a `retrain` policy
+ * retraining after reading a drift incident's evidence) is evaluated against that handler's role.
+ *
+ * The `mlops` CLI's own calls against the deployed stack (support/cli-aws-calls.ts: every command,
+ * each call on the resource the CLI would name) are evaluated against the two managed policies the
+ * stack outputs: the operator policy allows them all, the read-only policy every read and none of
+ * the calls that change something.
  *
  * The reconciler (lambdas/reconciler/handler.ts) has a scenario of its own on a fresh harness
  * (support/reconciler-scenario.ts: every situation it repairs), evaluated against its role, with
@@ -29,7 +41,12 @@ import { cleanupOutdirs, synthMlopsStack } from '../lib/helpers';
 import { readReconcilerSettings, type ReconcilerSettings } from '../../lambdas/reconciler/settings';
 import type { RecordedCall } from '../support/aws-call-journal';
 import { ROLE_ARN, startPipelineHarness, TOPIC_ARN, type PipelineHarness } from '../support/pipeline-harness';
-import { requiredPermissions, type CallSite, type RequiredPermission } from './support/iam-actions';
+import {
+  queueArnOfUrl,
+  requiredPermissions,
+  type CallSite,
+  type RequiredPermission,
+} from './support/iam-actions';
 import { evaluatePermission, type IamPrincipal } from './support/iam-evaluator';
 import {
   LAMBDA_HANDLERS,
@@ -38,6 +55,17 @@ import {
   type ScenarioHandler,
 } from './support/pipeline-scenario';
 import { runReconcilerScenario, type ReconcilerScenario } from './support/reconciler-scenario';
+import {
+  CLI_MUTATING_COMMANDS,
+  CLI_READ_COMMANDS,
+  cliAwsCalls,
+  type CliAwsCall,
+  type CliPolicyName,
+  type CliStack,
+} from './support/cli-aws-calls';
+import { runOperatorScenario, type OperatorScenario } from './support/operator-scenario';
+import { runAlarmPolicyScenario, type AlarmPolicyScenario } from './support/alarm-policy-scenario';
+import { CLI_AWS_CALLS as CLI_DECLARED_CALLS } from '../../cli/target/aws-calls';
 import { TemplateResolver, type PolicyDocument, type TemplateJson } from './support/template-resolver';
 
 const ACCOUNT = '123456789012';
@@ -67,6 +95,21 @@ let resourcePolicies: Map<string, PolicyDocument>;
 let reconcilerDeployment: (table: string) => ReconcilerDeployment;
 /** A function the reconciler must not reach (for the evaluator's denials). */
 let ingestFunctionArn: string;
+/** The operator function's role, as deployed. */
+let operatorPrincipal: IamPrincipal;
+/** Operators' commands through the operator handler. */
+let operatorRun: OperatorScenario;
+/** The alarm policies acting through the alarm-events handler. */
+let alarmPolicyRun: AlarmPolicyScenario;
+/** The CLI's view of the stack, and a user with each of the two managed policies. */
+let cli: {
+  readonly stack: CliStack;
+  readonly site: CallSite;
+  readonly principals: Record<CliPolicyName, IamPrincipal>;
+  /** Every function and queue of the stack by construct, as deployed (for the denials). */
+  readonly functionArns: Record<'ingest' | 'reconciler' | 'operator', string>;
+  readonly tableArn: string;
+};
 
 /** The reconciler's role, the resource policies, and where the template tells it to re-deliver. */
 interface ReconcilerDeployment {
@@ -93,18 +136,48 @@ beforeAll(async () => {
     Object.entries(HANDLER_ROLES).map(([handler, role]) => [handler, logicalId(role(stack))]),
   );
   const reconcilerRoleId = logicalId(stack.reconciler.handler.role);
+  const operatorRoleId = logicalId(stack.operator.handler.role);
   // The reconciler's re-delivery targets, named as deployed (queue names up to 80 characters,
   // function names up to 64).
   const queueId = logicalId(stack.ingest.queue);
   const queueName = physicalName(queueId, 80);
   const functions = Object.fromEntries(
-    [stack.trainingEvents, stack.endpointEvents, stack.ingest].map(({ handler }) => {
+    [
+      stack.trainingEvents,
+      stack.endpointEvents,
+      stack.ingest,
+      stack.alarmEvents,
+      stack.driftMonitor,
+      stack.reconciler,
+      stack.operator,
+    ].map(({ handler }) => {
       const id = logicalId(handler.function);
       const name = physicalName(id, 64);
       return [id, { ref: name, attributes: { Arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}` } }];
     }),
   );
-  ingestFunctionArn = functions[logicalId(stack.ingest.handler.function)]!.attributes.Arn;
+  const functionOf = (construct: { handler: { function: IConstruct } }) =>
+    functions[logicalId(construct.handler.function)]!;
+  ingestFunctionArn = functionOf(stack.ingest).attributes.Arn;
+  // The dead-letter queues the CLI reads, named as deployed too.
+  const deadLetterQueues = {
+    ingest: stack.ingest.deadLetterQueue,
+    'training-events': stack.trainingEvents.deadLetterQueue,
+    'endpoint-events': stack.endpointEvents.deadLetterQueue,
+    'alarm-events': stack.alarmEvents.deadLetterQueue,
+    'drift-monitor': stack.driftMonitor.deadLetterQueue,
+  };
+  const queueOf = (id: string) => {
+    const name = physicalName(id, 80);
+    const url = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
+    return {
+      ref: url,
+      attributes: { Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`, QueueName: name, QueueUrl: url },
+    };
+  };
+  const queues = Object.fromEntries(
+    Object.values(deadLetterQueues).map((queue) => [logicalId(queue), queueOf(logicalId(queue))]),
+  );
   // The template's resources, as a harness names them (each harness has a table of its own).
   const resolverFor = (table: string) =>
     new TemplateResolver(template.toJSON() as TemplateJson, {
@@ -130,7 +203,7 @@ beforeAll(async () => {
           attributes: { Arn: ROLE_ARN },
         },
         ...Object.fromEntries(
-          [...Object.values(roleIds), reconcilerRoleId].map((id) => [
+          [...Object.values(roleIds), reconcilerRoleId, operatorRoleId].map((id) => [
             id,
             { ref: id, attributes: { Arn: `arn:aws:iam::${ACCOUNT}:role/${id}` } },
           ]),
@@ -143,6 +216,7 @@ beforeAll(async () => {
             QueueUrl: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queueName}`,
           },
         },
+        ...queues,
         ...functions,
       },
     });
@@ -196,7 +270,70 @@ beforeAll(async () => {
       ),
     };
   };
+  const rolePrincipal = (id: string, session: string): IamPrincipal => {
+    const policies = resolver.rolePolicies(id);
+    return {
+      sessionArn: `arn:aws:sts::${ACCOUNT}:assumed-role/${id}/${session}`,
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/${id}`,
+      account: ACCOUNT,
+      identityPolicies: policies.identityPolicies,
+      ...(policies.permissionsBoundary ? { permissionsBoundary: policies.permissionsBoundary } : {}),
+    };
+  };
+  operatorPrincipal = rolePrincipal(operatorRoleId, 'operator');
+
+  // The CLI: the stack as its outputs name it, and a person's role with one managed policy each.
+  const queueUrl = (queue: IConstruct) => resolver.getAtt(logicalId(queue), 'QueueUrl');
+  const cliStack: CliStack = {
+    stackName: 'ServerlessMlops',
+    stackArn: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/ServerlessMlops/8d5c1f20-0c4a-11f1-9a4b-0affd3c1e5a1`,
+    region: REGION,
+    account: ACCOUNT,
+    resourcePrefix: stack.resourcePrefix,
+    registryTable: harness.table,
+    dataBucket: bucket,
+    operatorFunction: functionOf(stack.operator).ref,
+    redriveFunctions: {
+      'training-events': functionOf(stack.trainingEvents).ref,
+      'endpoint-events': functionOf(stack.endpointEvents).ref,
+      'alarm-events': functionOf(stack.alarmEvents).ref,
+      'drift-monitor': functionOf(stack.driftMonitor).ref,
+    },
+    deadLetterQueueUrls: {
+      ingest: queueUrl(deadLetterQueues.ingest),
+      'training-events': queueUrl(deadLetterQueues['training-events']),
+      'endpoint-events': queueUrl(deadLetterQueues['endpoint-events']),
+      'alarm-events': queueUrl(deadLetterQueues['alarm-events']),
+      'drift-monitor': queueUrl(deadLetterQueues['drift-monitor']),
+    },
+    ingestQueueUrl: queueUrl(stack.ingest.queue),
+  };
+  const policyUser = (policy: CliPolicyName, id: string): IamPrincipal => ({
+    sessionArn: `arn:aws:sts::${ACCOUNT}:assumed-role/oncall-${policy}/alice`,
+    roleArn: `arn:aws:iam::${ACCOUNT}:role/oncall-${policy}`,
+    account: ACCOUNT,
+    identityPolicies: [{ name: id, policy: resolver.managedPolicy(id) }],
+  });
+  cli = {
+    stack: cliStack,
+    site: { ...site, stacks: { [cliStack.stackName]: cliStack.stackArn } },
+    principals: {
+      'read-only': policyUser('read-only', logicalId(stack.operatorAccess.readOnlyPolicy)),
+      operator: policyUser('operator', logicalId(stack.operatorAccess.operatorPolicy)),
+    },
+    functionArns: {
+      ingest: ingestFunctionArn,
+      reconciler: functionOf(stack.reconciler).attributes.Arn,
+      operator: functionOf(stack.operator).attributes.Arn,
+    },
+    tableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${harness.table}`,
+  };
   scenario = await runPipelineScenario(harness);
+  // On the same harness and table (the role is resolved for that table), on a model of its own;
+  // here, before another harness's fakes replace this one's (aws-sdk-client-mock mocks the SDK's
+  // prototypes, and a harness's stop restores them).
+  operatorRun = await runOperatorScenario(harness);
+  alarmPolicyRun = await runAlarmPolicyScenario(harness);
   cleanupOutdirs();
 }, 240_000);
 
@@ -339,8 +476,9 @@ describe('the evaluator can deny (the contract cannot pass vacuously)', () => {
     expect(await decide('monitor', { action: 'dynamodb:PutItem', resource: table })).toMatchObject({
       allowed: false,
     });
+    // (The alarm-events role deploys now: its `rollback` policy rolls out through DeployVersion.)
     expect(
-      await decide('alarm-events', {
+      await decide('monitor', {
         action: 'sagemaker:CreateEndpoint',
         resource: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/mlops-churn`,
       }),
@@ -640,3 +778,389 @@ describe('the reconciler: every call of every repair is allowed by its role', ()
     });
   });
 });
+
+describe('the operator function: every call of every command is allowed by its role', () => {
+  let run: OperatorScenario;
+  let needed: { operation: string; permission: RequiredPermission }[];
+  const decideOperator = (permission: RequiredPermission) =>
+    evaluatePermission(operatorPrincipal, permission, resourcePolicies);
+
+  beforeAll(() => {
+    run = operatorRun;
+    needed = permissionsOfCalls(run.calls);
+  });
+
+  it('ran approve, rollback, retrain and reject, through the calls that matter (so the check is not vacuous)', () => {
+    const operations = (command: string) =>
+      new Set(run.calls.filter((c) => c.command === command).map((c) => `${c.service}.${c.operation}`));
+    expect([...operations('approve')]).toEqual(
+      expect.arrayContaining([
+        'dynamodb.TransactWriteItems',
+        'sagemaker.CreateModel',
+        'sagemaker.CreateEndpointConfig',
+        'sagemaker.CreateEndpoint',
+        'sagemaker.UpdateEndpoint',
+        'sagemaker.DescribeEndpoint',
+      ]),
+    );
+    expect([...operations('rollback')]).toEqual(
+      expect.arrayContaining(['dynamodb.TransactWriteItems', 'sagemaker.UpdateEndpoint']),
+    );
+    expect([...operations('retrain')]).toEqual(
+      expect.arrayContaining(['s3.GetObject', 'dynamodb.TransactWriteItems', 'sagemaker.CreateTrainingJob']),
+    );
+    expect([...operations('reject')]).toEqual(expect.arrayContaining(['dynamodb.TransactWriteItems']));
+    const actions = new Set(needed.map(({ permission }) => permission.action));
+    for (const hidden of [
+      'iam:PassRole',
+      'sagemaker:AddTags',
+      'cloudwatch:DescribeAlarms',
+      'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem',
+      's3:ListBucket',
+    ])
+      expect(actions, hidden).toContain(hidden);
+  });
+
+  it('is allowed every one of them by the operator function role', async () => {
+    const denied: string[] = [];
+    for (const { operation, permission } of needed) {
+      const decision = await decideOperator(permission);
+      if (!decision.allowed)
+        denied.push(
+          `operator: ${operation} needs ${permission.action} on ${permission.resource}` +
+            `${permission.because ? ` (${permission.because})` : ''}: ${decision.result}, ${decision.reason}`,
+        );
+    }
+    expect(needed.length).toBeGreaterThan(0);
+    expect(denied).toEqual([]);
+  });
+
+  it('is denied what no command needs (the evaluator can deny it)', async () => {
+    const tls = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3' };
+    const bucket = `arn:aws:s3:::${harness.s3.bucket}`;
+    for (const [what, permission] of [
+      [
+        'write a dataset',
+        { action: 's3:PutObject', resource: `${bucket}/datasets/fraud/x.csv`, context: tls },
+      ],
+      [
+        'read a dataset',
+        { action: 's3:GetObject', resource: `${bucket}/datasets/fraud/x.csv`, context: tls },
+      ],
+      [
+        'write a model config',
+        { action: 's3:PutObject', resource: `${bucket}/models/fraud/config.json`, context: tls },
+      ],
+      ['scan the registry', { action: 'dynamodb:Scan', resource: cli.tableArn }],
+      [
+        'create an alarm',
+        {
+          action: 'cloudwatch:PutMetricAlarm',
+          resource: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:mlops-fraud-error-rate`,
+        },
+      ],
+      ['invoke another function', { action: 'lambda:InvokeFunction', resource: cli.functionArns.ingest }],
+      [
+        'start a job of another stack',
+        {
+          action: 'sagemaker:CreateTrainingJob',
+          resource: `arn:aws:sagemaker:${REGION}:${ACCOUNT}:training-job/other-fraud-v1`,
+        },
+      ],
+      [
+        'pass the role to another service',
+        {
+          action: 'iam:PassRole',
+          resource: ROLE_ARN,
+          context: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+        },
+      ],
+    ] as [string, RequiredPermission][])
+      expect(await decideOperator(permission), what).toMatchObject({ allowed: false });
+  });
+});
+
+describe('the alarm policies: every call of a rollback and a retrain is allowed by the alarm-events role', () => {
+  let needed: { operation: string; permission: RequiredPermission }[];
+  beforeAll(() => {
+    needed = permissionsOfCalls(alarmPolicyRun.calls);
+  });
+
+  it('rolled back and retrained, through the calls that matter (so the check is not vacuous)', () => {
+    expect(alarmPolicyRun.actions).toMatchObject({
+      rollback: { kind: 'rollback', status: 'started' },
+      retrain: { kind: 'retrain', status: 'started' },
+    });
+    const operations = (policy: string) =>
+      new Set(
+        alarmPolicyRun.calls.filter((c) => c.policy === policy).map((c) => `${c.service}.${c.operation}`),
+      );
+    expect([...operations('rollback')]).toEqual(
+      expect.arrayContaining([
+        'sagemaker.CreateModel',
+        'sagemaker.CreateEndpointConfig',
+        'sagemaker.UpdateEndpoint',
+      ]),
+    );
+    expect([...operations('retrain')]).toEqual(
+      expect.arrayContaining(['s3.ListObjectsV2', 's3.GetObject', 'sagemaker.CreateTrainingJob']),
+    );
+    const resources = needed.map(({ permission }) => `${permission.action} ${permission.resource}`);
+    expect(resources).toContainEqual(
+      expect.stringMatching(/^s3:GetObject .*\/reports\/scoring\/monitoring\/.*\/drift\.json$/),
+    );
+    expect(resources).toContainEqual(
+      expect.stringMatching(/^s3:GetObject .*\/models\/scoring\/config\.json$/),
+    );
+    expect(resources).toContainEqual(expect.stringMatching(/^iam:PassRole /));
+  });
+
+  it('is allowed every one of them by the alarm-events role', async () => {
+    const denied: string[] = [];
+    for (const { operation, permission } of needed) {
+      const decision = await decide('alarm-events', permission);
+      if (!decision.allowed)
+        denied.push(
+          `alarm-events: ${operation} needs ${permission.action} on ${permission.resource}` +
+            `${permission.because ? ` (${permission.because})` : ''}: ${decision.result}, ${decision.reason}`,
+        );
+    }
+    expect(needed.length).toBeGreaterThan(0);
+    expect(denied).toEqual([]);
+  });
+
+  it("is denied the reports that are not the drift monitor's, and writes to the bucket", async () => {
+    const tls = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3' };
+    const bucket = `arn:aws:s3:::${harness.s3.bucket}`;
+    for (const key of ['reports/scoring/batch-31/statistics.json', 'datasets/scoring/batch-31.csv'])
+      expect(
+        await decide('alarm-events', { action: 's3:GetObject', resource: `${bucket}/${key}`, context: tls }),
+        key,
+      ).toMatchObject({ allowed: false });
+    expect(
+      await decide('alarm-events', {
+        action: 's3:PutObject',
+        resource: `${bucket}/models/scoring/config.json`,
+        context: tls,
+      }),
+    ).toMatchObject({ allowed: false });
+  });
+});
+
+describe("the mlops CLI's calls against the two managed policies", () => {
+  let calls: CliAwsCall[];
+  const needs = (call: CliAwsCall) => requiredPermissions(call, cli.site);
+  const decideCli = (policy: CliPolicyName, permission: RequiredPermission) =>
+    evaluatePermission(cli.principals[policy], permission, resourcePolicies);
+  /** The permissions of `call` that `policy` denies, in words. */
+  const deniedTo = async (policy: CliPolicyName, call: CliAwsCall) => {
+    const denied: string[] = [];
+    for (const permission of needs(call)) {
+      const decision = await decideCli(policy, permission);
+      if (!decision.allowed)
+        denied.push(
+          `${call.command}: ${call.service}.${call.operation} needs ${permission.action} on ${permission.resource}: ${decision.reason}`,
+        );
+    }
+    return denied;
+  };
+
+  beforeAll(() => {
+    calls = cliAwsCalls(cli.stack);
+  });
+
+  it('lists every command and every kind of permission (so the checks below are not vacuous)', () => {
+    expect([...new Set(calls.map((c) => c.command))].sort()).toEqual(
+      [...CLI_READ_COMMANDS, ...CLI_MUTATING_COMMANDS].sort(),
+    );
+    const actions = new Set(calls.flatMap((call) => needs(call).map((p) => p.action)));
+    expect([...actions].sort()).toEqual(
+      [
+        'cloudformation:DescribeStacks',
+        'cloudwatch:DescribeAlarms',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'lambda:InvokeFunction',
+        's3:AbortMultipartUpload',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:ListMultipartUploadParts',
+        's3:PutObject',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ListMessageMoveTasks',
+        'sqs:ReceiveMessage',
+        'sqs:SendMessage',
+        'sqs:StartMessageMoveTask',
+      ].sort(),
+    );
+    // The fleet and the open incidents come from the status index, never a Scan.
+    expect(calls.flatMap(needs).map((p) => p.resource)).toContainEqual(
+      expect.stringMatching(/\/index\/byStatus$/),
+    );
+    // STS GetCallerIdentity (the actor of a command) needs no permission.
+    expect(calls.filter((c) => c.service === 'sts').flatMap(needs)).toEqual([]);
+  });
+
+  it('the operator policy allows every call of every command', async () => {
+    const denied = (await Promise.all(calls.map((call) => deniedTo('operator', call)))).flat();
+    expect(denied).toEqual([]);
+  });
+
+  it('the read-only policy allows every read, and denies every call that changes something', async () => {
+    const readsDenied: string[] = [];
+    const mutationsAllowed: string[] = [];
+    for (const call of calls) {
+      const denied = await deniedTo('read-only', call);
+      if (call.policy === 'read-only') readsDenied.push(...denied);
+      else if (denied.length === 0)
+        mutationsAllowed.push(`${call.command}: ${call.service}.${call.operation}`);
+    }
+    expect(readsDenied).toEqual([]);
+    expect(mutationsAllowed).toEqual([]);
+    // Every read command needs nothing but the read-only policy.
+    for (const command of CLI_READ_COMMANDS)
+      expect(
+        calls.filter((c) => c.command === command && c.policy !== 'read-only'),
+        command,
+      ).toEqual([]);
+  });
+
+  it('the read-only policy denies invoking, uploading and deleting dead letters', async () => {
+    const tls = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3' };
+    const dlq = queueArnOf(cli.stack.deadLetterQueueUrls['training-events']);
+    for (const [what, permission] of [
+      ['run a command', { action: 'lambda:InvokeFunction', resource: cli.functionArns.operator }],
+      [
+        'upload a dataset',
+        {
+          action: 's3:PutObject',
+          resource: `arn:aws:s3:::${cli.stack.dataBucket}/datasets/churn/a.csv`,
+          context: tls,
+        },
+      ],
+      [
+        'delete a dead letter',
+        { action: 'sqs:DeleteMessage', resource: dlq, context: { 'aws:SecureTransport': 'true' } },
+      ],
+    ] as [string, RequiredPermission][]) {
+      expect(await decideCli('read-only', permission), what).toMatchObject({
+        allowed: false,
+        result: 'ImplicitlyDenied',
+      });
+      expect(await decideCli('operator', permission), what).toMatchObject({ allowed: true });
+    }
+  });
+
+  it('neither policy allows more than the CLI needs', async () => {
+    const tls = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3' };
+    const bucket = `arn:aws:s3:::${cli.stack.dataBucket}`;
+    const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+    for (const [what, permission] of [
+      ['write the registry', { action: 'dynamodb:PutItem', resource: cli.tableArn }],
+      ['scan the registry', { action: 'dynamodb:Scan', resource: cli.tableArn }],
+      [
+        'read a dataset',
+        { action: 's3:GetObject', resource: `${bucket}/datasets/churn/a.csv`, context: tls },
+      ],
+      [
+        'overwrite a model config',
+        { action: 's3:PutObject', resource: `${bucket}/models/churn/config.json`, context: tls },
+      ],
+      [
+        'write a report',
+        { action: 's3:PutObject', resource: `${bucket}/reports/churn/x.json`, context: tls },
+      ],
+      [
+        'delete a dataset',
+        { action: 's3:DeleteObject', resource: `${bucket}/datasets/churn/a.csv`, context: tls },
+      ],
+      ['invoke the ingest function', { action: 'lambda:InvokeFunction', resource: cli.functionArns.ingest }],
+      ['invoke the reconciler', { action: 'lambda:InvokeFunction', resource: cli.functionArns.reconciler }],
+      [
+        'purge a dead-letter queue',
+        { action: 'sqs:PurgeQueue', resource: queueArnOf(cli.stack.deadLetterQueueUrls.ingest) },
+      ],
+      [
+        'move messages out of another DLQ',
+        {
+          action: 'sqs:StartMessageMoveTask',
+          resource: queueArnOf(cli.stack.deadLetterQueueUrls['alarm-events']),
+        },
+      ],
+      [
+        'describe another stack',
+        { action: 'cloudformation:DescribeStacks', resource: arn('cloudformation', 'stack/Other/1') },
+      ],
+      [
+        'read the stack operational alarms',
+        {
+          action: 'cloudwatch:DescribeAlarms',
+          resource: arn('cloudwatch', 'alarm:ServerlessMlops-ops-ingest-dlq'),
+        },
+      ],
+      [
+        'update an endpoint',
+        { action: 'sagemaker:UpdateEndpoint', resource: arn('sagemaker', 'endpoint/mlops-churn') },
+      ],
+      [
+        'pass the SageMaker role',
+        {
+          action: 'iam:PassRole',
+          resource: ROLE_ARN,
+          context: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+        },
+      ],
+      ['publish a notification', { action: 'sns:Publish', resource: TOPIC_ARN }],
+    ] as [string, RequiredPermission][])
+      for (const policy of ['read-only', 'operator'] as const)
+        expect(await decideCli(policy, permission), `${policy}: ${what}`).toMatchObject({ allowed: false });
+  });
+
+  it('covers every call the CLI declares it makes (cli/target/aws-calls.ts), with the same policy', () => {
+    const resourceKinds: Record<string, (resource: string) => boolean> = {
+      stack: (r) => r === cli.stack.stackArn,
+      'registry-table': (r) => r === cli.tableArn || r.startsWith(`${cli.tableArn}/index/`),
+      'model-alarms': (r) =>
+        r.startsWith(`arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${cli.stack.resourcePrefix}-`),
+      caller: () => true,
+      'operator-function': (r) => r === cli.functionArns.operator,
+      'datasets-objects': (r) => r.startsWith(`arn:aws:s3:::${cli.stack.dataBucket}/datasets/`),
+      'dead-letter-queues': (r) => Object.values(cli.stack.deadLetterQueueUrls).map(queueArnOf).includes(r),
+      'ingest-queue': (r) => r === queueArnOf(cli.stack.ingestQueueUrl),
+      'lifecycle-functions': (r) =>
+        Object.values(cli.stack.redriveFunctions).some((name) => r.endsWith(`:function:${name}`)),
+    };
+    const missing: string[] = [];
+    for (const [command, declared] of Object.entries(CLI_DECLARED_CALLS)) {
+      const ours = calls.filter((c) => c.command === command);
+      if (ours.length === 0) {
+        missing.push(`${command}: not in support/cli-aws-calls.ts`);
+        continue;
+      }
+      const policy = ours.some((c) => c.policy === 'operator') ? 'operator' : 'read-only';
+      if (policy !== declared.policy)
+        missing.push(`${command}: declared ${declared.policy}, needs ${policy}`);
+      const permissions = ours.flatMap(needs);
+      for (const { action, resource } of declared.calls) {
+        const kind = resourceKinds[resource];
+        if (!kind) {
+          missing.push(`${command}: ${action} on "${resource}", a resource kind this test does not know`);
+          continue;
+        }
+        const covered =
+          action === 'sts:GetCallerIdentity'
+            ? ours.some((c) => c.service === 'sts' && c.operation === 'GetCallerIdentity')
+            : permissions.some((p) => p.action === action && kind(p.resource));
+        if (!covered) missing.push(`${command}: ${action} on ${resource}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
+
+/** A queue's ARN from its URL (as IAM names it). */
+function queueArnOf(url: string): string {
+  return queueArnOfUrl({ partition: PARTITION, region: REGION, account: ACCOUNT }, url);
+}

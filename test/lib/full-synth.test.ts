@@ -14,7 +14,7 @@ afterAll(cleanupOutdirs);
 
 describe('full synth', () => {
   it(
-    'bundles the six handlers as ESM and passes CloudFormation validation and cdk-nag',
+    'bundles the seven handlers as ESM and passes CloudFormation validation and cdk-nag',
     { timeout: 240_000 },
     () => {
       const outdir = tempOutdir();
@@ -36,7 +36,7 @@ describe('full synth', () => {
           }
         ).Resources,
       ).filter((r) => r.Type === 'AWS::Lambda::Function');
-      expect(functions).toHaveLength(6);
+      expect(functions).toHaveLength(7);
       for (const fn of functions) {
         // The code's S3 key is `<asset hash>.zip`; the bundle is staged in `asset.<hash>/`.
         const assetDir = path.join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`);

@@ -81,8 +81,12 @@ describe('IAM identity policies', () => {
       actionsOf(statement).includes('iam:PassRole'),
     );
     expect(passRole.map((p) => p.logicalId).sort()).toEqual([
+      // The alarm policies roll back (CreateModel) and retrain (CreateTrainingJob).
+      expect.stringMatching(/^AlarmEventsHandlerRoleDefaultPolicy/),
       expect.stringMatching(/^EndpointEventsHandlerRoleDefaultPolicy/),
       expect.stringMatching(/^IngestHandlerRoleDefaultPolicy/),
+      // The operator function approves, rolls back (CreateModel) and retrains (CreateTrainingJob).
+      expect.stringMatching(/^OperatorHandlerRoleDefaultPolicy/),
       // The reconciler deploys the next approved version when a re-applied rollout is refused.
       expect.stringMatching(/^ReconcilerHandlerRoleDefaultPolicy/),
       expect.stringMatching(/^TrainingEventsHandlerRoleDefaultPolicy/),

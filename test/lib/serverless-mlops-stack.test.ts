@@ -22,9 +22,9 @@ describe('ServerlessMlopsStack with defaults', () => {
     template = synthMlopsStack().template;
   });
 
-  it('creates the six handlers on Node.js 24, arm64, with X-Ray and source maps', () => {
+  it('creates the seven handlers on Node.js 24, arm64, with X-Ray and source maps', () => {
     const fns = Object.values(functions(template));
-    expect(fns).toHaveLength(6);
+    expect(fns).toHaveLength(7);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -71,13 +71,14 @@ describe('ServerlessMlopsStack with defaults', () => {
       'endpoint-events',
       'ingest',
       'monitor',
+      'operator',
       'reconciler',
       'training-events',
     ]);
   });
 
   it('retains log groups for one month, one per function, passed to the function', () => {
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 6);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 7);
     for (const fn of Object.values(functions(template))) {
       expect(fn.Properties?.LoggingConfig).toEqual({ LogGroup: { Ref: stringMatching(/LogGroup/) } });
     }
@@ -98,11 +99,37 @@ describe('ServerlessMlopsStack with defaults', () => {
         'RegistryTableName',
         'SageMakerRoleArn',
         'TrainingEventsDeadLetterQueueUrl',
+        // The mlops CLI's: how it finds the operator function, the policies to grant its users,
+        // and where dead letters go back to.
+        'AlarmEventsFunctionName',
+        'EndpointEventsFunctionName',
+        'IngestQueueUrl',
+        'OperatorFunctionName',
+        'OperatorPolicyArn',
+        'ReadOnlyPolicyArn',
+        'ResourcePrefix',
+        'TrainingEventsFunctionName',
       ].sort(),
     );
     template.hasOutput('DataBucketName', { Value: { Ref: Match.stringLikeRegexp('^DataBucket') } });
     template.hasOutput('SageMakerRoleArn', {
       Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SageMakerExecutionRole'), 'Arn'] },
+    });
+    template.hasOutput('ResourcePrefix', { Value: 'mlops' });
+    template.hasOutput('IngestQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^IngestQueue') } });
+    for (const [output, construct] of [
+      ['OperatorFunctionName', 'OperatorHandlerFunction'],
+      ['TrainingEventsFunctionName', 'TrainingEventsHandlerFunction'],
+      ['EndpointEventsFunctionName', 'EndpointEventsHandlerFunction'],
+      ['AlarmEventsFunctionName', 'AlarmEventsHandlerFunction'],
+    ])
+      template.hasOutput(output!, { Value: { Ref: Match.stringLikeRegexp(`^${construct}`) } });
+    // A managed policy's Ref is its ARN.
+    template.hasOutput('ReadOnlyPolicyArn', {
+      Value: { Ref: Match.stringLikeRegexp('^OperatorAccessReadOnlyPolicy') },
+    });
+    template.hasOutput('OperatorPolicyArn', {
+      Value: { Ref: Match.stringLikeRegexp('^OperatorAccessOperatorPolicy') },
     });
   });
 

@@ -15,10 +15,27 @@
  * - SQS: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html
  * - Lambda: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html
  * - KMS: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html
+ * - CloudFormation: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
+ * - STS: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+ *
+ * Besides the handlers' calls, the `mlops` CLI's calls against a deployed stack
+ * (support/cli-aws-calls.ts) are mapped here too: CloudFormation, STS and the SQS calls of
+ * dead-letter inspection and redrive.
  *
  * An operation without a mapping throws: a new call must be mapped before the contract passes.
  */
-import type { RecordedCall } from '../../support/aws-call-journal';
+import type { AwsService } from '../../support/aws-call-journal';
+
+/** The services a call can be made to: the handlers' (the journal's), and the CLI's own. */
+export type IamService = AwsService | 'cloudformation' | 'sts';
+
+/** One API call as made (a journal's RecordedCall, test/support/aws-call-journal.ts, is one). */
+export interface ServiceCall {
+  readonly service: IamService;
+  /** API operation name, e.g. `PutItem`, `DescribeStacks`. */
+  readonly operation: string;
+  readonly input: Readonly<Record<string, unknown>>;
+}
 
 /** One permission a call needs. */
 export interface RequiredPermission {
@@ -43,12 +60,14 @@ export interface CallSite {
   readonly topicKeys?: Readonly<Record<string, string>>;
   /** Key ARN of a queue's SSE-KMS, by queue ARN (absent: SSE-SQS or unencrypted, no KMS call). */
   readonly queueKeys?: Readonly<Record<string, string>>;
+  /** Stack ARNs (`...:stack/<name>/<id>`) by stack name: DescribeStacks is authorized on the ARN. */
+  readonly stacks?: Readonly<Record<string, string>>;
 }
 
 type Input = Readonly<Record<string, unknown>>;
 
 /** The permissions AWS checks for `call` (see the file comment). */
-export function requiredPermissions(call: RecordedCall, site: CallSite): RequiredPermission[] {
+export function requiredPermissions(call: ServiceCall, site: CallSite): RequiredPermission[] {
   switch (call.service) {
     case 'dynamodb':
       return dynamodb(call.operation, call.input, site);
@@ -64,6 +83,12 @@ export function requiredPermissions(call: RecordedCall, site: CallSite): Require
       return sqs(call.operation, call.input, site);
     case 'lambda':
       return lambda(call.operation, call.input, site);
+    case 'cloudformation':
+      return cloudformation(call.operation, call.input, site);
+    case 'sts':
+      // "No permissions are required to perform this operation" (STS API Reference, GetCallerIdentity).
+      if (call.operation === 'GetCallerIdentity') return [];
+      return unmapped(`sts.${call.operation}`);
   }
 }
 
@@ -440,29 +465,97 @@ export function queueArnOfUrl(site: CallSite, queueUrl: unknown): string {
 }
 
 function sqs(operation: string, input: Input, site: CallSite): RequiredPermission[] {
-  if (operation !== 'SendMessage' && operation !== 'SendMessageBatch') return unmapped(`sqs.${operation}`);
-  // SendMessageBatch has no action of its own: it is authorized as sqs:SendMessage (SAR,
-  // list_amazonsqs, which lists no SendMessageBatch action).
-  const queue = queueArnOfUrl(site, input.QueueUrl);
-  const key = site.queueKeys?.[queue];
-  return [
-    { action: 'sqs:SendMessage', resource: queue, context: { 'aws:SecureTransport': 'true' } },
-    // A producer of an SSE-KMS queue needs kms:GenerateDataKey and kms:Decrypt on the key (SQS
-    // Developer Guide, "Amazon SQS Key management", "Example: producer permissions",
-    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
-    // an SSE-SQS queue's keys are SQS's own, and need no permission.
-    ...(key === undefined
+  const tls = { 'aws:SecureTransport': 'true' };
+  // The queue's own KMS key, when it is SSE-KMS: a producer needs kms:GenerateDataKey and
+  // kms:Decrypt, a consumer kms:Decrypt (SQS Developer Guide, "Amazon SQS Key management",
+  // "Example: producer permissions" / "consumer permissions",
+  // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
+  // an SSE-SQS queue's keys are SQS's own, and need no permission.
+  const kms = (queue: string, actions: string[]): RequiredPermission[] => {
+    const key = site.queueKeys?.[queue];
+    return key === undefined
       ? []
-      : ['kms:GenerateDataKey', 'kms:Decrypt'].map((action) => ({
+      : actions.map((action) => ({
           action,
           resource: key,
           context: {
             'kms:ViaService': `sqs.${site.region}.amazonaws.com`,
             'kms:CallerAccount': site.account,
           },
-          because: `${operation} to a KMS-encrypted queue`,
-        }))),
-  ];
+          because: `${operation} on a KMS-encrypted queue`,
+        }));
+  };
+  switch (operation) {
+    case 'SendMessage':
+    case 'SendMessageBatch': {
+      // SendMessageBatch has no action of its own: it is authorized as sqs:SendMessage (SAR,
+      // list_amazonsqs, which lists no SendMessageBatch action).
+      const queue = queueArnOfUrl(site, input.QueueUrl);
+      return [
+        { action: 'sqs:SendMessage', resource: queue, context: tls },
+        ...kms(queue, ['kms:GenerateDataKey', 'kms:Decrypt']),
+      ];
+    }
+    case 'ReceiveMessage': {
+      const queue = queueArnOfUrl(site, input.QueueUrl);
+      return [
+        { action: 'sqs:ReceiveMessage', resource: queue, context: tls },
+        ...kms(queue, ['kms:Decrypt']),
+      ];
+    }
+    case 'GetQueueAttributes':
+    case 'DeleteMessage':
+    case 'ChangeMessageVisibility':
+      return [{ action: `sqs:${operation}`, resource: queueArnOfUrl(site, input.QueueUrl), context: tls }];
+    case 'DeleteMessageBatch':
+      // Authorized as sqs:DeleteMessage (SAR, list_amazonsqs: no DeleteMessageBatch action).
+      return [{ action: 'sqs:DeleteMessage', resource: queueArnOfUrl(site, input.QueueUrl), context: tls }];
+    case 'StartMessageMoveTask':
+    case 'ListMessageMoveTasks':
+    case 'CancelMessageMoveTask': {
+      // A message move task reads and deletes on the source (the dead-letter queue) and sends to
+      // the destination: "StartMessageMoveTask: sqs:StartMessageMoveTask, sqs:ReceiveMessage,
+      // sqs:DeleteMessage, sqs:GetQueueAttributes on the DLQ, sqs:SendMessage on the destination";
+      // ListMessageMoveTasks and CancelMessageMoveTask list the same four on the DLQ (SQS Developer
+      // Guide, "Amazon SQS API permissions: Actions and resource reference",
+      // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html).
+      // Cancel names a task handle, not a queue: it is not mapped.
+      if (operation === 'CancelMessageMoveTask') return unmapped(`sqs.${operation}`);
+      const source = fieldText(input.SourceArn);
+      if (!/^arn:[^:]+:sqs:/.test(source)) throw new Error(`not an SQS queue ARN: ${source}`);
+      const onSource = [
+        `sqs:${operation}`,
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+      ];
+      const permissions: RequiredPermission[] = onSource.map((action, i) => ({
+        action,
+        resource: source,
+        context: tls,
+        ...(i > 0 ? { because: `${operation} reads and deletes the source queue's messages` } : {}),
+      }));
+      if (operation === 'ListMessageMoveTasks') return permissions;
+      // Without DestinationArn the messages go back to their source queues, which the request
+      // does not name: the mapping needs the destination.
+      if (input.DestinationArn === undefined)
+        throw new Error('StartMessageMoveTask without DestinationArn: name the destination to map it');
+      const destination = fieldText(input.DestinationArn);
+      return [
+        ...permissions,
+        ...kms(source, ['kms:Decrypt']),
+        {
+          action: 'sqs:SendMessage',
+          resource: destination,
+          context: tls,
+          because: 'StartMessageMoveTask sends the messages to the destination queue',
+        },
+        ...kms(destination, ['kms:GenerateDataKey', 'kms:Decrypt']),
+      ];
+    }
+    default:
+      return unmapped(`sqs.${operation}`);
+  }
 }
 
 // --- Lambda ------------------------------------------------------------------------------------
@@ -496,6 +589,20 @@ function lambda(operation: string, input: Input, site: CallSite): RequiredPermis
       resource: functionArnOf(site, input.FunctionName, input.Qualifier),
     },
   ];
+}
+
+// --- CloudFormation ----------------------------------------------------------------------------
+
+function cloudformation(operation: string, input: Input, site: CallSite): RequiredPermission[] {
+  if (operation !== 'DescribeStacks') return unmapped(`cloudformation.${operation}`);
+  // Authorized on the stack, arn:${Partition}:cloudformation:${Region}:${Account}:stack/<name>/<id>
+  // (SAR, list_awscloudformation: DescribeStacks, resource type stack); a request by name is
+  // authorized on the named stack's ARN. Without StackName it describes every stack: "*".
+  if (input.StackName === undefined) return [{ action: 'cloudformation:DescribeStacks', resource: '*' }];
+  const name = fieldText(input.StackName);
+  const arn = name.startsWith('arn:') ? name : site.stacks?.[name];
+  if (arn === undefined) throw new Error(`no ARN known for stack ${name}: add it to the call site's stacks`);
+  return [{ action: 'cloudformation:DescribeStacks', resource: arn }];
 }
 
 /** A request field as text: a string as is, anything else as its JSON (not `[object Object]`). */

@@ -182,6 +182,17 @@ export class TemplateResolver {
   }
 
   /**
+   * The document of a customer-managed policy of the template (`AWS::IAM::ManagedPolicy`),
+   * resolved: what a user or role it is attached to is allowed.
+   */
+  managedPolicy(logicalId: string): PolicyDocument {
+    const policy = this.template.Resources[logicalId];
+    if (policy?.Type !== 'AWS::IAM::ManagedPolicy')
+      throw new Error(`${logicalId} is not an AWS::IAM::ManagedPolicy`);
+    return this.resolve(policy.Properties?.PolicyDocument) as PolicyDocument;
+  }
+
+  /**
    * The resource policies of the template, by the resolved ARN they protect: bucket policies (by
    * bucket ARN), KMS key policies (by key ARN), SNS topic policies (by topic ARN), SQS queue
    * policies (by queue ARN).

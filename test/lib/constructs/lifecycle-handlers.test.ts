@@ -130,14 +130,42 @@ describe('lifecycle handler permissions', () => {
     expect(resourcesGranted(s, 'sns:Publish')).toEqual(['${NotificationsTopicAE679CBD}']);
   });
 
-  it('alarm-events: reads <prefix>- alarms, the registry and publishes; nothing else', () => {
+  it('alarm-events: reads <prefix>- alarms and drift reports, and rolls back and retrains as the alarm policies say', () => {
     const s = roleStatements(template, 'AlarmEventsHandlerRole');
     expect(resourcesGranted(s, 'cloudwatch:DescribeAlarms')).toEqual([alarms]);
     expect(resourcesGranted(s, 'cloudwatch:PutMetricAlarm')).toEqual([]);
-    expect(resourcesGranted(s, 'iam:PassRole')).toEqual([]);
+    // `rollback`: DeployVersion, as the deploying handlers.
+    expect(resourcesGranted(s, 'sagemaker:CreateModel')).toEqual([models]);
+    expect(resourcesGranted(s, 'sagemaker:UpdateEndpoint')).toEqual([endpointConfigs, endpoints]);
+    // `retrain`: the model config and a new training job, nothing of the datasets.
+    expect(resourcesGranted(s, 'sagemaker:CreateTrainingJob')).toEqual([trainingJobs]);
+    expect(resourcesGranted(s, 'sagemaker:DescribeTrainingJob')).toEqual([]);
+    expect(grants(s, 'iam:PassRole')).toEqual([
+      {
+        resources: ['${SageMakerExecutionRoleE9F94E59.Arn}'],
+        condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      },
+    ]);
+    // An incident's evidence: the drift monitor's reports only.
+    expect(resourcesGranted(s, 's3:GetObject')).toEqual([
+      '${DataBucketE6B0FAA8.Arn}/models/*',
+      '${DataBucketE6B0FAA8.Arn}/reports/*/monitoring/*',
+    ]);
+    expect(resourcesGranted(s, 's3:PutObject')).toEqual([]);
     const services = new Set(
       s.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).map((a) => a.split(':')[0]),
     );
-    expect([...services].sort()).toEqual(['cloudwatch', 'dynamodb', 'kms', 'logs', 'sns', 'sqs', 'xray']);
+    expect([...services].sort()).toEqual([
+      'cloudwatch',
+      'dynamodb',
+      'iam',
+      'kms',
+      'logs',
+      's3',
+      'sagemaker',
+      'sns',
+      'sqs',
+      'xray',
+    ]);
   });
 });
