@@ -33,7 +33,10 @@ export interface LocalCloudEnv {
   readonly timeScale: number;
   /** Local inference endpoints: the host they listen on, and the URL of each one running at start. */
   readonly endpoints: { readonly host: string; readonly urls: Readonly<Record<string, string>> };
-  /** The control API (fault injection into local endpoints): see local/control-server.ts. */
+  /**
+   * The control API (operator commands, alarm states, the drift monitor on demand, dead-letter
+   * redrive, fault injection into local endpoints): see local/control-server.ts.
+   */
   readonly controlUrl: string;
   /** This run's control API token: env.json is readable by its owner only (mode 0600). */
   readonly controlToken: string;
@@ -125,6 +128,7 @@ export function describeLocalCloud(env: LocalCloudEnv): string {
     `  S3 API          ${env.s3Endpoint}   (bucket ${env.bucket}; path-style; access key ${env.accessKeyId}, secret ${env.secretAccessKey})`,
     `  DynamoDB Local  ${env.dynamodbEndpoint}   (table ${env.registryTable}; 127.0.0.1 only; access key ${env.dynamodbCredentials.accessKeyId})`,
     ...Object.entries(env.endpoints.urls).map(([name, url]) => `  endpoint        ${url}   (${name})`),
+    `  control API     ${env.controlUrl}   (the mlops CLI's way in: operator commands, alarms; token in env.json)`,
     `  region ${env.region}, time scale ${env.timeScale}x, data in ${env.dir} (env.json has all of this)`,
     '',
     '  drop a dataset:',

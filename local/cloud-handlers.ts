@@ -10,6 +10,7 @@ import { BUCKET_PREFIXES } from '../core/domain/naming';
 import type { MlopsContext } from '../core/use-cases/context';
 import { LOCAL_STACK_DEFAULTS, type LocalCloudSettings } from './cloud-settings';
 import type { CloudEvent } from './contracts';
+import type { OperatorRunner } from './control-server';
 import type { EventPattern, LocalEventBus } from './event-bus';
 import type { LocalMetricStore } from './metrics/metric-store';
 import {
@@ -58,7 +59,7 @@ export type StackHandlers = Awaited<ReturnType<typeof loadStackHandlers>>;
  */
 export async function loadStackHandlers(logLevel: string) {
   applyLambdaEnvironment(process.env, logLevel);
-  const [ingest, trainingEvents, endpointEvents, alarmEvents, monitor, reconciler, observability] =
+  const [ingest, trainingEvents, endpointEvents, alarmEvents, monitor, reconciler, operator, observability] =
     await loadHandlerModules(() =>
       Promise.all([
         import('../lambdas/ingest/handler'),
@@ -67,6 +68,7 @@ export async function loadStackHandlers(logLevel: string) {
         import('../lambdas/alarm-events/handler'),
         import('../lambdas/monitor/handler'),
         import('../lambdas/reconciler/handler'),
+        import('../lambdas/operator/handler'),
         import('../lambdas/shared/observability'),
       ]),
     );
@@ -77,6 +79,7 @@ export async function loadStackHandlers(logLevel: string) {
     createAlarmEventsHandler: alarmEvents.createAlarmEventsHandler,
     createMonitorHandler: monitor.createMonitorHandler,
     createReconcilerHandler: reconciler.createReconcilerHandler,
+    createOperatorHandler: operator.createOperatorHandler,
     /** The handlers' shared Logger: the use cases' log in the local context too. */
     logger: observability.logger,
   };
@@ -152,4 +155,18 @@ export function wireStackRules(
   direct('training-events', patterns.trainingEvents, handlers.createTrainingEventsHandler(getContext));
   direct('endpoint-events', patterns.endpointEvents, handlers.createEndpointEventsHandler(getContext));
   direct('alarm-events', patterns.alarmEvents, handlers.createAlarmEventsHandler(getContext));
+}
+
+/**
+ * The operator function, invoked synchronously as the `mlops` CLI invokes it in AWS
+ * (lambda:InvokeFunction, RequestResponse): the control API's `POST /operator` and
+ * `LocalCloud.operate` run commands through it.
+ */
+export function operatorFunction(
+  handlers: StackHandlers,
+  getContext: () => MlopsContext,
+  settings: LocalCloudSettings,
+): OperatorRunner {
+  const operator = handlers.createOperatorHandler(getContext);
+  return (event) => invoke(`${settings.prefix}-local-operator`, (lambda) => operator(event, lambda));
 }

@@ -1,24 +1,33 @@
 /**
  * The services the local cloud runs in place of AWS's, started in order on its data directory:
  * storage first (DynamoDB Local for the registry, the S3 server for the data bucket), the metric
- * store and alarm evaluator with what the last stop saved, then the SageMaker stand-ins (training,
+ * store and alarm evaluator with what was saved last, then the SageMaker stand-ins (training,
  * endpoints) and the notification outbox; and the use cases' context built from them. Where this
  * stands: local runtime; `LocalCloud.start` (local/cloud.ts) calls these steps, each registering
  * what it started so that a failure stops it again.
+ *
+ * The metric store (`metrics.json`) and the alarms with their states (`alarms.json`) are written
+ * as they change, coalesced and atomically (local/live-file.ts), not only at stop: a tool reads
+ * them live, and a start after a crash or `kill -9` finds them as they were a moment before.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { S3ObjectStore } from '../adapters/aws/s3-object-store';
 import { createRegistryStore } from '../adapters/dynamodb/dynamodb-registry-store';
 import { systemClock } from '../core/ports/clock';
+import { isPlainObject } from '../core/support/objects';
 import type { Log, MlopsContext } from '../core/use-cases/context';
 import type { LocalCloudSettings } from './cloud-settings';
 import { LOCAL_REGION, type EventPublisher } from './contracts';
 import type { LocalEventBus } from './event-bus';
 import { LocalEndpointService } from './inference/local-endpoint-service';
+import { LiveFile } from './live-file';
 import { LocalNotifier } from './local-notifier';
-import { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
+import {
+  LocalAlarmEvaluator,
+  type LocalAlarmEvaluatorOptions,
+  type SavedAlarm,
+} from './metrics/alarm-evaluator';
 import { LocalAlarmService } from './metrics/local-alarm-service';
 import { LocalMetricStore } from './metrics/metric-store';
 import { DEFAULT_DYNAMODB_PORT, startLocalDynamoDb, type LocalDynamoDb } from './services/dynamodb-local';
@@ -57,27 +66,48 @@ export async function startStorage(
   return { dynamodb, s3 };
 }
 
-/** The metric store, holding the data points the last stop saved in `file` (if it can read them). */
-export async function openMetricStore(file: string, log: Log): Promise<LocalMetricStore> {
+/** The metric store, and its file kept current (close it at stop: it writes what is pending). */
+export interface OpenedMetricStore {
+  readonly metrics: LocalMetricStore;
+  readonly file: LiveFile;
+}
+
+/**
+ * The metric store, holding the data points saved in `file` (if it can read them), and written
+ * back to `file` as points arrive.
+ */
+export async function openMetricStore(
+  file: string,
+  log: Log,
+  parts: StartedParts,
+): Promise<OpenedMetricStore> {
   const metrics = new LocalMetricStore();
   if (existsSync(file)) {
     await metrics.load(file).catch((error: unknown) => log.warn(`could not load ${file}`, String(error)));
   }
-  return metrics;
+  const live = new LiveFile(file, () => metrics.serialize(), {
+    onError: (error) => log.warn(`could not save the metrics in ${file}`, String(error)),
+  });
+  metrics.setChangeListener(() => live.changed());
+  parts.onStop(() => live.close());
+  return { metrics, file: live };
 }
 
 /** The services besides storage, up: CloudWatch alarms, SageMaker training and endpoints, SNS. */
 export interface LocalStandIns {
   readonly objects: S3ObjectStore;
   readonly alarms: LocalAlarmEvaluator;
+  /** `alarms.json`, kept current as alarms are put and change state (close it at stop). */
+  readonly alarmsFile: LiveFile;
   readonly training: LocalTrainingService;
   readonly endpoints: LocalEndpointService;
   readonly notifier: LocalNotifier;
 }
 
 /**
- * Starts the alarm evaluator (with the alarms the last stop saved), the training service, and the
- * endpoint service with the endpoints of the last run restored; their events wait on `bus`.
+ * Starts the alarm evaluator (with the alarms and states saved last, kept in `alarms.json` from
+ * then on), the training service, and the endpoint service with the endpoints of the last run
+ * restored; their events wait on `bus`.
  */
 export async function startStandIns(
   settings: LocalCloudSettings,
@@ -87,10 +117,12 @@ export async function startStandIns(
   const { dir, time, log, files } = settings;
   const { bus, metrics } = deps;
   const objects = new S3ObjectStore(deps.storage.s3.client);
-  const alarms = new LocalAlarmEvaluator({ metrics, events: bus, time });
-  restoreAlarms(alarms, files.alarms, log);
-  alarms.start();
-  parts.onStop(() => alarms.stop());
+  const { alarms, alarmsFile } = startAlarmEvaluator(
+    { metrics, events: bus, time },
+    files.alarms,
+    log,
+    parts,
+  );
   const training = new LocalTrainingService({ root: join(dir, 'training'), objects, events: bus, time, log });
   parts.onStop(() => training.close());
   const endpoints = new LocalEndpointService({
@@ -106,7 +138,29 @@ export async function startStandIns(
   parts.onStop(() => endpoints.close());
   await endpoints.restore();
   const notifier = new LocalNotifier({ file: files.notifications, print: !settings.quiet });
-  return { objects, alarms, training, endpoints, notifier };
+  return { objects, alarms, alarmsFile, training, endpoints, notifier };
+}
+
+/**
+ * The alarm evaluator, evaluating, with the alarms and states saved in `file`, which it keeps
+ * current from then on.
+ */
+export function startAlarmEvaluator(
+  options: LocalAlarmEvaluatorOptions,
+  file: string,
+  log: Log,
+  parts: StartedParts,
+): { readonly alarms: LocalAlarmEvaluator; readonly alarmsFile: LiveFile } {
+  const alarms = new LocalAlarmEvaluator(options);
+  restoreAlarms(alarms, file, log);
+  const alarmsFile = new LiveFile(file, () => alarmsFileContent(alarms), {
+    onError: (error) => log.warn(`could not save the alarms in ${file}`, String(error)),
+  });
+  alarms.setChangeListener(() => alarmsFile.changed());
+  parts.onStop(() => alarmsFile.close());
+  alarms.start();
+  parts.onStop(() => alarms.stop());
+  return { alarms, alarmsFile };
 }
 
 /** The use cases' context on the local services: the one every handler gets, and `LocalCloud.context`. */
@@ -134,24 +188,51 @@ export function localContext(
   };
 }
 
-/** Saves the alarms' definitions: the evaluator keeps them in memory only. */
-export async function saveAlarms(evaluator: LocalAlarmEvaluator, file: string): Promise<void> {
-  const inputs = evaluator
-    .names()
-    .map((name) => evaluator.describe(name)?.input)
-    .filter((input) => input !== undefined);
-  await writeFile(file, `${JSON.stringify(inputs, null, 2)}\n`);
+/** `alarms.json`: every alarm's PutMetricAlarm request and its state. */
+interface AlarmsFile {
+  readonly version: 2;
+  readonly alarms: readonly SavedAlarm[];
 }
 
-/** Brings back the alarms saved by {@link saveAlarms} (PutMetricAlarm again: state starts over). */
-function restoreAlarms(evaluator: LocalAlarmEvaluator, file: string, log: Log): void {
+/** The content of `alarms.json` for the evaluator's alarms now. */
+export function alarmsFileContent(evaluator: Pick<LocalAlarmEvaluator, 'saved'>): string {
+  const content: AlarmsFile = { version: 2, alarms: evaluator.saved() };
+  return `${JSON.stringify(content, null, 2)}\n`;
+}
+
+/**
+ * Brings back the alarms of `alarms.json` with their states ({@link alarmsFileContent}); a file
+ * of an older local cloud (a list of requests, no states) puts them again, their state starting
+ * over. An alarm that cannot be restored is skipped, with a warning.
+ */
+function restoreAlarms(
+  evaluator: Pick<LocalAlarmEvaluator, 'putMetricAlarm' | 'restore'>,
+  file: string,
+  log: Log,
+): void {
   if (!existsSync(file)) return;
+  let content: unknown;
   try {
-    const inputs = JSON.parse(readFileSync(file, 'utf8')) as Parameters<
-      LocalAlarmEvaluator['putMetricAlarm']
-    >[0][];
-    for (const input of inputs) evaluator.putMetricAlarm(input);
+    content = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     log.warn(`could not restore the alarms saved in ${file}`, String(error));
+    return;
+  }
+  const saved: unknown[] | undefined = Array.isArray(content)
+    ? content
+    : isPlainObject(content) && content.version === 2 && Array.isArray(content.alarms)
+      ? content.alarms
+      : undefined;
+  if (saved === undefined) {
+    log.warn(`could not restore the alarms saved in ${file}: not an alarms file`);
+    return;
+  }
+  for (const entry of saved) {
+    try {
+      if (Array.isArray(content)) evaluator.putMetricAlarm(entry as SavedAlarm['input']);
+      else evaluator.restore(entry as SavedAlarm);
+    } catch (error) {
+      log.warn(`could not restore an alarm saved in ${file}`, String(error));
+    }
   }
 }

@@ -11,7 +11,11 @@
  * ({@link LocalCloud.monitor}, the control API's `POST /monitor`, `mlops monitor`); its EMF metrics
  * reach the local metric store, where the alarm evaluator sees them. The reconciler runs every 15
  * scaled minutes and on demand ({@link LocalCloud.reconcile}): lost events are re-published on the
- * bus (local/reconciler.ts); `bus.loseNext(rule)` loses one on purpose.
+ * bus (local/reconciler.ts); `bus.loseNext(rule)` loses one on purpose. Operator commands
+ * (approve, reject, rollback, retrain) run through the operator function ({@link LocalCloud.operate},
+ * the control API's `POST /operator`, the `mlops` CLI), and the control API's `GET /alarms` lists
+ * the alarms live. The metric store and the alarms with their states are written to disk as they
+ * change (`metrics.json`, `alarms.json`), not only at stop.
  *
  * This module starts and stops the parts in order; each step is a module of its own:
  * cloud-settings.ts (options, data directory), cloud-services.ts (storage, metrics and alarms,
@@ -26,13 +30,14 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { OperatorResult } from '../core/domain/operator-commands';
 import type { Log, MlopsContext } from '../core/use-cases/context';
 import type { MonitorOutcome } from '../core/use-cases/monitor-drift';
 import type { ReconcileOutcome } from '../core/use-cases/reconcile';
 import { publishLocalCloudEnv, printLocalCloud, removeEnvFileIfOurs, type LocalCloudEnv } from './cloud-env';
-import { loadStackHandlers, routeHandlerOutput, wireStackRules } from './cloud-handlers';
+import { loadStackHandlers, operatorFunction, routeHandlerOutput, wireStackRules } from './cloud-handlers';
 import { startDriftMonitor, startReconciler, type MonitorRun, type ReconcilerRun } from './cloud-schedules';
-import { openMetricStore, saveAlarms, startStandIns, startStorage, localContext } from './cloud-services';
+import { openMetricStore, startStandIns, startStorage, localContext } from './cloud-services';
 import {
   prepareDataDirectory,
   resolveSettings,
@@ -40,12 +45,14 @@ import {
   type LocalCloudSettings,
 } from './cloud-settings';
 import type { LocalTime } from './contracts';
-import { ControlServer, newControlToken } from './control-server';
+import { ControlServer, newControlToken, type OperatorRunner } from './control-server';
 import { BACKLOG_FILE, DeadLetterRoutes } from './dead-letters';
 import { LocalEventBus, type BusLogger } from './event-bus';
 import type { LocalEndpointService } from './inference/local-endpoint-service';
+import type { LiveFile } from './live-file';
 import type { LocalNotifier } from './local-notifier';
 import type { LocalAlarmEvaluator } from './metrics/alarm-evaluator';
+import { listLocalAlarms } from './metrics/local-alarm-service';
 import type { LocalMetricStore } from './metrics/metric-store';
 import { ObjectIdentityLedger } from './reconciler';
 import type { LocalDynamoDb } from './services/dynamodb-local';
@@ -83,7 +90,20 @@ export class LocalCloud {
     private readonly log: Log,
     private readonly runMonitor: MonitorRun,
     private readonly runReconciler: ReconcilerRun,
+    private readonly runOperator: OperatorRunner,
+    /** `metrics.json` and `alarms.json`, written as they change; closed (flushed) at stop. */
+    private readonly liveFiles: { readonly metrics: LiveFile; readonly alarms: LiveFile },
   ) {}
+
+  /**
+   * Runs an operator command, as the `mlops` CLI invokes the operator function (the control API's
+   * `POST /operator` does the same): approve or reject a version, roll back, retrain. Answers the
+   * function's OperatorResult (a malformed command is `{ ok: false, error: { code: 'malformed' } }`);
+   * rejects when the function fails.
+   */
+  operate(command: Readonly<Record<string, unknown>>): Promise<OperatorResult> {
+    return this.runOperator(command);
+  }
 
   /**
    * Runs the reconciler now, as `{}` invokes the reconciler function: versions whose event was lost
@@ -122,7 +142,7 @@ export class LocalCloud {
       // Remembers what each upload's event said, before the bus delivers it (or loses it).
       const ledger = new ObjectIdentityLedger(files.objectEvents);
       const storage = await startStorage(settings, ledger.recording(bus), parts);
-      const metrics = await openMetricStore(files.metrics, log);
+      const { metrics, file: metricsFile } = await openMetricStore(files.metrics, log, parts);
       routeHandlerOutput(settings, metrics, parts);
       const standIns = await startStandIns(settings, { bus, storage, metrics }, parts);
       const context = localContext(settings, storage, standIns, handlers.logger);
@@ -137,6 +157,7 @@ export class LocalCloud {
         settings,
         parts,
       );
+      const operator = operatorFunction(handlers, getContext, settings);
 
       const controlToken = newControlToken();
       const control = parts.add(
@@ -144,6 +165,8 @@ export class LocalCloud {
           token: controlToken,
           monitor,
           deadLetters: new DeadLetterRoutes(files.deadLetters, bus),
+          operator,
+          alarms: () => listLocalAlarms(standIns.alarms),
         }),
       );
       const env = await publishLocalCloudEnv(settings, {
@@ -168,6 +191,8 @@ export class LocalCloud {
         log,
         monitor,
         reconcile,
+        operator,
+        { metrics: metricsFile, alarms: standIns.alarmsFile },
       );
       cloud.onStop(() => control.stop());
       if (!settings.quiet) printLocalCloud(env, options.log);
@@ -190,7 +215,8 @@ export class LocalCloud {
    * Stops everything, in an order that loses no work in progress: the bus stops delivering, and
    * what it has not delivered (queued, waiting for a retry) goes to `backlog.jsonl`; running
    * handlers finish (up to `graceMs`); then the alarm evaluator, training (running jobs end
-   * Stopped), endpoints, S3 and DynamoDB stop. The events published meanwhile (those jobs' state
+   * Stopped), endpoints, S3 and DynamoDB stop; what `alarms.json` and `metrics.json` have not
+   * taken yet is written. The events published meanwhile (those jobs' state
    * changes, a handler failing with retries left) go to the backlog too, which the next start
    * delivers to the same rules. Idempotent.
    */
@@ -210,10 +236,10 @@ export class LocalCloud {
     await attempt('the event bus', () => this.bus.close());
     await attempt('running handlers', () => Promise.race([this.bus.drain(), sleep(graceMs)]));
     await attempt('the alarm evaluator', () => this.alarms.stop());
-    await attempt('saving the alarms', () => saveAlarms(this.alarms, this.env.files.alarms));
+    await attempt('saving the alarms', () => this.liveFiles.alarms.close());
     await attempt('training', () => this.training.close());
     await attempt('endpoints', () => this.endpoints.close());
-    await attempt('the metric store', () => this.metrics.snapshot(this.env.files.metrics));
+    await attempt('the metric store', () => this.liveFiles.metrics.close());
     await attempt('the S3 server', () => this.s3.stop());
     await attempt('DynamoDB Local', () => this.dynamodb.stop());
     await attempt('env.json', () => removeEnvFileIfOurs(this.env));

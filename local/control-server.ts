@@ -1,7 +1,9 @@
 /**
- * The local cloud's control API: what a person or the demo can ask of a running local cloud that
- * AWS has no API for (fault injection into a local endpoint). Where this stands: local runtime;
- * listens on 127.0.0.1 only, on a free port written to `env.json` as `controlUrl`.
+ * The local cloud's control API: what a person, the demo or the `mlops` CLI can ask of a running
+ * local cloud: what AWS has no API for (fault injection into a local endpoint), and what in AWS
+ * goes through an API the local cloud does not serve (invoking the operator function, reading the
+ * alarms). Where this stands: local runtime; listens on 127.0.0.1 only, on a free port written to
+ * `env.json` as `controlUrl`.
  *
  * Only the user's own tools may drive it: every request must carry this run's token (`env.json`'s
  * `controlToken`, a file only the user can read) in the {@link CONTROL_TOKEN_HEADER} header, and a
@@ -13,14 +15,24 @@
  *   GET    /endpoints/<name>         {"url": "..."} or 404
  *   POST   /monitor                  {"model":"<name>","windowMinutes":60} (both optional): runs the
  *                                    drift monitor now, answers its outcome (400 when malformed)
+ *   POST   /operator                 an OperatorCommand (core/domain/operator-commands.ts): runs the
+ *                                    operator function as `aws lambda invoke` would; answers its
+ *                                    OperatorResult, 200 whether ok or not, 400 when malformed
+ *   GET    /alarms                   {"alarms":[{name,state,reason,updatedAt,threshold?,model?}]}:
+ *                                    every alarm and its state now (DescribeAlarms)
+ *   POST   /dead-letters/redrive     see local/dead-letters.ts
+ *
+ * A body is JSON of at most 16 KiB (413 beyond).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { OperatorResult } from '../core/domain/operator-commands';
 import type { Fault } from './inference/local-endpoint-service';
 import { DEAD_LETTER_REDRIVE_ROUTE, type DeadLetterRoutes } from './dead-letters';
 import { foreignRequest } from './services/loopback-request';
 import { parseBodyFields } from './json-body';
+import type { LocalAlarmSummary } from './metrics/local-alarm-service';
 
 /** The header carrying the control token. */
 export const CONTROL_TOKEN_HEADER = 'x-mlops-control-token';
@@ -54,7 +66,20 @@ const ROUTE = /^\/endpoints\/([a-z0-9-]{1,63})(\/fault)?$/;
 
 /** Runs the drift monitor on demand (the local cloud's monitor handler). */
 export type MonitorRunner = (request: Readonly<Record<string, unknown>>) => Promise<{ kind: string }>;
+
+/**
+ * Runs one operator command: the local cloud's operator function, invoked with the body as its
+ * event. The function validates the command (parseOperatorCommand) and answers a malformed one
+ * `{ ok: false, error: { code: 'malformed' } }`; it throws only when it failed (a function error).
+ */
+export type OperatorRunner = (event: Readonly<Record<string, unknown>>) => Promise<OperatorResult>;
+
 const MAX_BODY = 16 * 1024;
+
+/** A body over {@link MAX_BODY}: answered 413. */
+class BodyTooLarge extends Error {
+  override readonly name = 'BodyTooLarge';
+}
 
 /** How the control API is started. */
 export interface ControlServerOptions {
@@ -64,6 +89,10 @@ export interface ControlServerOptions {
   readonly host?: string;
   readonly monitor?: MonitorRunner;
   readonly deadLetters?: Pick<DeadLetterRoutes, 'redrive'>;
+  /** `POST /operator`: 404 without it. */
+  readonly operator?: OperatorRunner;
+  /** `GET /alarms`: every alarm now; 404 without it. */
+  readonly alarms?: () => readonly LocalAlarmSummary[];
 }
 
 /** The control API's HTTP server. */
@@ -81,9 +110,10 @@ export class ControlServer {
     const server = createServer((request, response) => {
       const refusal = refuse(request, port, expected);
       if (refusal) return reply(response, refusal.status, { error: refusal.error });
-      handle(target, request, response, options.monitor, options.deadLetters).catch((error: unknown) =>
-        reply(response, 500, { error: String(error) }),
-      );
+      handle(target, request, response, options).catch((error: unknown) => {
+        if (error instanceof BodyTooLarge) return reply(response, 413, { error: error.message });
+        reply(response, 500, { error: String(error) });
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -121,10 +151,33 @@ async function handle(
   target: ControlTarget,
   request: IncomingMessage,
   response: ServerResponse,
-  monitor?: MonitorRunner,
-  deadLetters?: Pick<DeadLetterRoutes, 'redrive'>,
+  { monitor, deadLetters, operator, alarms }: ControlServerOptions,
 ): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (path === '/operator') {
+    if (!operator) return reply(response, 404, { error: 'no operator function in this local cloud' });
+    if (request.method !== 'POST') return reply(response, 405, { error: 'use POST' });
+    // Every answer of this route is an OperatorResult, so a client reads one shape.
+    const body = parseBodyFields(await readBody(request));
+    if (typeof body === 'string') return reply(response, 400, operatorRefusal('malformed', body));
+    let result: OperatorResult;
+    try {
+      result = await operator(body);
+    } catch (error) {
+      // Lambda's function error: the command may be run again (the commands are idempotent).
+      return reply(
+        response,
+        500,
+        operatorRefusal('failed', `the operator function failed: ${String(error)}`),
+      );
+    }
+    return reply(response, !result.ok && result.error.code === 'malformed' ? 400 : 200, result);
+  }
+  if (path === '/alarms') {
+    if (!alarms) return reply(response, 404, { error: 'no alarms in this local cloud' });
+    if (request.method !== 'GET') return reply(response, 405, { error: 'use GET' });
+    return reply(response, 200, { alarms: alarms() });
+  }
   if (path === DEAD_LETTER_REDRIVE_ROUTE) {
     if (!deadLetters) return reply(response, 404, { error: 'no dead-letter redrive in this local cloud' });
     if (request.method !== 'POST') return reply(response, 405, { error: 'use POST' });
@@ -182,13 +235,21 @@ export function parseFault(text: string): Fault | string {
   };
 }
 
+/** An OperatorResult the control API answers itself: a body that is no object, a function error. */
+function operatorRefusal(code: 'malformed' | 'failed', message: string): OperatorResult {
+  return { ok: false, error: { code, message } };
+}
+
 async function readBody(request: IncomingMessage): Promise<string> {
-  let body = '';
-  for await (const chunk of request) {
-    body += String(chunk);
-    if (body.length > MAX_BODY) throw new Error('body too large');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new BodyTooLarge(`the body is larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk);
   }
-  return body;
+  // Decoded once: a character split across two chunks stays whole.
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function reply(response: ServerResponse, status: number, body?: unknown): void {

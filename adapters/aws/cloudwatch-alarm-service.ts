@@ -15,6 +15,10 @@
  * A drift alarm trips on one drifted window (EvaluationPeriods = DatapointsToAlarm = 1) and an hour
  * without a measurement (too little traffic) is not breaching.
  * PutMetricAlarm is an upsert, so ensuring the alarms twice changes nothing.
+ *
+ * An alarm's state is read with DescribeAlarms, with the evidence of the evaluation that set it:
+ * `Threshold` and `ComparisonOperator`, and the datapoints of its `StateReasonData`
+ * ({@link parseStateReasonData}).
  */
 import {
   DescribeAlarmsCommand,
@@ -29,7 +33,8 @@ import {
   DRIFT_NAMESPACE,
   DRIFT_WINDOW_SECONDS,
 } from '../../core/domain/drift-metrics';
-import type { AlarmService, ModelAlarmsSpec } from '../../core/ports/monitoring';
+import { isPlainObject } from '../../core/support/objects';
+import type { AlarmService, AlarmState, ModelAlarmsSpec } from '../../core/ports/monitoring';
 import { toTags } from './tags';
 
 const NAMESPACE = 'AWS/SageMaker';
@@ -49,9 +54,7 @@ export class CloudWatchAlarmService implements AlarmService {
     }
   }
 
-  async describeAlarmState(
-    alarmName: string,
-  ): Promise<{ state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; reason: string; updatedAt: string } | undefined> {
+  async describeAlarmState(alarmName: string): Promise<AlarmState | undefined> {
     // DescribeAlarms answers an unknown name with an empty list, not an error.
     const response = await this.client.send(
       new DescribeAlarmsCommand({ AlarmNames: [alarmName], AlarmTypes: ['MetricAlarm'] }),
@@ -65,8 +68,123 @@ export class CloudWatchAlarmService implements AlarmService {
     // StateTransitionedTimestamp: when StateValue last changed (StateUpdatedTimestamp also moves
     // when only the reason is updated).
     const at = alarm.StateTransitionedTimestamp ?? alarm.StateUpdatedTimestamp;
-    return { state, reason: alarm.StateReason ?? '', updatedAt: at !== undefined ? at.toISOString() : '' };
+    const evidence = parseStateReasonData(alarm.StateReasonData);
+    // An anomaly-band alarm has no Threshold (ThresholdMetricId names its band instead).
+    const threshold = alarm.Threshold ?? evidence.threshold;
+    return {
+      state,
+      reason: alarm.StateReason ?? '',
+      updatedAt: at !== undefined ? at.toISOString() : '',
+      ...(threshold !== undefined ? { threshold } : {}),
+      ...(alarm.ComparisonOperator !== undefined ? { comparison: alarm.ComparisonOperator } : {}),
+      ...(evidence.datapoints !== undefined ? { datapoints: evidence.datapoints } : {}),
+    };
   }
+}
+
+/** What a StateReasonData says about the evaluation that set the alarm's state. */
+export interface StateReasonEvidence {
+  /** `threshold` (a static-threshold alarm). */
+  readonly threshold?: number;
+  /** The evaluated datapoints that had a value, oldest first, `at` in ISO 8601. */
+  readonly datapoints?: readonly { readonly at: string; readonly value: number }[];
+}
+
+/**
+ * Reads an alarm's StateReasonData (DescribeAlarms, and the state change event's `reasonData`):
+ * a JSON object whose documented keys (CloudWatch User Guide, "Alarm events and EventBridge" and
+ * "How partial data is handled") are `startDate` (the first datapoint's period), `period`
+ * (seconds), `recentDatapoints` (the values, oldest first, without times), `threshold` (static
+ * alarms; anomaly-band alarms carry `recentLowerThresholds`/`recentUpperThresholds` instead) and,
+ * in newer alarms, `evaluatedDatapoints` (`timestamp`, and `value` when the period had data).
+ *
+ * `evaluatedDatapoints` may list fewer periods than `recentDatapoints` has values (the documented
+ * partial-data sample: three recent values, one evaluated datapoint, the newest). The recent values
+ * get their times when they are provably one period apart: the newest evaluated timestamp is
+ * `startDate + (n - 1) × period` (or, with no evaluated datapoint, there is a single value, at
+ * `startDate`); otherwise only the evaluated datapoints with a value are kept. Defensive: anything
+ * malformed (not JSON, a field of the wrong type, an unreadable time) leaves the field out instead
+ * of guessing.
+ */
+export function parseStateReasonData(text: string | undefined): StateReasonEvidence {
+  if (text === undefined || text === '') return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (!isPlainObject(data)) return {};
+  const threshold = isFiniteNumber(data.threshold) ? data.threshold : undefined;
+  const datapoints = reasonDatapoints(data);
+  return {
+    ...(threshold !== undefined ? { threshold } : {}),
+    ...(datapoints !== undefined && datapoints.length > 0 ? { datapoints } : {}),
+  };
+}
+
+/** The datapoints of a parsed StateReasonData (see {@link parseStateReasonData}); undefined when malformed. */
+function reasonDatapoints(data: Record<string, unknown>): { at: string; value: number }[] | undefined {
+  const evaluated = evaluatedDatapoints(data.evaluatedDatapoints);
+  if (evaluated === undefined) return undefined;
+  const byTime = new Map<number, number>(evaluated.map((point) => [point.at, point.value]));
+
+  const recent = data.recentDatapoints;
+  if (recent !== undefined && !(Array.isArray(recent) && recent.every(isFiniteNumber))) return undefined;
+  const start = data.startDate === undefined ? undefined : parseEventDate(data.startDate);
+  const periodMs = isFiniteNumber(data.period) && data.period > 0 ? data.period * 1000 : undefined;
+  if (
+    (data.startDate !== undefined && start === undefined) ||
+    (data.period !== undefined && periodMs === undefined)
+  )
+    return undefined;
+  if (Array.isArray(recent) && recent.length > 0 && start !== undefined && periodMs !== undefined) {
+    const newestEvaluated =
+      evaluated.length > 0 ? Math.max(...evaluated.map((point) => point.at)) : undefined;
+    const contiguous =
+      newestEvaluated !== undefined
+        ? newestEvaluated === start + (recent.length - 1) * periodMs
+        : recent.length === 1;
+    if (contiguous) {
+      recent.forEach((value, i) => {
+        if (!byTime.has(start + i * periodMs)) byTime.set(start + i * periodMs, value);
+      });
+    }
+  }
+  return [...byTime.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([at, value]) => ({ at: new Date(at).toISOString(), value }));
+}
+
+/**
+ * The entries of `evaluatedDatapoints` that have a value (a period without data has only its
+ * timestamp), as epoch milliseconds; `[]` when absent, undefined when malformed.
+ */
+function evaluatedDatapoints(value: unknown): { at: number; value: number }[] | undefined {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return undefined;
+  const points: { at: number; value: number }[] = [];
+  for (const entry of value) {
+    if (!isPlainObject(entry)) return undefined;
+    const at = parseEventDate(entry.timestamp);
+    if (at === undefined) return undefined;
+    if (entry.value === undefined) continue;
+    if (!isFiniteNumber(entry.value)) return undefined;
+    points.push({ at, value: entry.value });
+  }
+  return points;
+}
+
+/** `2022-11-08T11:25:00.000+0000` (CloudWatch's own form) or any ISO 8601 time, as epoch milliseconds. */
+function parseEventDate(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value)) return undefined;
+  // `+0000` is not ISO 8601's extended form, which Date.parse is only required to read.
+  const time = Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  return Number.isNaN(time) ? undefined : time;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
 /**

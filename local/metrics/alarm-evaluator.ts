@@ -48,6 +48,19 @@ export interface AlarmDescription {
   readonly input: PutMetricAlarmCommandInput;
 }
 
+/**
+ * An alarm as the local cloud saves it (`alarms.json`): its request and its state, so that a
+ * restart brings back both ({@link LocalAlarmEvaluator.restore}).
+ */
+export interface SavedAlarm {
+  readonly input: PutMetricAlarmCommandInput;
+  readonly state: AlarmStateValue;
+  readonly reason: string;
+  readonly reasonData: string;
+  /** ISO 8601: when the state last changed. */
+  readonly updatedAt: string;
+}
+
 /** One transition of an alarm, as evaluateNow and setState report it. */
 export interface AlarmStateChange {
   readonly alarmName: string;
@@ -94,6 +107,7 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
   private readonly anomaly: AnomalyBandOptions;
   private readonly onError: (alarmName: string, error: unknown) => void;
   private timer: NodeJS.Timeout | undefined;
+  private changeListener: (() => void) | undefined;
 
   constructor(private readonly options: LocalAlarmEvaluatorOptions) {
     this.now = options.now ?? (() => new Date());
@@ -112,21 +126,66 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
     if (existing !== undefined) {
       existing.input = copy;
       existing.compiled = compiled;
-      return;
+    } else {
+      this.alarms.set(name, {
+        input: copy,
+        compiled,
+        state: 'INSUFFICIENT_DATA',
+        reason: 'Unchecked: Initial alarm creation',
+        reasonData: '',
+        updatedAt: this.now(),
+      });
     }
-    this.alarms.set(name, {
-      input: copy,
-      compiled,
-      state: 'INSUFFICIENT_DATA',
-      reason: 'Unchecked: Initial alarm creation',
-      reasonData: '',
-      updatedAt: this.now(),
-    });
+    this.changeListener?.();
   }
 
   /** Deletes an alarm (DeleteAlarms); false when there was none. */
   deleteAlarm(name: string): boolean {
-    return this.alarms.delete(name);
+    const deleted = this.alarms.delete(name);
+    if (deleted) this.changeListener?.();
+    return deleted;
+  }
+
+  /** Every alarm with its state, as {@link restore} takes them back (for `alarms.json`). */
+  saved(): SavedAlarm[] {
+    return [...this.alarms.values()].map((alarm) => ({
+      input: structuredClone(alarm.input),
+      state: alarm.state,
+      reason: alarm.reason,
+      reasonData: alarm.reasonData,
+      updatedAt: alarm.updatedAt.toISOString(),
+    }));
+  }
+
+  /**
+   * Brings back a saved alarm with its state, publishing nothing: the state it had is the one the
+   * next evaluation moves on from (a change from it is published as usual), so an alarm that was in
+   * ALARM does not go through INSUFFICIENT_DATA and back, which would open its incident again.
+   * Throws on an input CloudWatch would reject, or a state or time that is not one.
+   */
+  restore(saved: SavedAlarm): void {
+    if (!['OK', 'ALARM', 'INSUFFICIENT_DATA'].includes(saved.state)) {
+      throw new Error(`saved alarm ${String(saved.input.AlarmName)} has an unknown state "${saved.state}"`);
+    }
+    const updatedAt = new Date(saved.updatedAt);
+    if (Number.isNaN(updatedAt.getTime())) {
+      throw new Error(`saved alarm ${String(saved.input.AlarmName)} has no valid updatedAt`);
+    }
+    this.putMetricAlarm(saved.input);
+    const alarm = this.alarms.get(saved.input.AlarmName as string) as AlarmRecord;
+    alarm.state = saved.state;
+    alarm.reason = typeof saved.reason === 'string' ? saved.reason : '';
+    alarm.reasonData = typeof saved.reasonData === 'string' ? saved.reasonData : '';
+    alarm.updatedAt = updatedAt;
+  }
+
+  /**
+   * Calls `listener` after every change of an alarm (put, deleted, restored, a state change): how
+   * the local cloud keeps `alarms.json` current (local/live-file.ts). One listener; `undefined`
+   * removes it.
+   */
+  setChangeListener(listener: (() => void) | undefined): void {
+    this.changeListener = listener;
   }
 
   /** The names of every alarm. */
@@ -230,6 +289,7 @@ export class LocalAlarmEvaluator implements AlarmStateReader {
       timestamp: at,
     });
     this.options.events.publish(event);
+    this.changeListener?.();
     return { alarmName: name, previousState, state, reason, at, event };
   }
 

@@ -9,9 +9,9 @@
  * `maxPointsPerSeries` of them; at most `maxSeries` series are kept (the least recently written
  * one goes first).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { MetricDatum, MetricSink } from '../contracts';
+import { writeFileAtomically } from '../live-file';
 
 /** CloudWatch statistics: the five basic ones and percentiles (`p50`, `p90`, `p99`, `p99.9`...). */
 export type MetricStatistic = 'Sum' | 'Average' | 'Minimum' | 'Maximum' | 'SampleCount' | `p${number}`;
@@ -89,6 +89,7 @@ export class LocalMetricStore implements MetricSink {
   private readonly retentionMs: number;
   private readonly maxPointsPerSeries: number;
   private readonly maxSeries: number;
+  private changeListener: (() => void) | undefined;
 
   constructor(options: LocalMetricStoreOptions = {}) {
     this.retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
@@ -123,6 +124,15 @@ export class LocalMetricStore implements MetricSink {
       const oldest = this.store.keys().next().value as string;
       this.store.delete(oldest);
     }
+    this.changeListener?.();
+  }
+
+  /**
+   * Calls `listener` after every change (a point put, the store cleared): how the local cloud keeps
+   * the snapshot file current (local/live-file.ts). One listener; `undefined` removes it.
+   */
+  setChangeListener(listener: (() => void) | undefined): void {
+    this.changeListener = listener;
   }
 
   /** One aggregated point per period that has data, oldest first. */
@@ -147,6 +157,7 @@ export class LocalMetricStore implements MetricSink {
     return result;
   }
 
+  /** What the store holds, one entry per series with points (ListMetrics). */
   series(): SeriesInfo[] {
     return [...this.store.values()]
       .filter((series) => series.times.length > 0)
@@ -161,12 +172,19 @@ export class LocalMetricStore implements MetricSink {
       }));
   }
 
+  /** Forgets every series. */
   clear(): void {
     this.store.clear();
+    this.changeListener?.();
   }
 
-  /** Writes every series to a JSON file (atomically: temporary file, then rename). */
+  /** Writes every series to a JSON file (atomically: temporary file, then rename); {@link load} reads it. */
   async snapshot(file: string): Promise<void> {
+    await writeFileAtomically(file, this.serialize());
+  }
+
+  /** Every series as the JSON of a snapshot file. */
+  serialize(): string {
     const content: SnapshotFile = {
       version: 1,
       series: [...this.store.values()].map((series) => ({
@@ -178,10 +196,7 @@ export class LocalMetricStore implements MetricSink {
         values: series.values,
       })),
     };
-    await mkdir(dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, JSON.stringify(content));
-    await rename(temporary, file);
+    return JSON.stringify(content);
   }
 
   /** Adds the points of a snapshot file to the store; returns how many were read. */

@@ -14,6 +14,7 @@ import {
 } from '../../lib/constructs/lifecycle-handlers';
 import { DEFAULT_INGEST_MAX_CONCURRENCY } from '../../lib/serverless-mlops-stack';
 import { LOCAL_STACK_DEFAULTS, LocalCloud, stackEventPatterns, type LocalCloudEnv } from '../../local/cloud';
+import { controlFetch } from '../../local/control-server';
 import { fromCdkEventPattern } from '../../local/event-bus';
 import { s3ClientConfig } from '../../local/services/s3-server';
 import { stringMatching } from '../support/matchers';
@@ -135,6 +136,61 @@ describe('LocalCloud', () => {
     expect(promoted.status).toBe('PRODUCTION');
     expect(cloud.bus.deadLetters()).toEqual([]);
   }, 45_000);
+
+  it('runs operator commands and lists the alarms through its control API; alarms.json is live', async () => {
+    const cloud = await running();
+    const control = (path: string, body?: unknown) =>
+      controlFetch(cloud.env, path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    // The operator function itself refuses a command that is not one.
+    const malformed = await control('/operator', { action: 'approve', model: 'churn', version: 1 });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({
+      ok: false,
+      action: 'approve',
+      model: 'churn',
+      error: { code: 'malformed', message: 'actor: required' },
+    });
+    const missing = await control('/operator', {
+      action: 'reject',
+      model: 'no-such-model',
+      version: 1,
+      actor: 'local:test',
+      reason: 'testing the control API',
+    });
+    expect(missing.status).toBe(200);
+    expect(await missing.json()).toMatchObject({ ok: false, error: { code: 'not-found' } });
+
+    // An alarm outside the stack's prefix (no rule delivers its changes), put while the cloud runs.
+    cloud.alarms.putMetricAlarm({
+      AlarmName: 'test-control-api',
+      Namespace: 'Test',
+      MetricName: 'Errors',
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 3,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Tags: [{ Key: 'mlops:model', Value: 'churn' }],
+    });
+    const listed = (await (await control('/alarms')).json()) as { alarms: { name: string }[] };
+    expect(listed.alarms.find((alarm) => alarm.name === 'test-control-api')).toEqual({
+      name: 'test-control-api',
+      state: 'INSUFFICIENT_DATA',
+      reason: 'Unchecked: Initial alarm creation',
+      updatedAt: stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      threshold: 3,
+      model: 'churn',
+    });
+    await until(
+      'the alarm in alarms.json',
+      async () =>
+        (await readFile(cloud.env.files.alarms, 'utf8').catch(() => '')).includes('test-control-api')
+          ? true
+          : undefined,
+      5_000,
+      50,
+    );
+  });
 
   it('stops everything, once, and removes env.json', async () => {
     const stopping = await running();

@@ -7,7 +7,9 @@ import {
   controlFetch,
   newControlToken,
   parseFault,
+  type OperatorRunner,
 } from '../../local/control-server';
+import type { LocalAlarmSummary } from '../../local/metrics/local-alarm-service';
 
 const faults = new Map<string, Fault | undefined>();
 // Each test starts with no fault injected, whatever ran before it.
@@ -121,5 +123,128 @@ describe('parseFault', () => {
       addedLatencyMs: 250,
       target: 'all',
     });
+  });
+});
+
+describe('ControlServer: operator commands and alarms', () => {
+  let control: ControlServer;
+  const commands: Readonly<Record<string, unknown>>[] = [];
+  /** A stand-in for the operator function: answers by the command's model. */
+  const operator: OperatorRunner = (event) => {
+    commands.push(event);
+    if (event.model === 'broken') return Promise.reject(new Error('DynamoDB is unreachable'));
+    if (event.model === 'nope') {
+      return Promise.resolve({ ok: false, error: { code: 'not-found', message: 'no model nope' } });
+    }
+    if (event.actor === undefined) {
+      return Promise.resolve({ ok: false, error: { code: 'malformed', message: 'actor: required' } });
+    }
+    return Promise.resolve({ ok: true, action: 'approve', model: 'churn', version: 2, message: 'approved' });
+  };
+  const alarms: LocalAlarmSummary[] = [
+    {
+      name: 'mlops-churn-error-rate',
+      state: 'ALARM',
+      reason: 'Threshold Crossed: 3 out of the last 5 datapoints',
+      updatedAt: '2025-06-03T11:05:09.415Z',
+      threshold: 0.05,
+      model: 'churn',
+    },
+  ];
+  const call = (path: string, init?: RequestInit) =>
+    controlFetch({ controlUrl: control.url, controlToken: TOKEN }, path, init);
+  const post = (body: string) => call('/operator', { method: 'POST', body });
+  const approve = { action: 'approve', model: 'churn', version: 2, actor: 'local:ana' };
+
+  beforeAll(async () => {
+    control = await ControlServer.start(target, { token: TOKEN, operator, alarms: () => alarms });
+  });
+  afterAll(async () => control?.stop());
+  beforeEach(() => void commands.splice(0));
+
+  it('runs a command through the operator function and answers its result, 200', async () => {
+    const answer = await post(JSON.stringify(approve));
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({
+      ok: true,
+      action: 'approve',
+      model: 'churn',
+      version: 2,
+      message: 'approved',
+    });
+    expect(commands).toEqual([approve]);
+  });
+
+  it('answers a refusal 200 too: the command was understood', async () => {
+    const answer = await post(JSON.stringify({ ...approve, model: 'nope' }));
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({
+      ok: false,
+      error: { code: 'not-found', message: 'no model nope' },
+    });
+  });
+
+  it('answers 400 for a command the function calls malformed, and for a body that is no object', async () => {
+    const refused = await post(JSON.stringify({ action: 'approve', model: 'churn', version: 2 }));
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      ok: false,
+      error: { code: 'malformed', message: 'actor: required' },
+    });
+    for (const [body, message] of [
+      ['{"action":', 'the body is not JSON'],
+      ['["approve"]', 'the body must be a JSON object'],
+    ]) {
+      const answer = await post(body as string);
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toEqual({ ok: false, error: { code: 'malformed', message } });
+    }
+    expect(commands).toHaveLength(1); // the two bodies never reached the function
+  });
+
+  it('answers 500, still an OperatorResult, when the function fails', async () => {
+    const answer = await post(JSON.stringify({ ...approve, model: 'broken' }));
+    expect(answer.status).toBe(500);
+    expect(await answer.json()).toEqual({
+      ok: false,
+      error: { code: 'failed', message: 'the operator function failed: Error: DynamoDB is unreachable' },
+    });
+  });
+
+  it('refuses another method, a body over 16 KiB, and a request without the token', async () => {
+    expect((await call('/operator')).status).toBe(405);
+    const large = await post(JSON.stringify({ ...approve, note: 'x'.repeat(17 * 1024) }));
+    expect(large.status).toBe(413);
+    const anonymous = await fetch(`${control.url}/operator`, {
+      method: 'POST',
+      body: JSON.stringify(approve),
+    });
+    expect(anonymous.status).toBe(401);
+    expect((await fetch(`${control.url}/alarms`)).status).toBe(401);
+    expect(commands).toEqual([]);
+  });
+
+  it('lists the alarms as they are now', async () => {
+    const answer = await call('/alarms');
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ alarms });
+    alarms.push({
+      name: 'mlops-churn-feature-drift',
+      state: 'OK',
+      reason: 'fine',
+      updatedAt: '2025-06-03T12:00:00.000Z',
+    });
+    const later = (await (await call('/alarms')).json()) as { alarms: LocalAlarmSummary[] };
+    expect(later.alarms.map((alarm) => alarm.name)).toEqual([
+      'mlops-churn-error-rate',
+      'mlops-churn-feature-drift',
+    ]);
+    expect((await call('/alarms', { method: 'POST' })).status).toBe(405);
+  });
+
+  it('answers 404 where the local cloud gave it no operator or alarms', async () => {
+    const operatorless = await api('/operator', { method: 'POST', body: JSON.stringify(approve) });
+    expect(operatorless.status).toBe(404);
+    expect((await api('/alarms')).status).toBe(404);
   });
 });

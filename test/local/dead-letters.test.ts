@@ -312,10 +312,13 @@ describe('dead letters', () => {
       expect(handler.out.join('\n')).not.toContain('start-message-move-task');
 
       await expect(dlqCommand.run(['purge'], io().io)).rejects.toThrow(/unknown command "dlq purge"/);
-      await expect(dlqCommand.run([], io().io)).rejects.toThrow(/list or redrive/);
       await expect(dlqCommand.run(['list', '--rule', 'x'], io().io)).rejects.toThrow(/list shows everything/);
-      await expect(dlqCommand.run(['list', '--stack', 'x'], io().io)).rejects.toThrow(
-        /--stack goes with --aws/,
+      // --region and --peek are for the deployed stack's queues.
+      await expect(dlqCommand.run(['list', '--region', 'eu-west-1'], io().io)).rejects.toThrow(
+        /--region goes with --stack/,
+      );
+      await expect(dlqCommand.run(['list', '--peek', '3'], io().io)).rejects.toThrow(
+        /--peek goes with --stack/,
       );
     });
   });
