@@ -14,7 +14,7 @@ const SHARED_MODULES = [
   'test/lib/**/*.test.ts',
   'test/bin/**/*.test.ts',
   'test/lint/**/*.test.ts',
-  'test/cli/**/*.test.ts',
+  'test/cli/commands/!(reads).test.ts',
   'test/adapters/files/**/*.test.ts',
   'test/adapters/memory/**/*.test.ts',
   'test/local/metrics/**/*.test.ts',
@@ -38,6 +38,7 @@ const TEST_JAVA_TOOL_OPTIONS = process.env.JAVA_TOOL_OPTIONS ?? '-XX:TieredStopA
 /** Seconds each slow file takes on an idle 2-core machine (files under a second are left out). */
 const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/local/demo/demo.test.ts': 43,
+  'test/cli/operator-script.test.ts': 30,
   'test/contracts/fault-table.test.ts': 37,
   'test/local/cloud-collisions.test.ts': 23,
   'test/local/cloud-restart.test.ts': 16,

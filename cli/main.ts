@@ -1,8 +1,8 @@
 /**
  * The `mlops` CLI's dispatcher: `mlops <command> [args]`, help, exit codes (0 ok, 1 failure,
- * 2 usage). Where this stands: CLI plumbing; commands live in `cli/commands/`.
+ * 2 usage, 3 not found, 4 refused: `EXIT` in cli/command.ts). Where this stands: CLI plumbing; commands live in `cli/commands/`.
  */
-import { UsageError, processIo, type CliCommand, type CliIo } from './command';
+import { CliError, UsageError, processIo, type CliCommand, type CliIo } from './command';
 import { COMMANDS } from './commands/index';
 import { formatTable } from '../core/support/text-table';
 
@@ -43,6 +43,10 @@ export async function runCli(
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`mlops ${name}: ${(error as Error).message}\n\n${command.help}`);
       return 2;
+    }
+    if (error instanceof CliError) {
+      io.err(`mlops ${name}: ${error.message}`);
+      return error.exitCode;
     }
     throw error;
   }
