@@ -18,7 +18,12 @@ const child = spawn(
     join(here, 'mlops.ts'),
     ...process.argv.slice(2),
   ],
-  { stdio: 'inherit' },
+  {
+    stdio: 'inherit',
+    // The SDK warns on every run under Node 20 that its releases from 2027 will need Node 22: news
+    // for whoever upgrades the SDK (package.json pins it), not for the person running a command.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...process.env },
+  },
 );
 // Ctrl-C reaches the CLI directly (same process group); the launcher only waits for it.
 process.on('SIGINT', () => {});

@@ -57,13 +57,20 @@ const EXIT_OF: Readonly<Record<UploadOutput['outcome'], number>> = {
   timeout: EXIT.failure,
 };
 
+/** A byte count for people: `812 B`, `19.2 KiB`, `100.0 MiB`, `1.50 GiB`. */
+export function byteSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
 /** A progress reporter: a bar redrawn in place on a terminal, a line every 10 % otherwise. */
 export function progressReporter(io: CliIo): (p: UploadProgress) => void {
   let lastStep = -1;
   return ({ loaded, total }) => {
     const fraction = total ? Math.min(1, loaded / total) : 0;
-    const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-    const figures = `${Math.floor(fraction * 100)}% ${mb(loaded)}/${total === undefined ? '?' : mb(total)} MB`;
+    const figures = `${Math.floor(fraction * 100)}% ${byteSize(loaded)} of ${total === undefined ? '?' : byteSize(total)}`;
     if (io.tty && io.progress) {
       const width = 30;
       const filled = Math.round(fraction * width);

@@ -15,7 +15,7 @@ import {
   createRetrainCommand,
   createRollbackCommand,
 } from '../../../cli/commands/operate';
-import { createUploadCommand, progressReporter } from '../../../cli/commands/upload';
+import { byteSize, createUploadCommand, progressReporter } from '../../../cli/commands/upload';
 import type { OperatorErrorCode, OperatorResult } from '../../../core/domain/operator-commands';
 import type { AuditEvent, DatasetRecord, VersionRecord } from '../../../core/domain/registry';
 import { captureIo, fakeOperator, fakeTarget, run } from '../support/cli-fakes';
@@ -254,7 +254,7 @@ describe('mlops upload', () => {
       'DEPLOYING',
       'PRODUCTION',
     ]);
-    expect(result.stderr).toContain('uploaded 100% 0.0/0.0 MB');
+    expect(result.stderr).toContain('uploaded 100% 10 B of 10 B');
   });
 
   it('prints the reason and exits 4 when the gate rejects the version', async () => {
@@ -294,10 +294,19 @@ describe('mlops upload', () => {
   it('draws a bar on a terminal, plain lines every 10 % otherwise', () => {
     const tty = captureIo({ tty: true });
     progressReporter(tty)({ loaded: 5 * 1024 * 1024, total: 10 * 1024 * 1024 });
-    expect(tty.stderr).toBe('\r[###############---------------] 50% 5.0/10.0 MB');
+    expect(tty.stderr).toBe('\r[###############---------------] 50% 5.0 MiB of 10.0 MiB');
     const plain = captureIo();
     const report = progressReporter(plain);
     for (let mb = 1; mb <= 10; mb += 0.5) report({ loaded: mb * 1024 * 1024, total: 10 * 1024 * 1024 });
     expect(plain.stderr.trim().split('\n')).toHaveLength(10);
+  });
+
+  it('says sizes in the unit that fits', () => {
+    expect([812, 19_703, 100 * 1024 * 1024, 1.5 * 1024 ** 3].map(byteSize)).toEqual([
+      '812 B',
+      '19.2 KiB',
+      '100.0 MiB',
+      '1.50 GiB',
+    ]);
   });
 });
