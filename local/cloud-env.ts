@@ -23,10 +23,12 @@ export interface LocalCloudEnv {
   readonly region: string;
   readonly s3Endpoint: string;
   readonly dynamodbEndpoint: string;
-  /** s3rver's fixed credentials (DynamoDB Local with -sharedDb accepts these or any other). */
+  /** The local cloud's fixed credentials (local/contracts.ts): the S3 API's, and DynamoDB Local's. */
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly dynamodbCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Set when DynamoDB Local is not kept on 127.0.0.1 (a Java without its compiler): why, and the fix. */
+  readonly dynamodbExposure?: string;
   readonly bucket: string;
   readonly registryTable: string;
   readonly resourcePrefix: string;
@@ -74,6 +76,7 @@ export async function publishLocalCloudEnv(
     accessKeyId: S3RVER_CREDENTIALS.accessKeyId,
     secretAccessKey: S3RVER_CREDENTIALS.secretAccessKey,
     dynamodbCredentials: { ...DYNAMODB_LOCAL_CREDENTIALS },
+    ...(parts.dynamodb.exposure !== undefined ? { dynamodbExposure: parts.dynamodb.exposure } : {}),
     bucket: settings.bucket,
     registryTable: settings.registryTable,
     resourcePrefix: settings.prefix,
@@ -126,7 +129,7 @@ export function describeLocalCloud(env: LocalCloudEnv): string {
   return [
     'local cloud is up',
     `  S3 API          ${env.s3Endpoint}   (bucket ${env.bucket}; path-style; access key ${env.accessKeyId}, secret ${env.secretAccessKey})`,
-    `  DynamoDB Local  ${env.dynamodbEndpoint}   (table ${env.registryTable}; 127.0.0.1 only; access key ${env.dynamodbCredentials.accessKeyId})`,
+    `  DynamoDB Local  ${env.dynamodbEndpoint}   (table ${env.registryTable}; ${env.dynamodbExposure === undefined ? `127.0.0.1 only; access key ${env.dynamodbCredentials.accessKeyId}` : `WARNING: ${env.dynamodbExposure}`})`,
     ...Object.entries(env.endpoints.urls).map(([name, url]) => `  endpoint        ${url}   (${name})`),
     `  control API     ${env.controlUrl}   (the mlops CLI's way in: operator commands, alarms; token in env.json)`,
     `  region ${env.region}, time scale ${env.timeScale}x, data in ${env.dir} (env.json has all of this)`,

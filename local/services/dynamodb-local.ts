@@ -18,8 +18,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
@@ -32,6 +31,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { registryTableDefinition } from '../../adapters/dynamodb/table-layout';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../contracts';
+import { compiledLoopbackLauncher, LOOPBACK_LAUNCHER_CLASS } from './loopback-launcher';
 
 /**
  * The only credentials the local DynamoDB answers: the local cloud's one pair (the S3 API's), so
@@ -39,9 +39,6 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../contracts';
  * with other credentials fails instead of writing into the registry); the pair is public.
  */
 export const DYNAMODB_LOCAL_CREDENTIALS = LOCAL_CREDENTIALS;
-
-/** The launcher that binds DynamoDB Local to 127.0.0.1 and checks the access key (run from source). */
-const LOOPBACK_LAUNCHER = fileURLToPath(new URL('./java/LoopbackDynamoDbLocal.java', import.meta.url));
 
 /** The port DynamoDB Local listens on unless told otherwise (its own default). */
 export const DEFAULT_DYNAMODB_PORT = 8000;
@@ -72,6 +69,12 @@ export interface LocalDynamoDb {
   readonly tableCreated: boolean;
   /** A client bound to this instance. */
   readonly client: DynamoDBClient;
+  /**
+   * Undefined when it listens on 127.0.0.1 only and answers only the local access key; otherwise
+   * why not (a Java without its compiler cannot build the launcher: DynamoDB Local then listens on
+   * every interface and answers any credentials).
+   */
+  readonly exposure: string | undefined;
   /** Stops the JVM and waits until it has exited. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -88,8 +91,16 @@ export class JavaMissingError extends Error {
 
 /** Throws {@link JavaMissingError} unless `java` 17+ is on the PATH; returns its major version. */
 export function assertJava(): number {
+  return checkJava().major;
+}
+
+/**
+ * `java -version`'s major version and first line; throws {@link JavaMissingError} unless it is 17+.
+ */
+function checkJava(): { major: number; version: string } {
   const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
-  const hint = 'Install a Java 17+ runtime, e.g. `sudo apt-get install -y openjdk-17-jre-headless`.';
+  const hint =
+    'Install Java 17+ with its compiler, e.g. `sudo apt-get install -y openjdk-17-jdk-headless` (a JRE runs DynamoDB Local too, but cannot keep it on 127.0.0.1).';
   if (result.error || result.status !== 0) {
     throw new JavaMissingError(
       `DynamoDB Local needs Java 17 or newer, but \`java -version\` failed${result.error ? ` (${result.error.message})` : ''}. ${hint}`,
@@ -104,7 +115,7 @@ export function assertJava(): number {
       `DynamoDB Local needs Java 17 or newer; found: ${text.split('\n')[0]}. ${hint}`,
     );
   }
-  return major;
+  return { major, version: text.split('\n')[0] ?? '' };
 }
 
 /** Creates the registry table unless it exists; true when it was created now. */
@@ -162,7 +173,7 @@ const WATCHDOG = [
 
 /** Starts DynamoDB Local, waits until it answers, creates the registry table if missing. */
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
-  assertJava();
+  const java = checkJava();
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) {
     if (options.fresh) await rm(dataDir, { recursive: true, force: true });
@@ -170,13 +181,18 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
   }
   const port = await choosePort(options.port ?? DEFAULT_DYNAMODB_PORT, 'DynamoDB Local', '--dynamodb-port');
   const { jar, libraryPath } = dynamoDbLocalJar();
+  const launcher = await compiledLoopbackLauncher(jar, java.version);
   const args = [
     `-Djava.library.path=${libraryPath}`,
-    // The jar's manifest puts DynamoDBLocal_lib on the class path; the launcher is compiled in memory.
-    '-cp',
-    jar,
-    LOOPBACK_LAUNCHER,
-    DYNAMODB_LOCAL_CREDENTIALS.accessKeyId,
+    // The jar's manifest puts DynamoDBLocal_lib on the class path.
+    ...(launcher.kind === 'compiled'
+      ? [
+          '-cp',
+          `${jar}${delimiter}${launcher.classDir}`,
+          LOOPBACK_LAUNCHER_CLASS,
+          DYNAMODB_LOCAL_CREDENTIALS.accessKeyId,
+        ]
+      : ['-jar', jar]),
     '-port',
     String(port),
     ...(dataDir === undefined ? ['-inMemory'] : ['-dbPath', dataDir]),
@@ -280,6 +296,10 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
     dataDir,
     tableName: options.tableName,
     tableCreated,
+    exposure:
+      launcher.kind === 'compiled'
+        ? undefined
+        : `listening on every interface, any credentials: ${launcher.why}; install a JDK (openjdk-17-jdk-headless) to keep it on 127.0.0.1`,
     client,
     async stop() {
       client.destroy();

@@ -1,8 +1,8 @@
 /*
  * DynamoDB Local on the loopback interface only, answering only the local cloud's access key.
- * Where this stands: local runtime; started by local/services/dynamodb-local.ts with
- * `java -cp DynamoDBLocal.jar LoopbackDynamoDbLocal.java <access key> <DynamoDB Local options>`
- * (Java 11+ runs a single source file without a build step).
+ * Where this stands: local runtime; compiled once per machine by local/services/loopback-launcher.ts
+ * and started by local/services/dynamodb-local.ts with
+ * `java -cp DynamoDBLocal.jar:<compiled dir> LoopbackDynamoDbLocal <access key> <DynamoDB Local options>`.
  *
  * DynamoDB Local has no option for the interface: its server is Jetty's `new Server(port)`, which
  * listens on every interface (`*:8000`), so any machine on the network could read and write the
