@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalCloud } from '../../local/cloud';
-import { runDemo, type DemoCloud } from '../../local/demo/demo';
+import { DEMO_MODEL, runDemo, type DemoCloud, type DemoResult } from '../../local/demo/demo';
 import { findRunningCloud, remoteDemoCloud } from '../../local/demo/remote-cloud';
 import { UsageError, type CliCommand } from '../command';
 
@@ -27,8 +27,29 @@ Options:
   --time-scale <n>    simulated seconds per real second for bake times and alarm periods, for its
                       own cloud (default 60)
   --keep              leave its own cloud's data folder in place afterwards (removed by default)
+  --json              print the outcome as JSON on stdout (the stages as they run go to stderr):
+                      { "ok", "model", "stages": [{ "name", "ok", "seconds", "detail" }],
+                        "versions": [{ "version", "status", "datasetId", "metrics", "failureReason"? }] }
   -h, --help          show this help
+
+Exit codes: 0 every stage did what it shows, 1 otherwise, 2 usage.
 `;
+
+/** \`mlops demo --json\`'s shape: the stages and the model's versions at the end. */
+export function demoResultJson(result: DemoResult, model: string) {
+  return {
+    ok: result.ok,
+    model,
+    stages: result.stages.map(({ name, ok, seconds, detail }) => ({ name, ok, seconds, detail })),
+    versions: result.versions.map((v) => ({
+      version: v.version,
+      status: v.status,
+      datasetId: v.datasetId,
+      metrics: v.metrics ?? {},
+      ...(v.failureReason !== undefined ? { failureReason: v.failureReason } : {}),
+    })),
+  };
+}
 
 /** Adapts a LocalCloud to what the demo needs. */
 function demoCloudOf(cloud: LocalCloud): DemoCloud {
@@ -57,6 +78,7 @@ export const demoCommand: CliCommand = {
         'time-scale': { type: 'string' },
         keep: { type: 'boolean', default: false },
         own: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: true,
@@ -71,25 +93,30 @@ export const demoCommand: CliCommand = {
     if (!(timeScale > 0) || !Number.isFinite(timeScale))
       throw new UsageError(`--time-scale must be a number > 0, got "${values['time-scale']}"`);
     const dir = values.dir ?? join('.mlops-local', 'demo');
+    // With --json, stdout carries the JSON alone: the running commentary goes to stderr.
+    const say = values.json ? io.err : io.out;
+    const finish = (result: DemoResult, model: string): number => {
+      if (values.json) io.out(JSON.stringify(demoResultJson(result, model), null, 2));
+      return result.ok ? 0 : 1;
+    };
 
     const running =
       values.own || values.dir !== undefined ? undefined : await findRunningCloud('.mlops-local');
     if (running) {
       // A model of its own, so that the demo leaves the running cloud's other models alone.
       const model = `churn-demo-${Date.now().toString(36)}`;
-      io.out(
+      say(
         `Using the local cloud running in ${running.dir} (pid ${running.pid}); the demo's model is ${model}.`,
       );
       const remote = remoteDemoCloud(running);
       try {
-        const result = await runDemo(remote, { print: (line) => io.out(line), model });
-        return result.ok ? 0 : 1;
+        return finish(await runDemo(remote, { print: (line) => say(line), model }), model);
       } finally {
         remote.close();
       }
     }
 
-    io.out(
+    say(
       `Starting a local cloud in ${dir} (time runs ${timeScale}× faster for bake times and alarm periods)…`,
     );
     const t0 = Date.now();
@@ -102,12 +129,11 @@ export const demoCommand: CliCommand = {
       quiet: true,
       handlerLogLevel: 'SILENT',
     });
-    io.out(
+    say(
       `Local cloud up in ${((Date.now() - t0) / 1000).toFixed(1)} s: S3 ${cloud.env.s3Endpoint}, DynamoDB ${cloud.env.dynamodbEndpoint}, bucket ${cloud.env.bucket}, table ${cloud.env.registryTable}`,
     );
     try {
-      const result = await runDemo(demoCloudOf(cloud), { print: (line) => io.out(line) });
-      return result.ok ? 0 : 1;
+      return finish(await runDemo(demoCloudOf(cloud), { print: (line) => say(line) }), DEMO_MODEL);
     } finally {
       await cloud.stop();
       if (!values.keep) await rm(dir, { recursive: true, force: true });

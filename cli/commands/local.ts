@@ -11,7 +11,12 @@ const HELP = `Usage: mlops local <command> [options]
 Commands:
   up      start the local cloud (DynamoDB Local, S3 API, event bus, handlers, local training,
           endpoints and alarms) and keep it running until Ctrl-C
-  env     print how to reach the local cloud running in --dir (from its env.json)
+  env     print how to reach the local cloud running in --dir (from its env.json); with --json,
+          env.json itself: { "dir", "pid", "region", "s3Endpoint", "dynamodbEndpoint",
+          "accessKeyId", "secretAccessKey", "dynamodbCredentials", "dynamodbExposure"?, "bucket",
+          "registryTable", "resourcePrefix", "timeScale", "endpoints": { "host", "urls" },
+          "controlUrl", "controlToken", "files", "startedAt" } (the control token is yours: the
+          file is readable by you only)
 
 Options of \`up\`:
   --dir <path>            where data is kept (default .mlops-local)
@@ -23,8 +28,15 @@ Options of \`up\`:
   --quiet                 print only warnings and errors
   -h, --help              show this help
 
-Example:
+Options of \`env\`:
+  --dir <path>            the local cloud's folder (default .mlops-local)
+  --json                  print env.json
+
+Exit codes: 0 ok, 1 failure (no local cloud running in --dir for \`env\`), 2 usage.
+
+Examples:
   npm run local -- --fresh --time-scale 60
+  mlops local env --json | jq -r .s3Endpoint
 `;
 
 function parsePort(value: string | undefined, flag: string): number | undefined {

@@ -26,6 +26,9 @@ export interface DemoCloud {
   readonly timeScale: number;
 }
 
+/** The demo's model name unless told otherwise. */
+export const DEMO_MODEL = 'churn';
+
 /** How {@link runDemo} reports and how long it waits. */
 export interface DemoOptions {
   readonly print?: (line: string) => void;
@@ -88,7 +91,7 @@ const STAGES = 5;
 /** Runs the scenario against a local cloud. */
 export async function runDemo(cloud: DemoCloud, options: DemoOptions = {}): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => console.log(line));
-  const model = options.model ?? 'churn';
+  const model = options.model ?? DEMO_MODEL;
   const endpointName = `mlops-${model}`;
   const timeout = (options.stageTimeoutSeconds ?? 180) * 1000;
   const stages: DemoStage[] = [];

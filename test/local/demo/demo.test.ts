@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoCommand } from '../../../cli/commands/demo';
+import { demoCommand, demoResultJson } from '../../../cli/commands/demo';
 
 let dir: string | undefined;
 afterAll(async () => {
@@ -19,12 +19,24 @@ describe('mlops demo', () => {
   it('runs every stage and exits 0', { timeout: 300_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'mlops-demo-'));
     const out: string[] = [];
-    const code = await demoCommand.run(['--dir', join(dir, 'cloud'), '--time-scale', '60'], {
+    const err: string[] = [];
+    const code = await demoCommand.run(['--dir', join(dir, 'cloud'), '--time-scale', '60', '--json'], {
       out: (text) => out.push(text),
-      err: (text) => out.push(text),
+      err: (text) => err.push(text),
     });
-    const text = out.join('\n');
+    // With --json the commentary goes to stderr and stdout holds the outcome alone.
+    const text = err.join('\n');
     expect(code, text).toBe(0);
+    const json = JSON.parse(out.join('\n')) as ReturnType<typeof demoResultJson>;
+    expect(json).toMatchObject({ ok: true, model: 'churn' });
+    expect(json.stages).toHaveLength(5);
+    for (const stage of json.stages)
+      expect(Object.keys(stage).sort()).toEqual(['detail', 'name', 'ok', 'seconds']);
+    expect(json.stages.every((stage) => stage.ok)).toBe(true);
+    expect(json.versions.map((v) => [v.version, v.status])).toContainEqual([3, 'ROLLED_BACK']);
+    expect(json.versions.find((v) => v.status === 'PRODUCTION')?.metrics['validation:auc']).toBeGreaterThan(
+      0.5,
+    );
 
     // Each stage passed, in order.
     const stages = [...text.matchAll(/^ {2}([✔✘]) /gmu)].map((m) => m[1]);
