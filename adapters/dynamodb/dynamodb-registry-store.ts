@@ -558,6 +558,17 @@ export class DynamoDbRegistryStore implements RegistryStore {
     return outcome.ok;
   }
 
+  /**
+   * One transaction: the version `from -> DEPLOYING`; the model's challenger set to it on condition
+   * that the model exists and its challenger is absent or already this version (the rollout lock:
+   * without this condition two rollouts of one model could both take it); the audit line.
+   *
+   * False, nothing written, when the version is not in `from` (a repeat by the holder is that:
+   * it is DEPLOYING already) or when another version holds the lock. The cancellation does not say
+   * which part of the model's condition failed, so the model item is read after it: absent is
+   * `INCONSISTENT`; a challenger that is neither absent nor this version is the lost race; no
+   * challenger (released between the write and the read) → the transaction again, bounded.
+   */
   async startDeployment(request: TransitionRequest): Promise<boolean> {
     const operation = 'startDeployment';
     if (request.to !== 'DEPLOYING')
@@ -567,25 +578,45 @@ export class DynamoDbRegistryStore implements RegistryStore {
         `a rollout moves a version to DEPLOYING, not ${request.to}`,
       );
     if (request.from.length === 0) return false;
-    const expression = new Expression();
-    const set = expression.assignments({ challenger: request.version, updatedAt: this.updatedAt(request) });
-    const outcome = await this.transact(operation, [
-      this.updateItem(this.transitionSpec(request)),
-      this.updateItem({
-        Key: this.modelKey(request.model),
-        UpdateExpression: `SET ${set.join(', ')}`,
-        ConditionExpression: `attribute_exists(${PK})`,
-        ...expression.attributes(),
-      }),
-      ...this.auditPuts(request.audit),
-    ]);
-    if (outcome.ok) return true;
-    if (outcome.conditionFailed[0]) return false;
-    throw new RegistryStoreError(
-      'INCONSISTENT',
-      operation,
-      `version ${request.version} of "${request.model}" exists but its model item does not`,
-    );
+    const modelKey = this.modelKey(request.model);
+    return this.retrying(async () => {
+      const expression = new Expression();
+      const challenger = expression.name('challenger');
+      const self = expression.value(request.version);
+      const set = [
+        `${challenger} = ${self}`,
+        ...expression.assignments({ updatedAt: this.updatedAt(request) }),
+      ];
+      const outcome = await this.transact(operation, [
+        this.updateItem(this.transitionSpec(request)),
+        this.updateItem({
+          Key: modelKey,
+          UpdateExpression: `SET ${set.join(', ')}`,
+          ConditionExpression: `attribute_exists(${PK}) AND (attribute_not_exists(${challenger}) OR ${challenger} = ${self})`,
+          ...expression.attributes(),
+        }),
+        ...this.auditPuts(request.audit),
+      ]);
+      if (outcome.ok) return done(true);
+      if (outcome.conditionFailed[0]) return done(false);
+      const modelItem = await this.getItem(operation, modelKey);
+      if (!modelItem)
+        throw new RegistryStoreError(
+          'INCONSISTENT',
+          operation,
+          `version ${request.version} of "${request.model}" exists but its model item does not`,
+        );
+      // Another rollout holds the lock: refused like any transition whose condition fails.
+      if (modelItem.challenger !== undefined && modelItem.challenger !== request.version) return done(false);
+      return again(
+        (attempts) =>
+          new RegistryStoreError(
+            'CONFLICT',
+            operation,
+            `gave up on "${request.model}" after ${attempts} attempts: its challenger kept changing`,
+          ),
+      );
+    });
   }
 
   /**

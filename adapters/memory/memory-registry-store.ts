@@ -116,8 +116,6 @@ type TransactOutcome =
 
 /** `attribute_not_exists(PK)`: the item is absent. */
 const absent: Condition = (item) => item === undefined;
-/** `attribute_exists(PK)`: the item is present. */
-const present: Condition = (item) => item !== undefined;
 
 /** The RegistryStore port in memory, with the DynamoDB store's semantics (see the file's comment). */
 export class MemoryRegistryStore implements RegistryStore {
@@ -411,8 +409,9 @@ export class MemoryRegistryStore implements RegistryStore {
 
   /**
    * Like the DynamoDB store: the version `from -> DEPLOYING` and the model's challenger set to it on
-   * condition only that the model exists; the challenger already held is not a condition (the
-   * DynamoDB store does not make it one either).
+   * condition that the model exists and its challenger is absent or already this version (the
+   * rollout lock). False, nothing written, when the version is not in `from` or another version
+   * holds the lock.
    */
   startDeployment(request: TransitionRequest): Promise<boolean> {
     const operation = 'startDeployment';
@@ -430,12 +429,15 @@ export class MemoryRegistryStore implements RegistryStore {
           kind: 'update',
           key: modelKey(request.model),
           action: { set: { challenger: request.version, updatedAt: updatedAt(request) } },
-          condition: present,
+          condition: (item) =>
+            item !== undefined && (item.challenger === undefined || item.challenger === request.version),
         },
         ...auditPuts(request.audit),
       ]);
       if (outcome.ok) return true;
       if (outcome.conditionFailed[0]) return false;
+      // Another rollout holds the lock: refused like any transition whose condition fails.
+      if (this.table.get(modelKey(request.model)) !== undefined) return false;
       throw new RegistryStoreError(
         'INCONSISTENT',
         operation,

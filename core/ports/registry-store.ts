@@ -189,7 +189,10 @@ export interface RegistryStore {
 
   /**
    * Starts a rollout: version `from -> DEPLOYING` and the model's challenger set to it, in one
-   * transaction. False when the version is not in `from`.
+   * transaction. The challenger is the model's rollout lock, taken on condition that it is absent
+   * or already this version. False, nothing written, when the version is not in `from` (a repeat
+   * by the holder: it is DEPLOYING already) or another version holds the lock (a lost race: the
+   * version stays where it was, and the end of the holder's rollout starts the next one).
    */
   startDeployment(request: TransitionRequest): Promise<boolean>;
 

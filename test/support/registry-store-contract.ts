@@ -529,9 +529,13 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
       it('refuses a promotion whose previous champion is no longer PRODUCTION and writes nothing', async () => {
         const model = uniqueModel('gone');
         const v1 = await registeredIn(store, model, 'ds1', 'DEPLOYING');
+        // v1's rollout ends without serving, releasing the lock for v2's.
+        expect(await store.endFailedDeployment(transition(model, v1, ['DEPLOYING'], 'DEPLOY_FAILED'))).toBe(
+          true,
+        );
         const v2 = await registeredIn(store, model, 'ds2', 'DEPLOYING');
         const before = await snapshot(model, v2);
-        // v1 is DEPLOYING, not PRODUCTION: it cannot be archived, so v2 is not promoted either.
+        // v1 is DEPLOY_FAILED, not PRODUCTION: it cannot be archived, so v2 is not promoted either.
         expect(
           await store.promote({
             model,
@@ -542,7 +546,7 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
           }),
         ).toBe(false);
         expect(await snapshot(model, v2)).toEqual(before);
-        expect(await statusOf(model, v1)).toBe('DEPLOYING');
+        expect(await statusOf(model, v1)).toBe('DEPLOY_FAILED');
       });
 
       it('ends a failed rollout: challenger cleared, champion kept, once', async () => {
@@ -570,9 +574,14 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
 
       it('leaves another version as challenger when ending a rollout that was superseded', async () => {
         const model = uniqueModel('super');
-        const v1 = await registeredIn(store, model, 'ds1', 'DEPLOYING');
-        // The second rollout takes the challenger from the first (startDeployment does not refuse it).
+        // startDeployment no longer lets a second rollout take the lock (see the race below), but a
+        // registry written before the lock was conditional can hold a DEPLOYING version that lost
+        // it: ending that one must still leave the holder's lock alone. The state is built as such
+        // a registry holds it: v2 holds the lock, v1 reached DEPLOYING without it.
+        const v1 = await registeredIn(store, model, 'ds1', 'APPROVED');
         const v2 = await registeredIn(store, model, 'ds2', 'DEPLOYING');
+        expect(await store.startDeployment(transition(model, v1, ['APPROVED'], 'DEPLOYING'))).toBe(false);
+        expect(await store.transitionVersion(transition(model, v1, ['APPROVED'], 'DEPLOYING'))).toBe(true);
         const locked = await store.getModel(model);
         expect(locked).toMatchObject({ challenger: v2 });
 
@@ -582,6 +591,46 @@ export function registryStoreContract(name: string, setup: () => Promise<Registr
         expect(await statusOf(model, v1)).toBe('DEPLOY_FAILED');
         // The model item is untouched, updatedAt included.
         expect(await store.getModel(model)).toEqual(locked);
+      });
+
+      it('takes the rollout lock once when two deployers race: the loser stays APPROVED', async () => {
+        for (let round = 0; round < 6; round++) {
+          const model = uniqueModel('race');
+          const a = await registeredIn(store, model, 'ds-a', 'APPROVED');
+          const b = await registeredIn(store, model, 'ds-b', 'APPROVED');
+          const start = (version: number): TransitionRequest =>
+            notifying(transition(model, version, ['APPROVED'], 'DEPLOYING'), 'approval-needed');
+          // Either deployer may be first to send: alternate the order between rounds.
+          const order = round % 2 === 0 ? [a, b] : [b, a];
+          const results = await Promise.all(order.map((version) => store.startDeployment(start(version))));
+          expect(results.filter(Boolean), `round ${round}: ${String(results)}`).toHaveLength(1);
+          const winner = order[results.indexOf(true)]!;
+          const loser = winner === a ? b : a;
+
+          expect(await store.getModel(model)).toMatchObject({ challenger: winner });
+          expect(await statusOf(model, winner)).toBe('DEPLOYING');
+          expect(await statusOf(model, loser)).toBe('APPROVED');
+          const trail = await store.listAudit(model);
+          expect(trail.filter((line) => line.to === 'DEPLOYING').map((line) => line.version)).toEqual([
+            winner,
+          ]);
+          expect(await store.listPendingNotifications(model)).toHaveLength(1);
+
+          // While the lock is held: the loser is refused again, and a repeat by the holder answers
+          // false (its version is DEPLOYING already); neither writes anything.
+          const held = await snapshot(model, loser);
+          expect(await store.startDeployment(start(loser))).toBe(false);
+          expect(await store.startDeployment(start(winner))).toBe(false);
+          expect(await snapshot(model, loser)).toEqual(held);
+
+          // The holder's rollout ends: the loser takes the lock.
+          expect(
+            await store.endFailedDeployment(transition(model, winner, ['DEPLOYING'], 'DEPLOY_FAILED')),
+          ).toBe(true);
+          expect(await store.startDeployment(start(loser))).toBe(true);
+          expect(await store.getModel(model)).toMatchObject({ challenger: loser });
+          expect(await statusOf(model, loser)).toBe('DEPLOYING');
+        }
       });
 
       it('rejects requests the port does not allow, before anything else', async () => {

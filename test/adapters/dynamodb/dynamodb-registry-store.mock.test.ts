@@ -81,3 +81,47 @@ describe('DynamoDbRegistryStore error handling', () => {
     });
   });
 });
+
+describe('DynamoDbRegistryStore.startDeployment: the rollout lock', () => {
+  const start: TransitionRequest = { ...request, from: ['APPROVED'], to: 'DEPLOYING' };
+  // The model item's condition failed: the cancellation alone does not say why.
+  const lockRefused = () => cancelled('None', 'ConditionalCheckFailed', 'None');
+
+  it('makes the lock a condition on the model item: absent, or held by this version', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    expect(await store.startDeployment(start)).toBe(true);
+    const model = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems?.[1]?.Update;
+    expect(model).toMatchObject({ Key: { PK: 'MODEL#m', SK: 'MODEL' } });
+    const names = model!.ExpressionAttributeNames!;
+    const challenger = Object.keys(names).find((placeholder) => names[placeholder] === 'challenger')!;
+    const self = Object.keys(model!.ExpressionAttributeValues!).find(
+      (placeholder) => model!.ExpressionAttributeValues![placeholder] === 1,
+    )!;
+    expect(model!.ConditionExpression).toBe(
+      `attribute_exists(PK) AND (attribute_not_exists(${challenger}) OR ${challenger} = ${self})`,
+    );
+  });
+
+  it('answers false, once, when another version holds the lock', async () => {
+    ddb.on(TransactWriteCommand).rejects(lockRefused());
+    ddb.on(GetCommand).resolves({ Item: { PK: 'MODEL#m', SK: 'MODEL', model: 'm', challenger: 2 } });
+    expect(await store.startDeployment(start)).toBe(false);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('tries again when the lock was released between the write and the read', async () => {
+    ddb.on(TransactWriteCommand).rejectsOnce(lockRefused()).resolves({});
+    ddb.on(GetCommand).resolves({ Item: { PK: 'MODEL#m', SK: 'MODEL', model: 'm' } });
+    expect(await store.startDeployment(start)).toBe(true);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
+  });
+
+  it('is INCONSISTENT when the version exists but its model item does not', async () => {
+    ddb.on(TransactWriteCommand).rejects(lockRefused());
+    ddb.on(GetCommand).resolves({});
+    await expect(store.startDeployment(start)).rejects.toMatchObject({
+      code: 'INCONSISTENT',
+      operation: 'startDeployment',
+    });
+  });
+});
