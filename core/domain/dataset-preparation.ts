@@ -11,6 +11,26 @@ import { formatCsvField } from './csv';
 import { RejectionError } from './errors';
 import type { ModelConfig } from './model-config';
 
+/**
+ * The fewest rows each channel may get. A validation channel of one row has no metric a gate can
+ * use (AUC needs a row of each class; one row is no estimate of anything): such a job trained,
+ * then failed the gate with "reported no metrics". Training needs as many.
+ */
+export const MIN_SPLIT_ROWS = { train: 2, validation: 2 } as const;
+
+/**
+ * The fewest data rows a dataset may have for `validationFraction`: enough that the split is
+ * expected to give each channel its {@link MIN_SPLIT_ROWS} (10 at the default fraction, 0.2).
+ */
+export function minimumDatasetRows(validationFraction: number): number {
+  // Rounded before ceil: 2 / 0.2 is 10.000000000000002 in floating point.
+  const needed = (rows: number, share: number) => Math.ceil(Number((rows / share).toFixed(9)));
+  return Math.max(
+    needed(MIN_SPLIT_ROWS.validation, validationFraction),
+    needed(MIN_SPLIT_ROWS.train, 1 - validationFraction),
+  );
+}
+
 /** What the split produced; column statistics come from the profiler that runs in the same pass. */
 export interface SplitSummary {
   readonly rows: number;
@@ -54,6 +74,7 @@ export class DatasetPreparer {
     private readonly config: ModelConfig,
     private source: string,
   ) {
+    this.checkHiddenCharacters(header);
     const names = header.map((name) => name.trim());
     names.forEach((name, index) => {
       if (name === '')
@@ -89,6 +110,7 @@ export class DatasetPreparer {
   /** Names a later file of a folder dataset, for messages; its header must match the first one. */
   startFile(source: string, header: readonly string[]): void {
     this.source = source;
+    this.checkHiddenCharacters(header);
     const expected = this.header.map((h) => h.trim());
     const actual = header.map((h) => h.trim());
     if (expected.length !== actual.length || expected.some((name, i) => name !== actual[i])) {
@@ -122,10 +144,19 @@ export class DatasetPreparer {
   finish(): SplitSummary {
     const rows = this.trainRows + this.validationRows;
     if (rows === 0) throw this.reject('EMPTY_DATASET', 'the file has a header but no data rows');
-    if (this.trainRows === 0 || this.validationRows === 0) {
+    const fraction = this.config.split.validationFraction;
+    const minimum = minimumDatasetRows(fraction);
+    if (rows < minimum) {
       throw this.reject(
         'INVALID_DATASET',
-        `${rows} data rows are too few to hold out a validation share of ${this.config.split.validationFraction} (train ${this.trainRows}, validation ${this.validationRows}); add rows`,
+        `${rows} data rows are too few: with split.validationFraction ${fraction} a dataset needs at least ${minimum} data rows (at least ${MIN_SPLIT_ROWS.validation} for validation and ${MIN_SPLIT_ROWS.train} for training); add rows`,
+      );
+    }
+    // The split is by hash, so a dataset at the minimum can still fall short by chance.
+    if (this.trainRows < MIN_SPLIT_ROWS.train || this.validationRows < MIN_SPLIT_ROWS.validation) {
+      throw this.reject(
+        'INVALID_DATASET',
+        `${rows} data rows are too few to hold out a validation share of ${fraction}: the split gave train ${this.trainRows}, validation ${this.validationRows}, and each needs at least ${MIN_SPLIT_ROWS.validation}; add rows`,
       );
     }
     if (this.config.problemType !== 'regression' && this.labelValues.size < 2) {
@@ -197,12 +228,62 @@ export class DatasetPreparer {
     return fmix32(this.seedHash ^ rowIndex) < this.validationThreshold ? 'validation' : 'train';
   }
 
+  /**
+   * Refuses a header name holding a character no one can see: checked before trimming, since
+   * String#trim drops a U+FEFF and "\uFEFFlabel" would pass as "label".
+   */
+  private checkHiddenCharacters(header: readonly string[]): void {
+    header.forEach((name, index) => {
+      const hidden = hiddenCharacterIn(name);
+      if (hidden)
+        throw this.reject(
+          'INVALID_DATASET',
+          `line 1: column ${index + 1} of the header (${visible(name)}) holds ${hidden}; save the file as UTF-8 with at most one BOM, at its very start, and no control characters in column names`,
+        );
+    });
+  }
+
   private reject(
     code: 'INVALID_DATASET' | 'MISSING_LABEL_COLUMN' | 'EMPTY_DATASET',
     message: string,
   ): RejectionError {
     return new RejectionError(code, `${this.source}: ${message}`);
   }
+}
+
+/**
+ * Whether a character is one no one can see or type in a column name: a C0 control (tab, CR and LF
+ * aside: trimmed, or quoted line breaks), DEL, or a byte-order mark.
+ */
+function isHidden(code: number): boolean {
+  return (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f || code === 0xfeff;
+}
+
+/** `U+XXXX` of a character code, for messages. */
+function codePoint(code: number): string {
+  return code.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/** What a header name holds that no one can see or type: a NUL, a control character, a BOM. */
+function hiddenCharacterIn(name: string): string | undefined {
+  if (name.includes('\u0000')) return 'a NUL character (U+0000)';
+  if (name.includes('\uFEFF'))
+    return 'a byte-order mark (U+FEFF) that is not the first character of the file';
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (isHidden(code)) return `a control character (U+${codePoint(code)})`;
+  }
+  return undefined;
+}
+
+/** A header name quoted with its hidden characters written as `\uXXXX`, for messages. */
+function visible(name: string): string {
+  let shown = '';
+  for (const c of truncate(name)) {
+    const code = c.charCodeAt(0);
+    shown += isHidden(code) ? `\\u${codePoint(code)}` : c;
+  }
+  return `"${shown}"`;
 }
 
 function truncate(text: string): string {

@@ -9,6 +9,48 @@ import { isPlainObject } from '../support/objects';
 const hyperparameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
 /**
+ * Hyperparameter names SageMaker's training toolkit keeps for itself: `SAGEMAKER_HYPERPARAMETERS`
+ * in github.com/aws/sagemaker-training-toolkit `src/sagemaker_training/params.py` (read at commit
+ * 3383937, September 2025). `sagemaker_program` is the script to run, `sagemaker_submit_directory`
+ * the bundle it comes from. Its `environment.py` also takes every other name starting with
+ * {@link RESERVED_HYPERPARAMETER_PREFIX} as a framework setting
+ * (`mapping.split_by_criteria(keys=SAGEMAKER_HYPERPARAMETERS, prefix="sagemaker_")`).
+ */
+export const RESERVED_HYPERPARAMETER_NAMES: readonly string[] = [
+  'sagemaker_program',
+  'sagemaker_submit_directory',
+  'sagemaker_enable_cloudwatch_metrics',
+  'sagemaker_region',
+  'sagemaker_container_log_level',
+  'sagemaker_job_name',
+  'default_user_module_name',
+  '_tuning_objective_metric',
+  'sagemaker_s3_output',
+];
+
+/** The prefix of the names the training toolkit reads as its own settings, never the user's. */
+export const RESERVED_HYPERPARAMETER_PREFIX = 'sagemaker_';
+
+/**
+ * Why a hyperparameter name is reserved, or undefined when it is the user's to set. A config that
+ * sets one could point the container at a script of its choosing, outside `models/<model>/code/`.
+ * Compared without case: a name one letter-case away is too close to call harmless.
+ */
+export function reservedHyperparameterProblem(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (RESERVED_HYPERPARAMETER_NAMES.includes(lower) || lower.startsWith(RESERVED_HYPERPARAMETER_PREFIX))
+    return `"${name}" is reserved by SageMaker's training toolkit (names starting with "${RESERVED_HYPERPARAMETER_PREFIX}", "default_user_module_name", "_tuning_objective_metric"); the script and its bundle come from algorithm.entryPoint and algorithm.sourceUri`;
+  return undefined;
+}
+
+const hyperparameters = z.record(z.string(), hyperparameterValue).superRefine((values, ctx) => {
+  for (const name of Object.keys(values)) {
+    const problem = reservedHyperparameterProblem(name);
+    if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+  }
+});
+
+/**
  * The alarm policy's cool-down when the config does not say (`alarmPolicyCooldownMinutes`); also
  * what a config stored before the field existed gets.
  */
@@ -84,7 +126,7 @@ export const modelConfigSchema = z
       .default('binary_classification'),
     algorithm: algorithmSchema.default({ type: 'xgboost', version: '1.7-1' }),
     /** Hyperparameters passed to the algorithm (values become strings, as SageMaker requires). */
-    hyperparameters: z.record(z.string(), hyperparameterValue).default({}),
+    hyperparameters: hyperparameters.default({}),
     training: z
       .object({
         instanceType: instanceType.default('ml.m5.large'),
@@ -329,10 +371,52 @@ export function mergeModelConfig(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...under };
   for (const [k, v] of Object.entries(over)) {
-    const base = out[k];
-    out[k] = isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? mergeModelConfig(base, v) : v;
+    const base = Object.hasOwn(out, k) ? out[k] : undefined;
+    const value =
+      isPlainObject(base) && isPlainObject(v) && k !== 'algorithm' ? mergeModelConfig(base, v) : v;
+    // Defined, not assigned: `out.__proto__ = v` would swap the prototype and drop the key unseen;
+    // kept as a plain key, parseModelConfig refuses it with its path.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/**
+ * Keys refused anywhere in a config: JSON.parse keeps `__proto__` as a plain key, but code that
+ * copies objects by assignment (a merge, a spread into a class) reads it as the prototype.
+ */
+export const FORBIDDEN_CONFIG_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/** A config file's JSON value, or the problems that keep it from being read. */
+export type ConfigJsonResult = { ok: true; value: unknown } | { ok: false; problems: string[] };
+
+/**
+ * Reads a config file's JSON: one leading byte-order mark is dropped (Windows editors save one, and
+ * JSON.parse refuses it), then every key named in {@link FORBIDDEN_CONFIG_KEYS} is refused with its
+ * path, wherever it is. Never throws.
+ */
+export function readConfigJson(text: string): ConfigJsonResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  } catch (error) {
+    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+  }
+  const problems = forbiddenKeyPaths(value, []).map(
+    (path) =>
+      `${path}: the key "${path.split('.').pop()}" is not allowed in a config (it names an object's prototype)`,
+  );
+  return problems.length ? { ok: false, problems } : { ok: true, value };
+}
+
+/** The dotted paths of the forbidden keys inside a JSON value (array items by index). */
+function forbiddenKeyPaths(value: unknown, path: readonly string[]): string[] {
+  if (Array.isArray(value)) return value.flatMap((item, i) => forbiddenKeyPaths(item, [...path, String(i)]));
+  if (!isPlainObject(value)) return [];
+  return Object.keys(value).flatMap((key) => [
+    ...(FORBIDDEN_CONFIG_KEYS.includes(key) ? [[...path, key].join('.')] : []),
+    ...forbiddenKeyPaths(value[key], [...path, key]),
+  ]);
 }
 
 /**
@@ -340,12 +424,9 @@ export function mergeModelConfig(
  * against the model, with every problem named by its field path.
  */
 export function parseModelConfig(text: string): ConfigParseResult {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
-  }
+  const json = readConfigJson(text);
+  if (!json.ok) return json;
+  const raw = json.value;
   const parsed = modelConfigSchema.safeParse(raw);
   if (parsed.success) return { ok: true, config: parsed.data };
   return {

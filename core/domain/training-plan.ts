@@ -52,9 +52,52 @@ export function trainingPlan(config: ModelConfig, region: string): TrainingPlan 
 export function scriptSourceProblem(config: ModelConfig, bucket: string, model: string): string | undefined {
   if (config.algorithm.type !== 'script') return undefined;
   const expected = `s3://${bucket}/models/${model}/code/`;
-  return config.algorithm.sourceUri.startsWith(expected)
-    ? undefined
-    : `algorithm.sourceUri: must be under ${expected} (where SageMaker may read it)`;
+  const given = config.algorithm.sourceUri;
+  // The prefix is checked on the URI as a file system or a decoding client would resolve it:
+  // `models/m/code/../../x/` starts with the prefix but names x/ (the local cloud ran it).
+  const normalised = normaliseS3Uri(given);
+  if (normalised === undefined)
+    return `algorithm.sourceUri: ${given} holds a malformed percent-escape; write the key as it is`;
+  if (!normalised.startsWith(expected) || normalised.length === expected.length)
+    return `algorithm.sourceUri: must be under ${expected} (where SageMaker may read it)${normalised === given ? '' : `; ${given} resolves to ${normalised}`}`;
+  // Inside, but written another way: S3 would fetch the key as written, not the one checked.
+  if (normalised !== given)
+    return `algorithm.sourceUri: write it as ${normalised} (no percent-escapes, backslashes, repeated slashes or "." and ".." segments), so that the object checked is the object SageMaker reads`;
+  return undefined;
+}
+
+/** How many rounds of percent-decoding are undone (`%252e` is `%2e` is `.`) before giving up. */
+const MAX_DECODE_ROUNDS = 4;
+
+/**
+ * An `s3://bucket/key` URI resolved as a path: percent-escapes decoded (repeatedly, so a
+ * double-encoded `..` is seen), backslashes read as slashes, repeated slashes collapsed, `.`
+ * segments dropped and `..` segments applied (never above the bucket). A trailing slash is kept.
+ * Undefined when a percent-escape is malformed or the key still holds one after
+ * {@link MAX_DECODE_ROUNDS} rounds.
+ */
+export function normaliseS3Uri(uri: string): string | undefined {
+  let text = uri;
+  for (let round = 0; text.includes('%'); round++) {
+    if (round === MAX_DECODE_ROUNDS) return undefined;
+    try {
+      text = decodeURIComponent(text);
+    } catch {
+      return undefined;
+    }
+  }
+  text = text.replace(/\\/g, '/');
+  const match = /^s3:\/+([^/]*)\/?(.*)$/i.exec(text);
+  if (!match) return text;
+  const [, bucket, key] = match;
+  const segments: string[] = [];
+  for (const segment of key!.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  const trailing = /\/(\.{1,2})?$/.test(key!) && segments.length > 0 ? '/' : '';
+  return `s3://${bucket}/${segments.join('/')}${trailing}`;
 }
 
 function stringify(

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DatasetPreparer } from '../../../core/domain/dataset-preparation';
+import {
+  DatasetPreparer,
+  MIN_SPLIT_ROWS,
+  minimumDatasetRows,
+} from '../../../core/domain/dataset-preparation';
 import { RejectionError, type RejectionCode } from '../../../core/domain/errors';
 import { modelConfigSchema, type ModelConfig } from '../../../core/domain/model-config';
 import { anyNumber } from '../../support/matchers';
@@ -97,6 +101,30 @@ describe('DatasetPreparer: header', () => {
       () => new DatasetPreparer(['label', '  '], config(), SOURCE),
       'INVALID_DATASET',
       'column 2',
+    );
+  });
+
+  it.each([
+    ['a NUL', ['a\u0000b', 'label'], 1, '("a\\u0000b")', 'a NUL character (U+0000)'],
+    ['a second BOM', ['\uFEFFa', 'label'], 1, '("\\uFEFFa")', 'a byte-order mark (U+FEFF)'],
+    ['a BOM inside', ['x', 'la\uFEFFbel'], 2, '("la\\uFEFFbel")', 'a byte-order mark (U+FEFF)'],
+    ['a control character', ['x', 'label', 'c\u0007'], 3, '("c\\u0007")', 'a control character (U+0007)'],
+  ])(
+    'rejects a header name holding %s, naming the column (String#trim would hide a BOM)',
+    (_, header, column, shown, what) => {
+      expectRejection(
+        () => new DatasetPreparer(header, config(), SOURCE),
+        'INVALID_DATASET',
+        `line 1: column ${column} of the header ${shown} holds ${what}`,
+      );
+    },
+  );
+
+  it('rejects a hidden character in a later file of a folder dataset too', () => {
+    const preparer = new DatasetPreparer(['x', 'label'], config(), 'part-0');
+    const error = rejection(() => preparer.startFile('part-1', ['x', '\uFEFFlabel']));
+    expect(error.message).toMatch(
+      /^part-1: line 1: column 2 of the header \("\\uFEFFlabel"\) holds a byte-order mark/,
     );
   });
 
@@ -427,6 +455,43 @@ describe('DatasetPreparer: finish', () => {
       Array.from({ length: 200 }, (_, i) => [String(i), '5']),
     );
     expect(regression.finish().rows).toBe(200);
+  });
+
+  it('needs enough rows for 2 validation and 2 training rows at the configured share', () => {
+    expect(MIN_SPLIT_ROWS).toEqual({ train: 2, validation: 2 });
+    expect(minimumDatasetRows(0.2)).toBe(10);
+    expect(minimumDatasetRows(0.5)).toBe(4);
+    expect(minimumDatasetRows(0.1)).toBe(20);
+    expect(minimumDatasetRows(0.9)).toBe(20);
+    expect(minimumDatasetRows(0.3)).toBe(7);
+  });
+
+  it.each([2, 9])(
+    'refuses %s data rows up front, stating the minimum (they trained, then reported no metrics)',
+    (n) => {
+      const preparer = new DatasetPreparer(['x', 'label'], config(), SOURCE);
+      prepareAll(preparer, binaryRows(n));
+      expectRejection(
+        () => preparer.finish(),
+        'INVALID_DATASET',
+        `${n} data rows are too few: with split.validationFraction 0.2 a dataset needs at least 10 data rows (at least 2 for validation and 2 for training)`,
+      );
+    },
+  );
+
+  it('refuses a split that left a channel short by chance, with its counts', () => {
+    // At the minimum, the hash may still give validation fewer than 2 rows: find such a seed.
+    const seed = Array.from({ length: 200 }, (_, i) => `s${i}`).find((candidate) => {
+      const preparer = new DatasetPreparer(['x', 'label'], config({ split: { seed: candidate } }), SOURCE);
+      return prepareAll(preparer, binaryRows(10)).filter((l) => l.channel === 'validation').length < 2;
+    })!;
+    const preparer = new DatasetPreparer(['x', 'label'], config({ split: { seed } }), SOURCE);
+    prepareAll(preparer, binaryRows(10));
+    expectRejection(
+      () => preparer.finish(),
+      'INVALID_DATASET',
+      /the split gave train \d+, validation [01], and each needs at least 2/,
+    );
   });
 
   it('rejects too few rows to hold out a validation share', () => {

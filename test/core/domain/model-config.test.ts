@@ -5,6 +5,8 @@ import {
   modelConfigSchema,
   parseModelConfig,
   PROBLEM_DEFAULTS,
+  readConfigJson,
+  RESERVED_HYPERPARAMETER_NAMES,
   resolveGate,
   resolveStrategy,
   type ModelConfig,
@@ -486,5 +488,81 @@ describe('alarmPolicyCooldownMinutes', () => {
     }
     const off = parseModelConfig(JSON.stringify({ alarmPolicyCooldownMinutes: 0 }));
     expect(off.ok && off.config.alarmPolicyCooldownMinutes).toBe(0);
+  });
+});
+
+describe('reserved hyperparameters (sagemaker-training-toolkit params.py)', () => {
+  it.each([
+    ...RESERVED_HYPERPARAMETER_NAMES,
+    'sagemaker_mpi_enabled',
+    'SAGEMAKER_PROGRAM',
+    'Sagemaker_Submit_Directory',
+  ])('refuses "%s" at parse, naming the field', (name) => {
+    for (const algorithm of [
+      { type: 'xgboost' },
+      { type: 'image', imageUri: IMAGE },
+      { type: 'script', imageUri: IMAGE, entryPoint: 'train.py', sourceUri: 's3://b/models/m/code/s.tar.gz' },
+    ])
+      expect(problems({ algorithm, hyperparameters: { max_depth: 3, [name]: 'evil.py' } })).toEqual([
+        expect.stringMatching(
+          new RegExp(`^hyperparameters\\.${name}: "${name}" is reserved by SageMaker's training toolkit`),
+        ),
+      ]);
+  });
+
+  it('keeps the names that only look alike', () => {
+    expect(
+      parsed({ hyperparameters: { program: 'x', my_sagemaker_program: 1, sagemaker: 2 } }).hyperparameters,
+    ).toEqual({
+      program: 'x',
+      my_sagemaker_program: 1,
+      sagemaker: 2,
+    });
+  });
+});
+
+describe('config file text', () => {
+  it('reads a config saved with one UTF-8 BOM (Windows editors write one)', () => {
+    const result = parseModelConfig(`\uFEFF${JSON.stringify({ labelColumn: 'churned' })}`);
+    expect(result.ok && result.config.labelColumn).toBe('churned');
+    expect(readConfigJson('\uFEFF{"a":1}')).toEqual({ ok: true, value: { a: 1 } });
+  });
+
+  it('still refuses a second BOM: only the one a file starts with is dropped', () => {
+    expect(readConfigJson('\uFEFF\uFEFF{}')).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/^not valid JSON/)],
+    });
+  });
+
+  it.each([
+    ['{"__proto__": {"labelColumn": "x"}}', '__proto__'],
+    ['{"hyperparameters": {"__proto__": {"max_depth": 3}}}', 'hyperparameters.__proto__'],
+    [
+      '{"algorithm": {"type": "image", "imageUri": "i", "metricDefinitions": [{"__proto__": 1}]}}',
+      'algorithm.metricDefinitions.0.__proto__',
+    ],
+    ['{"hyperparameters": {"constructor": 1}}', 'hyperparameters.constructor'],
+    ['{"gate": {"prototype": {}}}', 'gate.prototype'],
+  ])('refuses %s, naming the key by its path', (text, path) => {
+    const key = path.split('.').pop()!;
+    const result = parseModelConfig(text);
+    expect(result).toEqual({
+      ok: false,
+      problems: [`${path}: the key "${key}" is not allowed in a config (it names an object's prototype)`],
+    });
+  });
+
+  it('keeps a __proto__ key through a merge, as a key, so that it is refused after it', () => {
+    const merged = mergeModelConfig(
+      { gate: { threshold: 0.5 } },
+      JSON.parse('{"__proto__": {"labelColumn": "x"}}') as Record<string, unknown>,
+    );
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(Object.keys(merged)).toEqual(['gate', '__proto__']);
+    expect(parseModelConfig(JSON.stringify(merged))).toMatchObject({
+      ok: false,
+      problems: [expect.stringMatching(/^__proto__: the key "__proto__" is not allowed/)],
+    });
   });
 });
