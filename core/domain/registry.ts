@@ -141,9 +141,20 @@ export function columnSummaries(profile: ColumnProfiles): ColumnSummary[] {
 /** What ingest learned about a dataset: shape, columns, split. */
 export interface DatasetProfile {
   readonly rows: number;
+  /** Every column's summary, or the first ones when {@link DatasetProfile.omittedColumns} is set. */
   readonly columns: readonly ColumnSummary[];
   readonly trainRows: number;
   readonly validationRows: number;
+  /**
+   * Set when the dataset has too many columns (or too long names) for the registry item to hold
+   * every summary ({@link boundedDatasetRecord}): how many columns it has, how many summaries were
+   * left out, and the `s3://` URI of the `statistics.json` report that describes every column.
+   */
+  readonly omittedColumns?: {
+    readonly total: number;
+    readonly omitted: number;
+    readonly statistics?: string;
+  };
 }
 
 /** A dataset dropped under `datasets/<model>/`. */
@@ -209,10 +220,15 @@ export interface DataQualitySummary {
     readonly completenessTolerance: number;
     readonly blockOnDrift: boolean;
   };
-  /** Per-column drift against the baseline (empty without a baseline). */
+  /**
+   * Per-column drift against the baseline (empty without a baseline); for a very wide dataset the
+   * largest distances only, with `driftOmitted` the number left out ({@link boundedDatasetRecord}).
+   */
   readonly drift: readonly ColumnDriftSummary[];
-  /** Names of the drifted columns. */
+  readonly driftOmitted?: number;
+  /** Names of the drifted columns (the first ones, with `driftedColumnsOmitted` the rest's count). */
   readonly driftedColumns: readonly string[];
+  readonly driftedColumnsOmitted?: number;
   readonly maxDistance?: number;
   readonly maxPsi?: number;
   /** Schema and quality violations (at most {@link MAX_RECORDED_VIOLATIONS}; `violationCount` has the total). */
@@ -231,6 +247,113 @@ export interface DataQualitySummary {
 
 /** The registry keeps the first violations of a dataset; the report file has them all. */
 export const MAX_RECORDED_VIOLATIONS = 50;
+
+/**
+ * What a dataset item may spend on its unbounded parts. A DynamoDB item is at most 400 KB, attribute
+ * names and values (UTF-8) included (Developer Guide, "Constraints in Amazon DynamoDB", Items:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-items;
+ * sizes counted as in "DynamoDB item sizes and formats"), and the items of one TransactWriteItems
+ * call at most 4 MB together (API reference). A summary of 10,000 columns is about 1 MB: over the
+ * limit, the write was refused ("Item size has exceeded the maximum allowed size"), retried as a
+ * transient fault and dead-lettered with no record. The budgets below, measured as JSON (longer
+ * than DynamoDB's count: quotes, separators, numbers in decimal), add up to about 240 KB, leaving
+ * room for the rest of the item; the dataset's reports in S3 keep everything.
+ */
+export const REGISTRY_ITEM_BUDGET = {
+  /** DynamoDB's item size limit, in bytes. */
+  itemBytes: 400 * 1024,
+  /** `profile.columns`. */
+  columnSummaryBytes: 96 * 1024,
+  /** `dataQuality.drift`. */
+  driftBytes: 64 * 1024,
+  /** `dataQuality.driftedColumns`. */
+  driftedColumnsBytes: 16 * 1024,
+  /** `dataQuality.violations` (also at most {@link MAX_RECORDED_VIOLATIONS}). */
+  violationsBytes: 32 * 1024,
+  /** A sentence: a rejection's reason, the data-quality summary, an audit line's reason (characters). */
+  textChars: 4000,
+} as const;
+
+/**
+ * The dataset record as the registry can hold it: per-column lists cut to their budgets in
+ * {@link REGISTRY_ITEM_BUDGET} (with counts of what was left out, and the profile pointing at the
+ * full `statistics.json`), sentences cut to {@link REGISTRY_ITEM_BUDGET}.textChars. A record within
+ * the budgets is returned as it is.
+ */
+export function boundedDatasetRecord<T extends Omit<DatasetRecord, 'status'>>(record: T): T {
+  const { profile, dataQuality, rejection } = record;
+  return {
+    ...record,
+    ...(profile ? { profile: boundedProfile(profile, dataQuality?.reports.statistics) } : {}),
+    ...(dataQuality ? { dataQuality: boundedDataQuality(dataQuality) } : {}),
+    ...(rejection ? { rejection: { ...rejection, reason: boundedText(rejection.reason) } } : {}),
+  };
+}
+
+/**
+ * `text` when it is at most `max` characters, else its start and how much was left out, in at most
+ * `max` characters (so cutting a cut text changes nothing).
+ */
+export function boundedText(text: string, max: number = REGISTRY_ITEM_BUDGET.textChars): string {
+  if (text.length <= max) return text;
+  const keep = Math.max(0, max - 100); // the note below is under 100 characters
+  return `${text.slice(0, keep)}… (${text.length - keep} more characters left out; the dataset's reports have everything)`;
+}
+
+function boundedProfile(profile: DatasetProfile, statistics: string | undefined): DatasetProfile {
+  const columns = withinBytes(profile.columns, REGISTRY_ITEM_BUDGET.columnSummaryBytes);
+  if (columns.length === profile.columns.length) return profile;
+  return {
+    ...profile,
+    columns,
+    omittedColumns: {
+      total: profile.columns.length,
+      omitted: profile.columns.length - columns.length,
+      ...(statistics ? { statistics } : {}),
+    },
+  };
+}
+
+function boundedDataQuality(summary: DataQualitySummary): DataQualitySummary {
+  // The drift worth reading first is the largest: kept by distance when it must be cut.
+  const drift =
+    jsonBytes(summary.drift) <= REGISTRY_ITEM_BUDGET.driftBytes
+      ? summary.drift
+      : withinBytes(
+          [...summary.drift].sort((a, b) => b.distance - a.distance),
+          REGISTRY_ITEM_BUDGET.driftBytes,
+        );
+  const drifted = withinBytes(summary.driftedColumns, REGISTRY_ITEM_BUDGET.driftedColumnsBytes);
+  const violations = withinBytes(summary.violations, REGISTRY_ITEM_BUDGET.violationsBytes);
+  return {
+    ...summary,
+    drift,
+    ...(drift.length < summary.drift.length ? { driftOmitted: summary.drift.length - drift.length } : {}),
+    driftedColumns: drifted,
+    ...(drifted.length < summary.driftedColumns.length
+      ? { driftedColumnsOmitted: summary.driftedColumns.length - drifted.length }
+      : {}),
+    violations,
+    summary: boundedText(summary.summary),
+  };
+}
+
+/** The longest prefix of `items` whose JSON fits in `budget` bytes. */
+function withinBytes<T>(items: readonly T[], budget: number): readonly T[] {
+  let used = 2; // the brackets
+  for (const [i, item] of items.entries()) {
+    used += jsonBytes(item) + 1;
+    if (used > budget) return items.slice(0, i);
+  }
+  return items;
+}
+
+const utf8 = new TextEncoder();
+
+/** The UTF-8 length of `value`'s JSON (TextEncoder, not Node's Buffer: core stays runtime-neutral). */
+function jsonBytes(value: unknown): number {
+  return utf8.encode(JSON.stringify(value) ?? '').length;
+}
 
 /** Result of one gate check, kept on the version for the audit. */
 export interface GateCheck {

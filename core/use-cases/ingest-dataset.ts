@@ -2,7 +2,8 @@
  * Use case: a dataset landed under `datasets/`. Where this stands: core use case, called by the
  * ingest handler (SQS batch of EventBridge "Object Created" events) and by the local cloud.
  *
- * Flow: classify the key -> (duplicate? resume) -> load the model's config -> one streaming pass
+ * Flow: skip hidden names (`_`, `.`) -> classify the key -> (duplicate? resume) -> load the model's
+ * config (and its training plan) -> one streaming pass
  * that validates, profiles (the registry summary and the data-quality profile) and splits the CSV
  * into the prepared channels -> the data-quality gate against the model's baseline (reports under
  * `reports/<model>/<datasetId>/`; see data-quality-gate.ts) -> register dataset and version
@@ -17,7 +18,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readCsvRecords, CsvSyntaxError } from '../domain/csv';
-import { datasetIdOf, rejectedKeyRecordOf, type ObjectCreated } from '../domain/dataset-ids';
+import {
+  datasetIdOf,
+  legacyRejectedKeyIdOf,
+  rejectedKeyRecordOf,
+  skippedDatasetObject,
+  type ObjectCreated,
+} from '../domain/dataset-ids';
 import { DatasetPreparer } from '../domain/dataset-preparation';
 import { DatasetProfiler } from '../profiling/profiler';
 import type { DatasetProfile as ColumnProfiles } from '../profiling/api';
@@ -32,6 +39,8 @@ import {
   type DatasetKey,
 } from '../domain/naming';
 import {
+  boundedDatasetRecord,
+  boundedText,
   columnSummaries,
   type DatasetProfile,
   type DatasetRecord,
@@ -42,7 +51,7 @@ import { ChunkedLineWriter } from '../support/chunked-line-writer';
 import { auditId, type MlopsContext } from './context';
 import { DataQualityGate } from './data-quality-gate';
 import { NotificationOutbox } from './notification-outbox';
-import { loadModelConfig, startTraining, trainingVersion } from './training-start';
+import { loadModelConfig, startTraining, trainingConfigProblem, trainingVersion } from './training-start';
 
 // Ingest's input is the event's object; the ids and the training plan moved to the domain and are
 // re-exported for callers (test/local, test/contracts) that still import them from here.
@@ -105,6 +114,12 @@ export class IngestDataset {
 
   async execute(object: ObjectCreated): Promise<IngestOutcome> {
     const { ctx } = this;
+    const skipped = skippedDatasetObject(object.key);
+    if (skipped) {
+      // Not data (the README's rule): no dataset, no rejection; said here so the uploader can find why.
+      ctx.log.info('object skipped', { key: object.key, why: skipped });
+      return { kind: 'ignored', why: skipped };
+    }
     let key: DatasetKey;
     try {
       key = parseDatasetKey(object.key);
@@ -133,8 +148,13 @@ export class IngestDataset {
     };
 
     const config = await loadModelConfig(ctx, model);
-    if (!config.ok) {
-      const reason = `models/${model}/config.json is invalid: ${config.problems.join('; ')}`;
+    // A config the training plan refuses (multiclass without num_class) is as invalid as one the
+    // schema refuses: recorded now, before the data is read, never thrown as a transient fault.
+    const problems = config.ok
+      ? [trainingConfigProblem(ctx, config.config)].filter((p) => p !== undefined)
+      : config.problems;
+    if (!config.ok || problems.length > 0) {
+      const reason = boundedText(`models/${model}/config.json is invalid: ${problems.join('; ')}`);
       await ctx.registry.recordModelRejection(
         model,
         { code: 'INVALID_CONFIG', reason, source: modelConfigKey(model) },
@@ -179,7 +199,8 @@ export class IngestDataset {
         { code: quality.rejection.code, message: quality.rejection.reason },
       );
 
-    const dataset: DatasetRecord = {
+    // Within DynamoDB's item limit however wide the data (the reports in S3 keep every column).
+    const dataset: DatasetRecord = boundedDatasetRecord({
       ...base,
       status: 'ACCEPTED',
       contentHash: prepared.contentHash,
@@ -187,7 +208,7 @@ export class IngestDataset {
       preparedTrainUri: prepared.train,
       preparedValidationUri: prepared.validation,
       dataQuality: quality.summary,
-    };
+    });
     const registered = await ctx.registry.registerDatasetAndVersion({
       dataset,
       buildVersion: (version): VersionRecord =>
@@ -196,7 +217,7 @@ export class IngestDataset {
         model,
         datasetId,
         'VERSION_CREATED',
-        `dataset ${datasetId} accepted (${prepared.profile.rows} rows); data quality ${quality.summary.summary}; training starts`,
+        `dataset ${datasetId} accepted (${prepared.profile.rows} rows); data quality ${dataset.dataQuality!.summary}; training starts`,
         undefined,
         'TRAINING',
       ),
@@ -359,15 +380,14 @@ export class IngestDataset {
       return [{ key: key.key, ...(etag && /^[0-9a-f]{32}$/.test(etag) ? { expectMd5: etag } : {}) }];
     }
     const listed = await this.ctx.objects.list(this.ctx.bucket, key.folder);
-    const parts = listed.filter((o) => {
-      const name = o.key.slice(key.folder.length);
-      // Spark and Hadoop write _SUCCESS, _committed_*, .crc side files: not data.
-      return (
-        name !== SUCCESS_MARKER &&
-        !name.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.')) &&
-        !name.endsWith('/')
-      );
-    });
+    // Spark and Hadoop write _SUCCESS, _committed_*, .crc side files: not data (the same rule as
+    // for uploads, so a part is read exactly when its own upload would not be skipped).
+    const parts = listed.filter(
+      (o) =>
+        o.key.slice(key.folder.length) !== SUCCESS_MARKER &&
+        skippedDatasetObject(o.key) === undefined &&
+        !o.key.endsWith('/'),
+    );
     if (parts.length === 0)
       throw new RejectionError(
         'EMPTY_DATASET',
@@ -391,19 +411,23 @@ export class IngestDataset {
       code: error.code,
       reason: error.message,
     });
+    // Within DynamoDB's item limit: a reason naming 10,000 columns is cut (the reports keep it all).
+    const record = boundedDatasetRecord({
+      ...base,
+      status: 'REJECTED' as const,
+      rejection: { code: error.code, reason: error.message },
+    });
+    const reason = record.rejection.reason;
     // The notification is written with the rejection: a duplicate delivery writes neither.
-    await ctx.registry.recordRejectedDataset(
-      { ...base, status: 'REJECTED', rejection: { code: error.code, reason: error.message } },
-      {
-        ...this.audit(base.model, base.datasetId, 'DATASET_REJECTED', error.message),
-        notification: {
-          kind: 'dataset-rejected',
-          model: base.model,
-          subject: `${base.model}: dataset ${base.datasetId} rejected`,
-          message: `${error.message}\n\nThe raw data is kept at ${base.sourceUri}. Fix the file and upload it again.`,
-        },
+    await ctx.registry.recordRejectedDataset(record, {
+      ...this.audit(base.model, base.datasetId, 'DATASET_REJECTED', reason),
+      notification: {
+        kind: 'dataset-rejected',
+        model: base.model,
+        subject: `${base.model}: dataset ${base.datasetId} rejected`,
+        message: `${reason}\n\nThe raw data is kept at ${base.sourceUri}. Fix the file and upload it again.`,
       },
-    );
+    });
     // Recorded now or by an earlier delivery: either way, what is pending goes out now.
     await this.outbox.flush(base.model);
     return {
@@ -411,22 +435,40 @@ export class IngestDataset {
       model: base.model,
       datasetId: base.datasetId,
       code: error.code,
-      reason: error.message,
+      reason,
     };
   }
 
   /** A key that names no valid model: recorded under the name as written, so the uploader finds it. */
   private async rejectKey(object: ObjectCreated, error: RejectionError): Promise<IngestOutcome> {
     const { model, datasetId } = rejectedKeyRecordOf(object);
+    const sourceUri = `s3://${object.bucket}/${object.key}`;
+    // A redelivery of one refused before the id took the whole hash finds its record there.
+    const legacy = await this.legacyRejection(model, object, sourceUri);
+    if (legacy) return this.resume(legacy);
     return this.reject(
       {
         model,
         datasetId,
-        sourceUri: `s3://${object.bucket}/${object.key}`,
+        sourceUri,
         createdAt: this.ctx.clock.now().toISOString(),
       },
       new RejectionError(error.code, `${object.key}: ${error.message}`),
     );
+  }
+
+  /**
+   * This upload's rejection as recorded under the id refused keys had before they took the whole
+   * hash ({@link legacyRejectedKeyIdOf}), when that record is of this very key: a redelivered
+   * event of an upload refused before the change finds it and records nothing twice.
+   */
+  private async legacyRejection(
+    model: string,
+    object: ObjectCreated,
+    sourceUri: string,
+  ): Promise<DatasetRecord | undefined> {
+    const legacy = await this.ctx.registry.getDataset(model, legacyRejectedKeyIdOf(object));
+    return legacy?.sourceUri === sourceUri ? legacy : undefined;
   }
 
   private audit(
@@ -445,7 +487,7 @@ export class IngestDataset {
       actor: ACTOR,
       ...(version !== undefined ? { version } : {}),
       ...(to ? { to } : {}),
-      reason,
+      reason: boundedText(reason),
     };
   }
 }

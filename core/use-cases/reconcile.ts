@@ -27,7 +27,8 @@
  * - An object under `datasets/` older than `settleMs` (an upload in flight is left alone) with no
  *   dataset record under the id ingest derives for it: the "Object Created" event was lost ->
  *   re-delivered to ingest. A folder dataset counts by its `_SUCCESS` marker only; names starting
- *   with `_` or `.` are skipped, as ingest skips them. The listing is paged and bounded per run
+ *   with `_` or `.` are skipped by the very predicate ingest skips them with
+ *   ({@link skippedDatasetObject}). The listing is paged and bounded per run
  *   (`maxObjectsPerRun` keys, `maxDatasetRepairsPerRun` re-deliveries); where a run stops, a cursor
  *   kept in the bucket ({@link RECONCILER_CURSOR_KEY}) lets the next run go on from there, and
  *   after the last key the next run starts over.
@@ -41,7 +42,7 @@
  * tries again.
  */
 import { RejectionError } from '../domain/errors';
-import { BUCKET_PREFIXES, parseDatasetKey, SUCCESS_MARKER, type DatasetKey } from '../domain/naming';
+import { BUCKET_PREFIXES, parseDatasetKey, type DatasetKey } from '../domain/naming';
 import { RECONCILER_CURSOR_KEY } from '../domain/reconciliation';
 import { isRemedy, type VersionRecord } from '../domain/registry';
 import type { EndpointDescription } from '../ports/endpoint-service';
@@ -49,7 +50,13 @@ import type { EventRedelivery } from '../ports/event-redelivery';
 import type { InventoryObject, ObjectInventory } from '../ports/object-inventory';
 import type { MlopsContext } from './context';
 import { DeployVersion, type DeployOutcome } from './deploy-version';
-import { datasetIdOf, rejectedKeyRecordOf, type ObjectCreated } from '../domain/dataset-ids';
+import {
+  datasetIdOf,
+  legacyRejectedKeyIdOf,
+  rejectedKeyRecordOf,
+  skippedDatasetObject,
+  type ObjectCreated,
+} from '../domain/dataset-ids';
 import { NotificationOutbox, type DeliveredNotification } from './notification-outbox';
 
 export { RECONCILER_CURSOR_KEY };
@@ -400,8 +407,9 @@ export class Reconcile {
               this.failed(run, `upload ${object.key}`, error);
               break scan;
             }
-            redelivered.push({ key: object.key, ...identity });
-            ctx.log.info('lost upload event re-delivered to ingest', { key: object.key, ...identity });
+            const { model, datasetId } = identity;
+            redelivered.push({ key: object.key, model, datasetId });
+            ctx.log.info('lost upload event re-delivered to ingest', { key: object.key, model, datasetId });
           }
           lastDone = object.key;
           examined++;
@@ -426,11 +434,17 @@ export class Reconcile {
     object: InventoryObject,
   ): Promise<{ model: string; datasetId: string } | undefined> {
     if (run.now.getTime() - object.lastModified.getTime() < this.options.settleMs) return undefined;
-    const identity = datasetIdentity(this.ctx.bucket, object);
+    const identity = identityOf(this.ctx.bucket, object);
     if (!identity) return undefined;
+    const { registry } = this.ctx;
     try {
-      const existing = await this.ctx.registry.getDataset(identity.model, identity.datasetId);
-      return existing ? undefined : identity;
+      if (await registry.getDataset(identity.model, identity.datasetId)) return undefined;
+      // A key refused before its rejection id took the whole hash: recorded under the old id.
+      if (identity.legacy) {
+        const legacy = await registry.getDataset(identity.model, identity.legacy.datasetId);
+        if (legacy?.sourceUri === identity.legacy.sourceUri) return undefined;
+      }
+      return identity;
     } catch (error) {
       this.failed(run, `dataset lookup of ${object.key}`, error);
       return undefined;
@@ -509,13 +523,25 @@ export function datasetIdentity(
   bucket: string,
   object: Pick<InventoryObject, 'key' | 'size' | 'etag' | 'versionId' | 'sequencer'>,
 ): { model: string; datasetId: string } | undefined {
-  const segments = object.key.slice(BUCKET_PREFIXES.datasets.length).split('/');
-  const hidden = segments.some(
-    (segment, i) =>
-      (segment.startsWith('_') || segment.startsWith('.')) &&
-      !(segment === SUCCESS_MARKER && i === segments.length - 1),
-  );
-  if (hidden) return undefined;
+  const identity = identityOf(bucket, object);
+  return identity && { model: identity.model, datasetId: identity.datasetId };
+}
+
+/**
+ * {@link datasetIdentity}, and for a refused key where an older ingest recorded its rejection
+ * ({@link legacyRejectedKeyIdOf}) with the source that record must name to be this upload's.
+ */
+function identityOf(
+  bucket: string,
+  object: Pick<InventoryObject, 'key' | 'size' | 'etag' | 'versionId' | 'sequencer'>,
+):
+  | {
+      model: string;
+      datasetId: string;
+      legacy?: { readonly datasetId: string; readonly sourceUri: string };
+    }
+  | undefined {
+  if (skippedDatasetObject(object.key) !== undefined) return undefined;
   const created: ObjectCreated = {
     bucket,
     key: object.key,
@@ -530,7 +556,10 @@ export function datasetIdentity(
   } catch (error) {
     if (!(error instanceof RejectionError)) throw error;
     // As IngestDataset.rejectKey records it.
-    return rejectedKeyRecordOf(created);
+    return {
+      ...rejectedKeyRecordOf(created),
+      legacy: { datasetId: legacyRejectedKeyIdOf(created), sourceUri: `s3://${bucket}/${object.key}` },
+    };
   }
   if (key.kind === 'ignored') return undefined;
   return { model: key.model, datasetId: datasetIdOf(key, created) };

@@ -14,7 +14,7 @@ import { scriptSourceProblem } from '../domain/training-plan';
 import type { DatasetRecord, VersionRecord } from '../domain/registry';
 import { modelConfigKey } from '../domain/naming';
 import { auditId, type MlopsContext } from './context';
-import { loadModelConfig, startTraining, trainingVersion } from './training-start';
+import { loadModelConfig, startTraining, trainingConfigProblem, trainingVersion } from './training-start';
 
 /** What a retrain asks for. */
 export interface RetrainRequest {
@@ -86,8 +86,10 @@ export class RetrainModel {
     }
 
     const loaded = await loadModelConfig(ctx, model);
+    // The same refusals as ingest's, before anything is registered: a bad script source, or a
+    // config the training plan cannot train (a multiclass model without num_class).
     const problem = loaded.ok
-      ? scriptSourceProblem(loaded.config, ctx.bucket, model)
+      ? (scriptSourceProblem(loaded.config, ctx.bucket, model) ?? trainingConfigProblem(ctx, loaded.config))
       : loaded.problems.join('; ');
     if (!loaded.ok || problem)
       return refused('conflict', `${modelConfigKey(model)} is invalid: ${problem}; fix it, then retrain`);

@@ -4,10 +4,17 @@
  * uploaded one. Where this stands: core; the model's config as ingest reads it, the version record
  * it registers, and the training job it starts (with the refusal recorded as ingest records it).
  */
-import { mergeModelConfig, parseModelConfig, resolveGate, type ModelConfig } from '../domain/model-config';
+import {
+  mergeModelConfig,
+  parseModelConfig,
+  readConfigJson,
+  resolveGate,
+  type ModelConfig,
+} from '../domain/model-config';
 import { artifactPrefix, modelConfigKey } from '../domain/naming';
 import type { DatasetRecord, VersionOrigin, VersionRecord } from '../domain/registry';
-import { trainingPlan } from '../domain/training-plan';
+import { RejectionError } from '../domain/errors';
+import { trainingPlan, type TrainingPlan } from '../domain/training-plan';
 import { isPlainObject } from '../support/objects';
 import { TrainingRequestRejected, type TrainingJobSpec } from '../ports/training-service';
 import { auditId, type MlopsContext } from './context';
@@ -27,14 +34,39 @@ export async function loadModelConfig(ctx: MlopsContext, model: string): Promise
     const parsed = parseModelConfig(JSON.stringify(defaults));
     return parsed.ok ? parsed : { ok: false, problems: parsed.problems.map((p) => `stack default ${p}`) };
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
-  }
+  // Read as parseModelConfig reads it: a leading BOM dropped, `__proto__` keys refused by path.
+  const json = readConfigJson(text);
+  if (!json.ok) return json;
+  const raw = json.value;
   if (!isPlainObject(raw)) return { ok: false, problems: ['(root): must be a JSON object'] };
   return parseModelConfig(JSON.stringify(mergeModelConfig(defaults, raw)));
+}
+
+/**
+ * Why the config cannot be trained, or undefined when it can: the training plan refuses it with a
+ * {@link RejectionError} (a multiclass model without `num_class`, say). A refusal is permanent, so a
+ * caller records it as a rejection before it registers anything; thrown from a version's
+ * registration it was retried as a transient fault, then dead-lettered with no record.
+ */
+export function trainingConfigProblem(
+  ctx: Pick<MlopsContext, 'region'>,
+  config: ModelConfig,
+): string | undefined {
+  const plan = planOf(config, ctx.region);
+  return plan.ok ? undefined : plan.problem;
+}
+
+/** The training plan, or the plan's refusal of the config as a problem. */
+function planOf(
+  config: ModelConfig,
+  region: string,
+): { ok: true; plan: TrainingPlan } | { ok: false; problem: string } {
+  try {
+    return { ok: true, plan: trainingPlan(config, region) };
+  } catch (error) {
+    if (error instanceof RejectionError) return { ok: false, problem: error.message };
+    throw error;
+  }
 }
 
 /** The TRAINING version record a registration builds once the store allocated its number. */
@@ -74,8 +106,9 @@ export type TrainingStart =
 /**
  * Starts the version's training job on the dataset's prepared channels (CreateTrainingJob is
  * idempotent by the version's job name, so a retried start is harmless). A refusal by the training
- * service moves the version TRAINING -> FAILED with its notification, delivered at once; any other
- * error is thrown, so the caller's event is retried.
+ * service, or by the training plan (a config that changed since the version was registered), moves
+ * the version TRAINING -> FAILED with its notification, delivered at once; any other error is
+ * thrown, so the caller's event is retried.
  * @param actor who starts it, for the audit line of a refusal (`ingest`, `retrain`)
  */
 export async function startTraining(
@@ -86,7 +119,16 @@ export async function startTraining(
   actor: string,
 ): Promise<TrainingStart> {
   const { model, datasetId } = dataset;
-  const plan = trainingPlan(config, ctx.region);
+  const planned = planOf(config, ctx.region);
+  if (!planned.ok)
+    return failTraining(
+      ctx,
+      version,
+      datasetId,
+      actor,
+      `training job ${version.trainingJobName} cannot start: ${planned.problem}`,
+    );
+  const plan = planned.plan;
   const spec: TrainingJobSpec = {
     jobName: version.trainingJobName,
     model,
@@ -118,34 +160,51 @@ export async function startTraining(
     return { kind: 'training', jobName: spec.jobName };
   } catch (error) {
     if (!(error instanceof TrainingRequestRejected)) throw error;
-    const reason = `SageMaker refused the training job ${spec.jobName}: ${error.message}`;
-    const at = ctx.clock.now().toISOString();
-    await ctx.registry.transitionVersion({
-      model,
-      version: version.version,
-      from: ['TRAINING'],
-      to: 'FAILED',
-      set: { failureReason: reason, updatedAt: at },
-      audit: {
-        model,
-        at,
-        eventId: auditId('TRAINING_FAILED', datasetId, version.version),
-        type: 'TRAINING_FAILED',
-        actor,
-        version: version.version,
-        from: 'TRAINING',
-        to: 'FAILED',
-        reason,
-        notification: {
-          kind: 'training-failed',
-          model,
-          subject: `${model} v${version.version}: training could not start`,
-          message: reason,
-        },
-      },
-    });
-    // Moved here or by an earlier delivery: either way, what is pending goes out now.
-    await new NotificationOutbox(ctx).flush(model);
-    return { kind: 'training-failed', reason };
+    return failTraining(
+      ctx,
+      version,
+      datasetId,
+      actor,
+      `SageMaker refused the training job ${spec.jobName}: ${error.message}`,
+    );
   }
+}
+
+/** TRAINING -> FAILED with `reason` and its notification (delivered at once): the start is refused for good. */
+async function failTraining(
+  ctx: MlopsContext,
+  version: VersionRecord,
+  datasetId: string,
+  actor: string,
+  reason: string,
+): Promise<TrainingStart> {
+  const { model } = version;
+  const at = ctx.clock.now().toISOString();
+  await ctx.registry.transitionVersion({
+    model,
+    version: version.version,
+    from: ['TRAINING'],
+    to: 'FAILED',
+    set: { failureReason: reason, updatedAt: at },
+    audit: {
+      model,
+      at,
+      eventId: auditId('TRAINING_FAILED', datasetId, version.version),
+      type: 'TRAINING_FAILED',
+      actor,
+      version: version.version,
+      from: 'TRAINING',
+      to: 'FAILED',
+      reason,
+      notification: {
+        kind: 'training-failed',
+        model,
+        subject: `${model} v${version.version}: training could not start`,
+        message: reason,
+      },
+    },
+  });
+  // Moved here or by an earlier delivery: either way, what is pending goes out now.
+  await new NotificationOutbox(ctx).flush(model);
+  return { kind: 'training-failed', reason };
 }

@@ -16,7 +16,7 @@ describe('ingest ids', () => {
   it('gives every refused upload its own rejection id (a 4-hex-digit id collided ~3 times in 600)', () => {
     const ids = new Set(uploads.map((u) => rejectedKeyRecordOf({ ...u, key: `${u.key}.bad/` }).datasetId));
     expect(ids.size).toBe(uploads.length);
-    expect([...ids][0]).toMatch(/^key-[0-9a-f]{10}$/);
+    expect([...ids][0]).toMatch(/^key-[0-9a-f]{64}$/);
   });
 
   it('gives every accepted upload its own dataset id, and the same upload the same id', () => {

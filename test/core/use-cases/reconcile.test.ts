@@ -839,7 +839,7 @@ describe('what counts as a dataset', () => {
     const refused = object('datasets/Bad_Model/x.csv');
     expect(datasetIdentity('b', refused)).toEqual({
       model: 'Bad_Model',
-      datasetId: stringMatching(/^key-[0-9a-f]{10}$/),
+      datasetId: stringMatching(/^key-[0-9a-f]{64}$/),
     });
     expect(datasetIdentity('b', refused)).toEqual(rejectedKeyRecordOf({ bucket: 'b', ...refused }));
     for (const skipped of [

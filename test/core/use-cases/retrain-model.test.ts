@@ -107,6 +107,13 @@ describe('RetrainModel', () => {
       code: 'conflict',
       reason: expect.stringContaining('training.instanceCount') as string,
     });
+    // Valid as a config, but not trainable: the training plan's refusal, before anything is written.
+    await m.putModelConfig(MODEL, { labelColumn: 'churned', problemType: 'multiclass_classification' });
+    expect(await retrain(m)).toMatchObject({
+      kind: 'refused',
+      code: 'conflict',
+      reason: expect.stringContaining('num_class') as string,
+    });
     expect(await m.registry.listVersions(MODEL)).toHaveLength(1);
     expect(m.trainingJobs()).toHaveLength(1);
   });
