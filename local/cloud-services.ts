@@ -44,6 +44,8 @@ export interface LocalStorage {
 /**
  * Starts DynamoDB Local (with the registry table) and the S3 server (with the data bucket) side by
  * side; the S3 server hands each upload's event to `uploads` (the bus, through the identity ledger).
+ * Each fails or recovers alone: DynamoDB Local's JVM is restarted when it dies, and a request the
+ * S3 server cannot serve gets an S3 error, never the process's end.
  */
 export async function startStorage(
   settings: LocalCloudSettings,
@@ -55,6 +57,8 @@ export async function startStorage(
       dataDir: join(settings.dir, 'dynamodb'),
       port: settings.options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
       tableName: settings.registryTable,
+      // Its JVM is restarted when it dies; the cloud's log says so.
+      log: settings.log,
     }).then((d) => parts.add(d)),
     startLocalS3({
       dataDir: join(settings.dir, 's3'),

@@ -37,7 +37,11 @@ export interface LocalCloudOptions {
   readonly dynamodbPort?: number;
   /** Host the local inference endpoints listen on. @default 127.0.0.1 */
   readonly endpointHost?: string;
-  /** Simulated seconds per real second for bake times, alarm periods and retries. @default 1 */
+  /**
+   * Simulated seconds per real second for bake times, alarm periods and schedules. The event bus's
+   * retries keep real time: a time scale must not spend them before a failing service is back.
+   * @default 1
+   */
   readonly timeScale?: number;
   /** Print nothing but warnings and errors. @default false */
   readonly quiet?: boolean;

@@ -149,13 +149,16 @@ export class LocalCloud {
       const getContext = () => context;
 
       wireStackRules(bus, handlers, getContext, settings);
-      const monitor = startDriftMonitor(handlers, getContext, settings, parts);
+      // The schedules stop first at a stop (they would run against stopped services otherwise).
+      const schedules = new StartedParts();
+      parts.onStop(() => schedules.stopAll());
+      const monitor = startDriftMonitor(handlers, getContext, settings, schedules);
       const reconcile = startReconciler(
         handlers,
         getContext,
         { bus, s3: storage.s3, ledger },
         settings,
-        parts,
+        schedules,
       );
       const operator = operatorFunction(handlers, getContext, settings);
 
@@ -194,6 +197,7 @@ export class LocalCloud {
         operator,
         { metrics: metricsFile, alarms: standIns.alarmsFile },
       );
+      cloud.onStop(() => schedules.stopAll());
       cloud.onStop(() => control.stop());
       if (!settings.quiet) printLocalCloud(env, options.log);
       return cloud;
@@ -251,16 +255,16 @@ export class LocalCloud {
 }
 
 /**
- * The event bus, holding events until every rule is in place (uploads taken and endpoints restored
- * before the rules exist wait for them); what a stop leaves undelivered is saved in the backlog for
- * the next start ({@link openBus}).
+ * The local cloud's event bus, holding events until every rule is in place (uploads taken and
+ * endpoints restored before the rules exist wait for them); what a stop leaves undelivered is saved
+ * in the backlog for the next start ({@link openBus}). Its retries wait real seconds at any time
+ * scale (local/event-bus.ts, `retryBaseSeconds`).
  */
-function openHeldBus(settings: LocalCloudSettings): LocalEventBus {
+export function openHeldBus(settings: LocalCloudSettings): LocalEventBus {
   return new LocalEventBus({
     deadLetterFile: settings.files.deadLetters,
     backlogFile: join(settings.dir, BACKLOG_FILE),
     holdUntilOpen: true,
-    time: settings.time,
     log: busLogger(settings.log),
   });
 }

@@ -34,7 +34,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isPlainObject } from '../core/support/objects';
-import type { CloudEvent, EventPublisher, LocalTime } from './contracts';
+import type { CloudEvent, EventPublisher } from './contracts';
 
 /** An EventBridge event pattern (JSON), e.g. `{ source: ['aws.s3'], detail: { ... } }`. */
 export type EventPattern = Readonly<Record<string, unknown>>;
@@ -50,15 +50,16 @@ export interface BusLogger {
 export interface LocalEventBusOptions {
   /** JSON-lines file receiving events whose delivery failed after every retry. */
   readonly deadLetterFile?: string;
-  readonly time: LocalTime;
   /** @default warnings and errors to stderr, info dropped */
   readonly log?: BusLogger;
   /**
-   * Delay before the first retry, in simulated seconds (doubled at each further retry, scaled by
-   * `time`). @default 1
+   * Delay before the first retry, in real seconds (doubled at each further retry). Not scaled by
+   * `time`: a time scale speeds up bake times and alarm periods, but a failing dependency (DynamoDB
+   * Local restarting, a busy disk) takes as long to come back at any scale, and retries spent in a
+   * fraction of a second would dead-letter what a second's wait would have delivered. @default 1
    */
   readonly retryBaseSeconds?: number;
-  /** Longest delay between two attempts, in simulated seconds. @default 60 */
+  /** Longest delay between two attempts, in real seconds. @default 60 */
   readonly maxRetryDelaySeconds?: number;
   /**
    * JSON-lines file where {@link LocalEventBus.close} saves every delivery not made yet, and which
@@ -456,15 +457,16 @@ export class LocalEventBus implements EventPublisher {
         rule: rule.name,
         id: event.id,
         attempt: delivery.attempts,
-        retryInSimulatedSeconds: delaySeconds,
+        retryInSeconds: delaySeconds,
         error: message,
       });
       rule.stats.retried++;
+      // Real time, whatever the local cloud's time scale (see retryBaseSeconds).
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
         rule.queue.push(delivery);
         this.pump(rule);
-      }, this.options.time.ms(delaySeconds));
+      }, delaySeconds * 1000);
       this.retryTimers.set(timer, delivery);
     }
   }

@@ -22,7 +22,7 @@ Options of \`up\`:
   --dir <path>            where data is kept (default .mlops-local)
   --fresh                 wipe the data first (registry, objects, training runs, endpoints)
   --time-scale <n>        simulated seconds per real second for bake times, alarm periods
-                          and retries (default 1)
+                          and schedules (default 1; retries keep real time)
   --s3-port <port>        S3 API port on 127.0.0.1 (default 4568; 0 = any free port)
   --dynamodb-port <port>  DynamoDB Local port (default 8000; 0 = any free port)
   --quiet                 print only warnings and errors

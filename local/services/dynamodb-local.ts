@@ -10,14 +10,17 @@
  *
  * No orphan JVM: the JVM runs under a small `sh` watchdog whose stdin is a pipe from this process.
  * When this process goes away for any reason (stop(), Ctrl-C, an uncaught error, even SIGKILL),
- * the pipe closes and the watchdog terminates the JVM.
+ * the pipe closes and the watchdog terminates the JVM. The other way round, the watchdog exits with
+ * the JVM: a JVM that dies while the local cloud runs (a crash, `kill -9`) is started again on the
+ * same port and data folder (issue 16), so the registry comes back and the event bus's retries
+ * deliver what failed meanwhile.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -53,8 +56,10 @@ export interface LocalDynamoDbOptions {
   readonly fresh?: boolean;
   /** The registry table to create if it does not exist. Without it no table is created. */
   readonly tableName?: string;
-  /** How long to wait for the first answer. @default 30000 */
+  /** How long to wait for the first answer (and for the answer of a restarted JVM). @default 30000 */
   readonly startTimeoutMs?: number;
+  /** Where restarts of the JVM are reported. @default stderr */
+  readonly log?: { warn(message: string): void; error(message: string): void };
 }
 
 /** A running DynamoDB Local. */
@@ -75,6 +80,10 @@ export interface LocalDynamoDb {
    * every interface and answers any credentials).
    */
   readonly exposure: string | undefined;
+  /** The running JVM's pid (undefined while it is down): the watchdog prints it. */
+  readonly javaPid: number | undefined;
+  /** How many times the JVM was started again after it exited unexpectedly. */
+  readonly restarts: number;
   /** Stops the JVM and waits until it has exited. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -157,23 +166,128 @@ function dynamoDbLocalJar(): { jar: string; libraryPath: string } {
 }
 
 /**
- * The watchdog: starts the JVM in the background, prints its pid, then waits for EOF on stdin and
- * terminates it. SIGINT is ignored here (Ctrl-C reaches the whole process group, and the JVM must
- * be stopped by us, after the handlers have finished, not by the terminal).
+ * The watchdog: starts the JVM in the background and prints its pid; a background reader of this
+ * process's pipe (kept as fd 3: an asynchronous list's stdin is /dev/null otherwise) terminates the
+ * JVM at EOF; the watchdog itself waits for the JVM and exits with it, so that an unexpected JVM
+ * exit is noticed here (and the JVM restarted). SIGINT is ignored (Ctrl-C reaches the whole process
+ * group, and the JVM must be stopped by us, after the handlers have finished, not by the terminal).
  */
 const WATCHDOG = [
   "trap '' INT",
-  'java "$@" </dev/null &',
+  'exec 3<&0',
+  'java "$@" </dev/null 3<&- &',
   'pid=$!',
   'echo "watchdog:java-pid:$pid"',
-  'cat >/dev/null',
-  'kill "$pid" 2>/dev/null',
+  '{ cat >/dev/null; kill "$pid" 2>/dev/null; } <&3 &',
+  'exec 3<&-',
   'wait "$pid"',
 ].join('\n');
 
-/** Starts DynamoDB Local, waits until it answers, creates the registry table if missing. */
+/** Restarts allowed within {@link RESTART_WINDOW_MS}: a JVM that keeps dying is left down. */
+const MAX_RESTARTS_IN_WINDOW = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+/** One JVM under its watchdog. */
+interface Launch {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly output: string[];
+  javaPid: number | undefined;
+  hasExited: boolean;
+  spawnError: Error | undefined;
+}
+
+/** Spawns the watchdog and its JVM (not waiting for it to answer). */
+function launchJvm(args: readonly string[], cwd: string): Launch {
+  const child = spawn('sh', ['-c', WATCHDOG, 'dynamodb-local-watchdog', ...args], {
+    cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const launch: Launch = {
+    child,
+    output: [],
+    javaPid: undefined,
+    hasExited: false,
+    spawnError: undefined,
+    exited: new Promise((done) =>
+      child.once('exit', (code, signal) => {
+        launch.hasExited = true;
+        // Ends the watchdog's pipe reader, which outlives a JVM that died by itself.
+        child.stdin.destroy();
+        done({ code, signal });
+      }),
+    ),
+  };
+  const keep = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    const pid = /watchdog:java-pid:(\d+)/.exec(text);
+    if (pid) launch.javaPid = Number(pid[1]);
+    launch.output.push(text);
+    if (launch.output.length > 50) launch.output.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.once('error', (error) => (launch.spawnError = error));
+  // A write to a watchdog that is gone must not become an uncaught error.
+  child.stdin.on('error', () => {});
+  return launch;
+}
+
+/** Stops a launched JVM: EOF on the watchdog's pipe, SIGKILL after 10 s. */
+async function stopLaunch(launch: Launch): Promise<void> {
+  if (launch.hasExited) return;
+  launch.child.stdin.end();
+  const timedOut = await Promise.race([launch.exited.then(() => false), sleep(10_000).then(() => true)]);
+  if (timedOut && !launch.hasExited) {
+    if (launch.javaPid) killQuietly(launch.javaPid);
+    launch.child.kill('SIGKILL');
+    await launch.exited;
+  }
+}
+
+/** Waits until the JVM of `launch` answers on `endpoint`; throws when it exits or the time is up. */
+async function waitUntilAnswering(launch: Launch, endpoint: string, port: number, timeoutMs: number) {
+  const probe = new DynamoDBClient({ ...dynamoDbLocalClientConfig(endpoint), maxAttempts: 1 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (launch.spawnError) {
+        throw new Error(`could not start DynamoDB Local: ${launch.spawnError.message}`, {
+          cause: launch.spawnError,
+        });
+      }
+      if (launch.hasExited)
+        throw new Error(`DynamoDB Local exited during start-up on port ${port}:\n${launch.output.join('')}`);
+      try {
+        await probe.send(new ListTablesCommand({ Limit: 1 }));
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `DynamoDB Local did not answer on ${endpoint} within ${timeoutMs} ms:\n${launch.output.join('')}`,
+            { cause: error },
+          );
+        }
+        await sleep(150);
+      }
+    }
+  } finally {
+    probe.destroy();
+  }
+}
+
+/**
+ * Starts DynamoDB Local, waits until it answers, creates the registry table if missing. From then
+ * on its JVM is watched: when it exits unexpectedly (a crash, `kill -9`), it is started again on
+ * the same port and data folder, and the restart is logged. Calls made while it is down fail
+ * (connection refused) and are retried by their callers, as a throttled DynamoDB call would be.
+ */
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise<LocalDynamoDb> {
   const java = checkJava();
+  const log = options.log ?? {
+    warn: (message: string) => console.error(`[dynamodb-local] WARN ${message}`),
+    error: (message: string) => console.error(`[dynamodb-local] ERROR ${message}`),
+  };
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) {
     if (options.fresh) await rm(dataDir, { recursive: true, force: true });
@@ -203,83 +317,64 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
     `http://127.0.0.1:${port}`,
     '-disableTelemetry',
   ];
-  const child = spawn('sh', ['-c', WATCHDOG, 'dynamodb-local-watchdog', ...args], {
-    cwd: dataDir ?? tmpdir(),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  let javaPid: number | undefined;
-  const keep = (chunk: Buffer): void => {
-    const text = chunk.toString('utf8');
-    const pid = /watchdog:java-pid:(\d+)/.exec(text);
-    if (pid) javaPid = Number(pid[1]);
-    output.push(text);
-    if (output.length > 50) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited = false;
-  let spawnError: Error | undefined;
-  const exitedPromise = new Promise<void>((done) =>
-    child.once('exit', () => {
-      exited = true;
-      done();
-    }),
-  );
-  child.once('error', (error) => (spawnError = error));
+  const cwd = dataDir ?? tmpdir();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+
+  let current = launchJvm(args, cwd);
+  let stopped = false;
+  let restarts = 0;
+  const recentRestarts: number[] = [];
   // Synchronous last resort: closing the pipe makes the watchdog stop the JVM.
   const onExit = (): void => {
-    child.stdin.destroy();
+    current.child.stdin.destroy();
   };
   process.once('exit', onExit);
+
+  /** Restarts the JVM whenever the watched one exits while nobody is stopping it. */
+  const watch = (launch: Launch): void => {
+    void launch.exited.then(async ({ code, signal }) => {
+      if (stopped || launch !== current) return;
+      const now = Date.now();
+      while (recentRestarts.length && recentRestarts[0]! < now - RESTART_WINDOW_MS) recentRestarts.shift();
+      const how = describeExit(code, signal);
+      if (recentRestarts.length >= MAX_RESTARTS_IN_WINDOW) {
+        log.error(
+          `DynamoDB Local (pid ${launch.javaPid ?? '?'}) ${how}, its ${MAX_RESTARTS_IN_WINDOW}th exit within a minute: not restarted again; the registry is unavailable until the local cloud is restarted`,
+        );
+        return;
+      }
+      recentRestarts.push(now);
+      log.warn(`DynamoDB Local (pid ${launch.javaPid ?? '?'}) ${how}: restarting it on ${endpoint}`);
+      const next = launchJvm(args, cwd);
+      current = next;
+      watch(next);
+      try {
+        await waitUntilAnswering(next, endpoint, port, timeoutMs);
+        restarts++;
+        log.warn(`DynamoDB Local is back on ${endpoint} (pid ${next.javaPid ?? '?'})`);
+      } catch (error) {
+        log.error(`DynamoDB Local did not come back: ${(error as Error).message}`);
+        // A JVM that exited is handled by its own watch; one that hangs is stopped (and restarted).
+        if (!next.hasExited && !stopped) next.child.kill('SIGKILL');
+      }
+    });
+  };
 
   let stopping: Promise<void> | undefined;
   const stopJvm = (): Promise<void> =>
     (stopping ??= (async () => {
+      stopped = true;
       process.removeListener('exit', onExit);
-      if (!exited) {
-        child.stdin.end();
-        const timedOut = await Promise.race([
-          exitedPromise.then(() => false),
-          sleep(10_000).then(() => true),
-        ]);
-        if (timedOut && !exited) {
-          if (javaPid) killQuietly(javaPid);
-          child.kill('SIGKILL');
-          await exitedPromise;
-        }
-      }
+      await stopLaunch(current);
     })());
 
-  const endpoint = `http://127.0.0.1:${port}`;
-  const probe = new DynamoDBClient({ ...dynamoDbLocalClientConfig(endpoint), maxAttempts: 1 });
-  const timeoutMs = options.startTimeoutMs ?? 30_000;
-  const deadline = Date.now() + timeoutMs;
   try {
-    for (;;) {
-      if (spawnError)
-        throw new Error(`could not start DynamoDB Local: ${spawnError.message}`, { cause: spawnError });
-      if (exited)
-        throw new Error(`DynamoDB Local exited during start-up on port ${port}:\n${output.join('')}`);
-      try {
-        await probe.send(new ListTablesCommand({ Limit: 1 }));
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `DynamoDB Local did not answer on ${endpoint} within ${timeoutMs} ms:\n${output.join('')}`,
-            { cause: error },
-          );
-        }
-        await sleep(150);
-      }
-    }
+    await waitUntilAnswering(current, endpoint, port, timeoutMs);
   } catch (error) {
-    probe.destroy();
     await stopJvm();
     throw error;
   }
-  probe.destroy();
 
   const client = new DynamoDBClient(dynamoDbLocalClientConfig(endpoint));
   let tableCreated = false;
@@ -290,6 +385,7 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
     await stopJvm();
     throw error;
   }
+  watch(current);
   return {
     endpoint,
     port,
@@ -301,11 +397,27 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions): Promise
         ? undefined
         : `listening on every interface, any credentials: ${launcher.why}; install a JDK (openjdk-17-jdk-headless) to keep it on 127.0.0.1`,
     client,
+    get javaPid() {
+      return current.hasExited ? undefined : current.javaPid;
+    },
+    get restarts() {
+      return restarts;
+    },
     async stop() {
       client.destroy();
       await stopJvm();
     },
   };
+}
+
+/** How the JVM ended: the watchdog exits with its status, 128 + the signal when it was killed. */
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  const killedBy =
+    signal ??
+    (code !== null && code > 128
+      ? Object.entries(constants.signals).find(([, number]) => number === code - 128)?.[0]
+      : undefined);
+  return killedBy ? `was killed by ${killedBy}` : `exited with code ${code}`;
 }
 
 function killQuietly(pid: number): void {

@@ -22,7 +22,9 @@
  * 6. a bucket, key or copy source holding, once percent-decoded until stable, a `.` or `..`
  *    segment, a backslash or a NUL → 400 (`InvalidURI` / `InvalidArgument`); an upload ID that is
  *    not one s3rver makes → 404 `NoSuchUpload`; a part number that is not 1–10000 → 400. S3 itself
- *    stores such keys, but s3rver maps keys to file paths (`path.join(dataDir, bucket, ...key)`).
+ *    stores such keys, but s3rver maps keys to file paths (`path.join(dataDir, bucket, ...key)`);
+ * 7. a key longer than S3's 1024 bytes, or with a part too long for a file or folder name here
+ *    (ENAMETOOLONG: {@link keyTooLongReason}) → 400 `KeyTooLongError`, naming the local limit.
  *
  * Defence in depth, {@link confineStore}: s3rver's own key → file mapping is checked at run time,
  * so a path it computes outside `<dataDir>/<bucket>` (say from a key in a multi-object DELETE's XML
@@ -111,6 +113,37 @@ export function unsafePathReason(path: string): string | undefined {
   return undefined;
 }
 
+/** S3's longest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+/** The longest file or folder name the file systems the local cloud runs on take (NAME_MAX), in bytes. */
+const NAME_MAX_BYTES = 255;
+/** What s3rver appends to a key's last part for its longest file (`<name>._S3rver_metadata.json`). */
+const LONGEST_SUFFIX = '._S3rver_metadata.json';
+/** The longest last part (file name) of a key the local S3 can store, in UTF-8 bytes. */
+export const MAX_KEY_NAME_BYTES = NAME_MAX_BYTES - LONGEST_SUFFIX.length;
+
+/**
+ * Why the local S3 cannot store `key` (decoded), or undefined when it can: longer than S3's 1024
+ * bytes, or a part longer than a file name may be here. S3 takes any key up to 1024 bytes, but
+ * s3rver stores each `/`-separated part as a folder or file name (at most 255 bytes, and the last
+ * part carries s3rver's suffix): such a key would fail deep in the file system (ENAMETOOLONG).
+ */
+export function keyTooLongReason(key: string): string | undefined {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) return `the key is ${bytes} bytes long; S3 keys are at most ${MAX_KEY_BYTES}`;
+  const parts = key.split('/');
+  const name = parts.pop() ?? '';
+  const nameBytes = Buffer.byteLength(name, 'utf8');
+  if (nameBytes > MAX_KEY_NAME_BYTES) {
+    return `its file name is ${nameBytes} bytes long; the local S3 stores keys as files and takes file names of at most ${MAX_KEY_NAME_BYTES} bytes (S3 itself takes keys up to ${MAX_KEY_BYTES} bytes)`;
+  }
+  const folder = parts.find((part) => Buffer.byteLength(part, 'utf8') > NAME_MAX_BYTES);
+  if (folder !== undefined) {
+    return `a folder name in it is ${Buffer.byteLength(folder, 'utf8')} bytes long; the local S3 stores keys as files and takes folder names of at most ${NAME_MAX_BYTES} bytes (S3 itself takes keys up to ${MAX_KEY_BYTES} bytes)`;
+  }
+  return undefined;
+}
+
 /** The characters a request path may hold raw (RFC 3986 `pchar`, `/` and `%`); anything else is refused. */
 const RAW_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
 
@@ -133,10 +166,15 @@ function within(parent: string, child: string): boolean {
 
 /**
  * Wraps a running s3rver's store so that every path it computes for a bucket stays a direct child
- * of `dataDir` and every path for a key stays inside its bucket's folder, and upload IDs are
- * s3rver's own; otherwise the call throws `fail(message)` (an s3rver error, answered as XML).
+ * of `dataDir`, every path for a key stays inside its bucket's folder and fits the file system
+ * ({@link keyTooLongReason}), and upload IDs are s3rver's own; otherwise the call throws
+ * `fail(message, code)` (an s3rver error, answered as XML; `InvalidArgument` unless said).
  */
-export function confineStore(store: S3rverStore, dataDir: string, fail: (message: string) => Error): void {
+export function confineStore(
+  store: S3rverStore,
+  dataDir: string,
+  fail: (message: string, code?: 'InvalidArgument' | 'KeyTooLongError') => Error,
+): void {
   const root = resolve(dataDir);
   const getBucketPath = store.getBucketPath.bind(store);
   const getResourcePath = store.getResourcePath.bind(store);
@@ -154,6 +192,9 @@ export function confineStore(store: S3rverStore, dataDir: string, fail: (message
   };
   store.getResourcePath = (bucket, key, resource) => {
     const bucketPath = store.getBucketPath(bucket);
+    // Keys the guard does not see (a multi-object DELETE's body) meet the same limit here.
+    const tooLong = typeof key === 'string' ? keyTooLongReason(key) : undefined;
+    if (tooLong) throw fail(`Your key is too long: ${tooLong}.`, 'KeyTooLongError');
     const path = getResourcePath(bucket, key, resource);
     if (!within(bucketPath, path)) {
       throw fail(`key ${JSON.stringify(key)} would be stored outside its bucket's folder`);
@@ -573,6 +614,12 @@ export function checkRequest(
       );
     }
   }
+  // Keys are file names here: one too long for the file system is refused with S3's own code
+  // before s3rver fails on it (ENAMETOOLONG).
+  const slash = rawPath.indexOf('/', 1);
+  const key = slash < 0 ? '' : safeDecode(rawPath.slice(slash + 1));
+  const tooLong = key === '' ? undefined : keyTooLongReason(key);
+  if (tooLong) return deny(400, 'KeyTooLongError', `Your key is too long: ${tooLong}.`);
   if ('uploadId' in query && (typeof query['uploadId'] !== 'string' || !UPLOAD_ID.test(query['uploadId']))) {
     return deny(404, 'NoSuchUpload', 'The specified upload does not exist.');
   }

@@ -22,13 +22,13 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { Transform } from 'node:stream';
+import { dirname, join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import {
@@ -286,8 +286,11 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     vhostBuckets: false,
   });
   // Defence in depth: no path s3rver computes for a bucket or key leaves the data folder.
-  confineStore(server.store, dataDir, (message) => new S3Error('InvalidArgument', message));
+  // Stream and file errors of uploads become S3 errors of their request: s3rver leaves some of
+  // them without a listener, and an unhandled stream 'error' ends the whole local cloud.
   atomicPuts(server.store);
+  safeParts(server.store, S3Error);
+  confineStore(server.store, dataDir, (message, code = 'InvalidArgument') => new S3Error(code, message));
 
   // s3rver emits its event synchronously inside the request that stored the object: remember
   // that request, so that the event can say how the object was created.
@@ -391,30 +394,18 @@ function atomicPuts(store: unknown): void {
   puts.putObject = async (object) => {
     const objectPath = puts.getResourcePath(object.bucket, object.key, 'object');
     await mkdir(dirname(objectPath), { recursive: true });
-    // Not listed: s3rver lists files ending in `._S3rver_object` only.
-    const upload = `${objectPath}.${randomUUID()}.upload`;
-    const md5 = createHash('md5');
-    let size = 0;
+    // Not listed: s3rver lists files ending in `._S3rver_object` only. A name of its own, not the
+    // key's name plus a suffix: a key's file name may use all the length a name may have.
+    const upload = join(dirname(objectPath), `.${randomUUID()}.upload`);
+    let written: { size: number; md5: string };
     try {
-      if (Buffer.isBuffer(object.content)) {
-        md5.update(object.content);
-        size = object.content.length;
-        await writeFile(upload, object.content);
-      } else {
-        const count = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            md5.update(chunk);
-            size += chunk.length;
-            callback(null, chunk);
-          },
-        });
-        await pipeline(object.content, count, createWriteStream(upload));
-      }
+      written = await writeCounted(object.content, upload);
     } catch (error) {
       await rm(upload, { force: true });
       throw error;
     }
-    const digest = md5.digest('hex');
+    const digest = written.md5;
+    const size = written.size;
     const commit = (commits.get(objectPath) ?? Promise.resolve()).then(async () => {
       try {
         await rename(upload, objectPath);
@@ -432,5 +423,123 @@ function atomicPuts(store: unknown): void {
       if (commits.get(objectPath) === settled) commits.delete(objectPath);
     }
     return { size, md5: digest };
+  };
+}
+
+/** Writes `content` to `file`, answering its size and MD5; a stream error rejects (never thrown at large). */
+async function writeCounted(
+  content: Buffer | NodeJS.ReadableStream,
+  file: string,
+): Promise<{ size: number; md5: string }> {
+  const md5 = createHash('md5');
+  let size = 0;
+  if (Buffer.isBuffer(content)) {
+    md5.update(content);
+    size = content.length;
+    await writeFile(file, content);
+  } else {
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        md5.update(chunk);
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    await pipeline(content, count, createWriteStream(file));
+  }
+  return { size, md5: md5.digest('hex') };
+}
+
+/** The part of s3rver's FilesystemStore multipart uploads go through (lib/stores/filesystem.js). */
+interface S3rverPartStore {
+  getResourcePath(bucket: string, key?: string, resource?: string): string;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number | string,
+    content: NodeJS.ReadableStream,
+  ): Promise<{ size: number; md5: string }>;
+  putObjectMultipart(
+    bucket: string,
+    uploadId: string,
+    parts: readonly { number: number; etag: string }[],
+  ): Promise<{ size: number; md5: string }>;
+}
+
+/** s3rver's object model (lib/models/object.js): picks the metadata an object keeps. */
+type S3ObjectConstructor = new (
+  bucket: string,
+  key: string,
+  content: NodeJS.ReadableStream,
+  metadata: unknown,
+) => S3rverObject;
+
+/**
+ * Multipart uploads whose failures are the request's, not the process's. s3rver writes a part
+ * through a stream without an error listener, and completes an upload by reading each named part
+ * file through streams without one: a CompleteMultipartUpload naming a part never uploaded (or a
+ * disk error) threw an uncaught ENOENT that ended the local cloud. Here parts are written and read
+ * through pipelines, and a completion is checked first as S3 checks it: the upload exists
+ * (`NoSuchUpload`), part numbers ascend (`InvalidPartOrder`), each part was uploaded with the ETag
+ * given (`InvalidPart`).
+ */
+function safeParts(store: unknown, S3Error: S3ErrorConstructor): void {
+  const require = createRequire(import.meta.url);
+  const S3Object = require('s3rver/lib/models/object') as S3ObjectConstructor;
+  const parts = store as S3rverPartStore;
+  const uploadDir = (bucket: string, uploadId: string) =>
+    join(parts.getResourcePath(bucket, undefined, 'uploads'), uploadId);
+  parts.putPart = async (bucket, uploadId, partNumber, content) => {
+    const partPath = join(uploadDir(bucket, uploadId), String(partNumber));
+    await mkdir(dirname(partPath), { recursive: true });
+    let written: { size: number; md5: string };
+    try {
+      written = await writeCounted(content, partPath);
+    } catch (error) {
+      await rm(partPath, { force: true });
+      throw error;
+    }
+    await writeFile(`${partPath}.md5`, written.md5);
+    return written;
+  };
+  parts.putObjectMultipart = async (bucket, uploadId, list) => {
+    const dir = uploadDir(bucket, uploadId);
+    let key: string;
+    let metadata: unknown;
+    try {
+      key = await readFile(join(dir, 'key'), 'utf8');
+      metadata = JSON.parse(await readFile(join(dir, 'metadata'), 'utf8')) as unknown;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw new S3Error(
+        'NoSuchUpload',
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+      );
+    }
+    for (let i = 0; i < list.length; i++) {
+      const part = list[i]!;
+      if (!Number.isInteger(part.number) || (i > 0 && part.number <= list[i - 1]!.number)) {
+        throw new S3Error(
+          'InvalidPartOrder',
+          'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+        );
+      }
+      const md5 = await readFile(join(dir, `${part.number}.md5`), 'utf8').catch(() => undefined);
+      if (md5 === undefined || md5 !== part.etag) {
+        throw new S3Error(
+          'InvalidPart',
+          `One or more of the specified parts could not be found: part ${part.number} was not uploaded${md5 === undefined ? '' : " with the ETag given (the part's ETag does not match)"}.`,
+        );
+      }
+    }
+    const content = Readable.from(
+      (async function* () {
+        for (const part of list) yield* createReadStream(join(dir, String(part.number)));
+      })(),
+    );
+    const result = await parts.putObject(new S3Object(bucket, key, content, metadata));
+    await rm(dir, { recursive: true, force: true });
+    return result;
   };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dlqCommand } from '../../cli/commands/dlq';
 import { ControlServer, CONTROL_TOKEN_HEADER, newControlToken } from '../../local/control-server';
-import { localTime, type CloudEvent } from '../../local/contracts';
+import { type CloudEvent } from '../../local/contracts';
 import {
   BACKLOG_FILE,
   DEAD_LETTER_FILE,
@@ -100,7 +100,7 @@ describe('dead letters', () => {
     return dir;
   };
   const newBus = (options: Partial<ConstructorParameters<typeof LocalEventBus>[0]> = {}) => {
-    const bus = new LocalEventBus({ time: localTime(1000), log: silent, ...options });
+    const bus = new LocalEventBus({ retryBaseSeconds: 0.001, log: silent, ...options });
     closers.push(() => bus.close());
     return bus;
   };

@@ -8,13 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localTime, type CloudEvent } from '../../local/contracts';
+import { type CloudEvent } from '../../local/contracts';
 import { LocalEventBus, type BacklogEntry, type BusLogger } from '../../local/event-bus';
 import { recording } from '../support/bus-targets';
 import { stringMatching } from '../support/matchers';
 
 const silent: BusLogger = { info: () => {}, warn: () => {}, error: () => {} };
-const fast = localTime(1000);
+// The default backoff is real seconds: here retries wait milliseconds.
+const fast = { retryBaseSeconds: 0.001 };
 
 const event = (id: string, detail: Record<string, unknown> = {}): CloudEvent => ({
   version: '0',
@@ -49,14 +50,14 @@ describe('LocalEventBus backlog across a restart', () => {
     return { backlogFile: join(dir, 'backlog.jsonl'), deadLetterFile: join(dir, 'dead-letters.jsonl') };
   };
   const newBus = (options: Partial<ConstructorParameters<typeof LocalEventBus>[0]> = {}) => {
-    const bus = new LocalEventBus({ time: fast, log: silent, ...options });
+    const bus = new LocalEventBus({ ...fast, log: silent, ...options });
     buses.push(bus);
     return bus;
   };
 
   it('close saves queued deliveries, and waiting retries with their attempts, per rule; open delivers each to its rule only', async () => {
     const paths = files();
-    const first = newBus({ ...paths, time: localTime(1) }); // real 1 s backoff: the retry waits
+    const first = newBus({ ...paths, retryBaseSeconds: 1 }); // real 1 s backoff: the retry waits
     let release!: () => void;
     const blocked = new Promise<void>((resolve) => (release = resolve));
     const seenByA: string[] = [];

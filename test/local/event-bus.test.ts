@@ -1,8 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { localTime, type CloudEvent } from '../../local/contracts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { silentLog } from '../../core/use-cases/context';
+import { openHeldBus } from '../../local/cloud';
+import { resolveSettings } from '../../local/cloud-settings';
+import { type CloudEvent } from '../../local/contracts';
 import s3Created from '../fixtures/events/s3-object-created.json';
 import trainingChange from '../fixtures/events/sagemaker-training-job-state-change.json';
 import alarmChange from '../fixtures/events/cloudwatch-alarm-state-change.json';
@@ -17,8 +20,8 @@ import {
 import { recording } from '../support/bus-targets';
 
 const silent: BusLogger = { info: () => {}, warn: () => {}, error: () => {} };
-// 1 simulated second = 1 real ms: the first retry waits 1 ms, the third 4 ms.
-const fast = localTime(1000);
+// The default backoff is real seconds: here the first retry waits 1 ms, the third 4 ms.
+const fast = { retryBaseSeconds: 0.001 };
 
 const event = (detail: Record<string, unknown>, overrides: Partial<CloudEvent> = {}): CloudEvent => ({
   version: '0',
@@ -157,7 +160,7 @@ describe('LocalEventBus', () => {
   const dirs: string[] = [];
   const buses: LocalEventBus[] = [];
   const newBus = (options: { deadLetterFile?: string } = {}) => {
-    const bus = new LocalEventBus({ time: fast, log: silent, ...options });
+    const bus = new LocalEventBus({ ...fast, log: silent, ...options });
     buses.push(bus);
     return bus;
   };
@@ -203,8 +206,8 @@ describe('LocalEventBus', () => {
   it('retries a failing target with exponential backoff, then succeeds', async () => {
     const delays: unknown[] = [];
     const bus = new LocalEventBus({
-      time: fast,
-      log: { ...silent, warn: (_message, context) => delays.push(context?.retryInSimulatedSeconds) },
+      ...fast,
+      log: { ...silent, warn: (_message, context) => delays.push(context?.retryInSeconds) },
     });
     buses.push(bus);
     let attempts = 0;
@@ -221,7 +224,7 @@ describe('LocalEventBus', () => {
     await bus.drain();
 
     expect(attempts).toBe(4);
-    expect(delays).toEqual([1, 2, 4]); // simulated seconds: 1, 2 and 4 real ms at this scale
+    expect(delays).toEqual([0.001, 0.002, 0.004]); // seconds, doubling
     expect(bus.deliveries().byRule.flaky).toEqual({
       matched: 1,
       attempts: 4,
@@ -232,6 +235,43 @@ describe('LocalEventBus', () => {
       lost: 0,
     });
     expect(bus.deadLetters()).toEqual([]);
+  });
+
+  it("the local cloud's retries wait real seconds, whatever its time scale (issue 16)", async () => {
+    // At --time-scale 3600 a scaled backoff spent an ingest's four retries in 4 ms: a DynamoDB
+    // Local restarting meanwhile dead-lettered the upload.
+    vi.useFakeTimers();
+    const dir = mkdtempSync(join(tmpdir(), 'mlops-bus-scale-'));
+    try {
+      const bus = openHeldBus(resolveSettings({ dir, timeScale: 3600, quiet: true, log: silentLog }));
+      buses.push(bus);
+      let attempts = 0;
+      bus.addRule({
+        name: 'ingest',
+        pattern: {},
+        retryAttempts: 4,
+        target: () => {
+          attempts++;
+          return Promise.reject(new Error('DynamoDB Local is restarting'));
+        },
+      });
+      bus.open();
+      bus.publish(event({}));
+      await vi.advanceTimersByTimeAsync(999);
+      expect(attempts).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toBe(2);
+      // Then 2, 4 and 8 real seconds: 15 s in all before the dead letter.
+      await vi.advanceTimersByTimeAsync(2_000 + 4_000 + 7_999);
+      expect(attempts).toBe(4);
+      expect(bus.deadLetters()).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(attempts).toBe(5);
+      expect(bus.deadLetters()).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('loses the next events of a rule when told to (an injected fault), then delivers again', async () => {
@@ -368,7 +408,7 @@ describe('LocalEventBus', () => {
   });
 
   it('close stops the retry timers and dead-letters what was waiting', async () => {
-    const bus = new LocalEventBus({ time: localTime(1), log: silent }); // a real 1 s backoff
+    const bus = new LocalEventBus({ log: silent }); // the default: a real 1 s backoff
     buses.push(bus);
     bus.addRule({
       name: 'slow',

@@ -207,6 +207,40 @@ describe('local DynamoDB (DynamoDB Local on disk)', () => {
     expect(Item?.note?.S).toBe('kept across restarts');
   });
 
+  it('starts the JVM again on the same port and data when it dies (kill -9), and says so (issue 16)', async () => {
+    const warnings: string[] = [];
+    await dynamo?.stop();
+    dynamo = await startLocalDynamoDb({
+      dataDir: join(dir, 'db'),
+      port: 0,
+      tableName: TABLE,
+      log: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) },
+    });
+    await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+    const [pid] = javaPidsFor(join(dir, 'db'));
+    expect(Number(pid)).toBe(dynamo.javaPid);
+    process.kill(Number(pid), 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    let back = false;
+    while (!back && Date.now() < deadline) {
+      back = await dynamo.client
+        .send(new GetItemCommand({ TableName: TABLE, Key: { PK: item.PK, SK: item.SK } }))
+        .then((answer) => answer.Item?.note?.S === 'kept across restarts')
+        .catch(() => false);
+      if (!back) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(back).toBe(true);
+    expect(dynamo.restarts).toBe(1);
+    expect(javaPidsFor(join(dir, 'db'))).toEqual([String(dynamo.javaPid)]);
+    expect(dynamo.javaPid).not.toBe(Number(pid));
+    expect(warnings.join('\n')).toMatch(/was killed by SIGKILL: restarting it on http:\/\/127\.0\.0\.1:\d+/);
+    // And a stop is still a stop: no JVM is started again behind it.
+    await dynamo.stop();
+    dynamo = undefined;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(javaPidsFor(join(dir, 'db'))).toEqual([]);
+  });
+
   it('starts empty with fresh', async () => {
     const before = await running();
     await before.client.send(new PutItemCommand({ TableName: TABLE, Item: item }));

@@ -3,12 +3,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CloudEvent } from '../../../local/contracts';
 import { matches } from '../../../local/event-bus';
 import { stackEventPatterns } from '../../../local/cloud';
+import { MAX_KEY_NAME_BYTES } from '../../../local/services/s3-guard';
 import {
   decodeNotificationKey,
   objectCreatedEvent,
@@ -16,6 +25,7 @@ import {
   type LocalS3,
 } from '../../../local/services/s3-server';
 import { parseEvent, s3ObjectCreatedEvent } from '../../../lambdas/shared/events';
+import { stringMatching } from '../../support/matchers';
 
 const BUCKET = 'mlops-local-data';
 
@@ -116,6 +126,62 @@ describe('local S3 (s3rver)', () => {
       reason: 'CompleteMultipartUpload',
     });
   }, 120_000);
+
+  it('stores file names up to the local limit and answers longer ones with KeyTooLongError, never failing inside (issue 16)', async () => {
+    const name = (bytes: number) => `datasets/churn/${'n'.repeat(bytes - 4)}.csv`;
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: name(MAX_KEY_NAME_BYTES), Body: 'a,label\n1,0\n' }),
+    );
+    const { Body } = await s3.client.send(
+      new GetObjectCommand({ Bucket: BUCKET, Key: name(MAX_KEY_NAME_BYTES) }),
+    );
+    expect(await Body!.transformToString()).toBe('a,label\n1,0\n');
+    const tooLong = { name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } };
+    await expect(
+      s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: name(MAX_KEY_NAME_BYTES + 1), Body: 'x' })),
+    ).rejects.toMatchObject(tooLong);
+    await expect(
+      s3.client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `datasets/${'d'.repeat(300)}/x.csv`, Body: 'x' }),
+      ),
+    ).rejects.toMatchObject(tooLong);
+    await expect(
+      s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'k/'.repeat(600), Body: 'x' })),
+    ).rejects.toMatchObject({ ...tooLong, message: stringMatching(/at most 1024/) });
+    // A key the guard does not see (in a multi-object DELETE's body) meets the same limit in the store.
+    await expect(
+      s3.client.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: name(300) }] } })),
+    ).rejects.toMatchObject(tooLong);
+  });
+
+  it('answers a multipart completion naming a part never uploaded with InvalidPart, and keeps serving (issue 16)', async () => {
+    // s3rver read the named part files through streams without an error listener: ENOENT ended
+    // the process.
+    const Key = 'datasets/churn/parts.csv';
+    const { UploadId } = await s3.client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key }));
+    const part1 = await s3.client.send(
+      new UploadPartCommand({ Bucket: BUCKET, Key, UploadId, PartNumber: 1, Body: 'a,label\n' }),
+    );
+    const complete = (parts: { PartNumber: number; ETag: string }[]) =>
+      s3.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    await expect(complete([{ PartNumber: 5, ETag: '"abc"' }])).rejects.toMatchObject({ name: 'InvalidPart' });
+    await expect(complete([{ PartNumber: 1, ETag: '"0123"' }])).rejects.toMatchObject({
+      name: 'InvalidPart',
+    });
+    await complete([{ PartNumber: 1, ETag: part1.ETag! }]);
+    const { Body } = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key }));
+    expect(await Body!.transformToString()).toBe('a,label\n');
+    await expect(complete([{ PartNumber: 1, ETag: part1.ETag! }])).rejects.toMatchObject({
+      name: 'NoSuchUpload',
+    });
+  });
 
   it('keeps objects across a restart and can start fresh', async () => {
     await s3.client.send(
