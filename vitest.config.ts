@@ -39,6 +39,10 @@ const TEST_JAVA_TOOL_OPTIONS = process.env.JAVA_TOOL_OPTIONS ?? '-XX:TieredStopA
 const EXPECTED_SECONDS: Readonly<Record<string, number>> = {
   'test/local/demo/demo.test.ts': 43,
   'test/cli/operator-script.test.ts': 30,
+  'test/hostile/ingest.test.ts': 21,
+  'test/hostile/local-cloud.test.ts': 15,
+  'test/hostile/rollout-lock.test.ts': 11,
+  'test/hostile/config-and-csv.test.ts': 8,
   'test/contracts/fault-table.test.ts': 37,
   'test/local/cloud-collisions.test.ts': 23,
   'test/local/cloud-restart.test.ts': 16,
